@@ -1,0 +1,42 @@
+"""dedup: find the same news story told by different outlets in different languages.
+
+    >>> from dedup import Settings, run
+    >>> report = run(Settings(inputs=("samples/articles/",), backend="lexical"))
+    >>> [s.size for s in report.stories]
+    [2, 2, 1]
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("dedup")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+from dedup.config import Settings  # noqa: E402
+from dedup.errors import DedupError, InputError, ModelError, OutputError  # noqa: E402
+from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story  # noqa: E402
+from dedup.pipeline import cluster_articles, run  # noqa: E402
+
+__all__ = [
+    "Article",
+    "DedupError",
+    "InputError",
+    "Member",
+    "ModelError",
+    "OutputError",
+    "Related",
+    "Report",
+    "RunInfo",
+    "Settings",
+    "Skipped",
+    "Story",
+    "__version__",
+    "cluster_articles",
+    "run",
+]

@@ -1,0 +1,223 @@
+"""The command line: options -> Settings -> pipeline -> writers. Only this module prints.
+
+Exit codes: 0 done; 1 the work failed (model, output, internal error); 2 a usage or input
+error. Errors are one line ``Error: ...`` on stderr; ``-v`` adds the traceback of a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from dedup import __version__
+from dedup.config import DEFAULT_MAX_BYTES, MODEL_ENV, Backend, Settings, default_model
+from dedup.errors import DedupError
+from dedup.models import Report
+from dedup.pipeline import run
+from dedup.report import check_writable, render_table, to_json, write_outputs
+
+log = logging.getLogger("dedup")
+
+
+class _OneLineErrors(TyperGroup):
+    """Every failure, Click's usage errors included, ends as one ``Error: ...`` line."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
+            _fail(exc.format_message(), exc.exit_code)
+        except typer.Abort:
+            _fail("aborted", 130)
+        except DedupError as exc:
+            _fail(str(exc), exc.exit_code)
+        except Exception as exc:  # a bug, not a user's mistake: say so, keep it one line
+            if log.isEnabledFor(logging.DEBUG):
+                log.exception("internal error")
+            _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", 1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Find the same news story told by different outlets in different languages.",
+    epilog="Example: dedup cluster articles/ --out report/",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dedup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Find the same news story told by different outlets in different languages."""
+
+
+def _setup_logging(verbose: int) -> None:
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+
+
+def _warn(report: Report) -> None:
+    for warning in report.run.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
+    if report.skipped:
+        first = report.skipped[0]
+        more = f" and {len(report.skipped) - 1} more" if len(report.skipped) > 1 else ""
+        typer.echo(
+            f"Warning: skipped {len(report.skipped)} input(s): {first.origin}: {first.reason}"
+            f"{more} (the report lists them all)",
+            err=True,
+        )
+
+
+PathsArg = Annotated[
+    list[str],
+    typer.Argument(help="Files, directories (read recursively), or - for JSONL on stdin."),
+]
+BackendOpt = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        "-b",
+        help="auto: dense + lexical when the model loads, else lexical alone.",
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help=f"Sentence-transformers model name or local directory [env {MODEL_ENV}].",
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda, mps.")]
+ThresholdOpt = Annotated[
+    float | None,
+    typer.Option(help="Similarity at which articles tell one story [default: per backend]."),
+]
+RelatedOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Mean similarity at which two stories are related [default: half the threshold]."
+    ),
+]
+BatchOpt = Annotated[int, typer.Option(help="Texts per encoding batch.")]
+MaxBytesOpt = Annotated[int, typer.Option(help="Skip input files larger than this many bytes.")]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="Log progress; -vv debug.")
+]
+
+
+def build_settings(
+    paths: list[str],
+    backend: Backend,
+    model: str | None,
+    device: str,
+    threshold: float | None,
+    related_threshold: float | None,
+    batch_size: int,
+    max_bytes: int,
+    progress: bool,
+) -> Settings:
+    return Settings(
+        inputs=tuple(paths),
+        backend=backend,
+        model=model or default_model(),
+        device=device,
+        threshold=threshold,
+        related_threshold=related_threshold,
+        batch_size=batch_size,
+        max_bytes=max_bytes,
+        progress=progress,
+    )
+
+
+@app.command(
+    epilog="Example: dedup cluster samples/ --out out/  |  cat feed.jsonl | dedup cluster - --json"
+)
+def cluster(
+    paths: PathsArg,
+    backend: BackendOpt = "auto",
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    threshold: ThresholdOpt = None,
+    related_threshold: RelatedOpt = None,
+    batch_size: BatchOpt = 32,
+    max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the JSON report on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write report.json, report.md and stories.jsonl into this directory."),
+    ] = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Group articles into stories and report them."""
+    _setup_logging(verbose)
+    settings = build_settings(
+        paths,
+        backend,
+        model,
+        device,
+        threshold,
+        related_threshold,
+        batch_size,
+        max_bytes,
+        progress=sys.stderr.isatty(),
+    )
+    if out is not None:
+        check_writable(out)  # before any expensive work
+    report = run(settings)
+    _warn(report)
+    if out is not None:
+        written = write_outputs(report, out)
+        typer.echo(f"Wrote {', '.join(str(p) for p in written)}", err=True)
+    if json_out:
+        typer.echo(to_json(report), nl=False)
+    else:
+        width = shutil.get_terminal_size((100, 24)).columns
+        typer.echo(render_table(report, width=max(80, width), color=sys.stdout.isatty()), nl=False)
+
+
+def main() -> None:
+    app(prog_name="dedup")

@@ -1,0 +1,63 @@
+"""Settings: built once from the CLI options (or by an API caller), frozen, validated."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dedup.errors import InputError
+
+Backend = Literal["auto", "dense", "lexical", "hybrid"]
+BACKENDS: tuple[str, ...] = ("auto", "dense", "lexical", "hybrid")
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+MODEL_ENV = "DEDUP_MODEL"
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+# Grouping thresholds per backend that actually ran (auto resolves to hybrid or lexical).
+# Chosen from the SemEval-2022 dev pairs and samples/: see scripts/calibrate.py and README.
+DEFAULT_THRESHOLDS: dict[str, float] = {"dense": 0.80, "lexical": 0.14, "hybrid": 0.50}
+# Stories whose mean cross similarity reaches this fraction of the threshold are "related".
+RELATED_FRACTION = 0.5
+
+
+def default_model() -> str:
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a run needs. ``threshold=None`` means the calibrated default of the backend."""
+
+    inputs: tuple[str, ...]
+    backend: Backend = "auto"
+    model: str = field(default_factory=default_model)
+    device: str = "auto"
+    threshold: float | None = None
+    related_threshold: float | None = None
+    batch_size: int = 32
+    max_bytes: int = DEFAULT_MAX_BYTES
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.inputs:
+            raise InputError("no input given: name files, directories, or - for JSONL on stdin")
+        if self.backend not in BACKENDS:
+            raise InputError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        for name in ("threshold", "related_threshold"):
+            value = getattr(self, name)
+            if value is not None and not -1.0 <= value <= 1.0:
+                raise InputError(f"{name.replace('_', ' ')} must be between -1 and 1, got {value}")
+        if self.batch_size < 1:
+            raise InputError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.max_bytes < 1:
+            raise InputError(f"max bytes must be at least 1, got {self.max_bytes}")
+
+    def threshold_for(self, backend: str) -> float:
+        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS[backend]
+
+    def related_for(self, backend: str) -> float:
+        if self.related_threshold is not None:
+            return self.related_threshold
+        return self.threshold_for(backend) * RELATED_FRACTION

@@ -1,0 +1,248 @@
+"""Read a corpus: files, directories and JSONL on stdin become Articles, bad records Skipped.
+
+Formats by extension: ``.txt``/``.md`` (first non-empty line is the title), ``.html``/``.htm``
+(main text and metadata via trafilatura), ``.json`` (an object or an array of objects),
+``.jsonl`` (one object per line) and ``.csv`` (a header row). ``-`` is JSONL on stdin.
+
+Ids: a record's own ``id``; else the path relative to the directory it was found under (a file
+named directly keeps its path as given), plus ``:LINE`` for JSONL and CSV records and ``:#INDEX``
+(from 0) for the items of a JSON array. Records on stdin get ``stdin:LINE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import stat
+import sys
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
+
+from dedup.config import DEFAULT_MAX_BYTES
+from dedup.corpus import formats
+from dedup.corpus.decode import declared_charset, decode
+from dedup.corpus.records import Result, to_article
+from dedup.errors import InputError
+from dedup.models import Article, Skipped
+
+__all__ = ["DEFAULT_MAX_BYTES", "STDIN", "read_corpus"]
+
+log = logging.getLogger(__name__)
+
+STDIN = "-"
+_STDIN_NAME = "<stdin>"
+_KINDS = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".csv": "csv",
+}
+
+
+def read_corpus(
+    inputs: Sequence[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    stdin: BinaryIO | None = None,
+) -> tuple[list[Article], list[Skipped]]:
+    """Read every input; return the usable articles and the skipped records, in input order.
+
+    ``inputs`` are files, directories (walked recursively in sorted order, dot-names and files
+    of other types left out) or ``-`` for JSONL on ``stdin`` (default ``sys.stdin.buffer``).
+    A missing path raises ``InputError`` before anything is read; anything else that cannot be
+    used becomes a ``Skipped`` and reading goes on. No file over ``max_bytes`` is read.
+    """
+    for item in inputs:
+        if item != STDIN and not os.path.exists(item):
+            raise InputError(f"path not found: {item}")
+    run = _Run(max_bytes)
+    for item in inputs:
+        if item == STDIN:
+            stream = stdin if stdin is not None else sys.stdin.buffer
+            run.take(
+                formats.jsonl_stream(
+                    stream,
+                    display=_STDIN_NAME,
+                    id_base="stdin",
+                    name="",
+                    max_bytes=max_bytes,
+                    limit=_over_limit(max_bytes),
+                )
+            )
+        elif os.path.isdir(item):
+            for path, rel, error in _walk(item):
+                if error is not None:
+                    run.skip(path, error)
+                else:
+                    run.read_file(path, id_base=rel, explicit=False)
+        else:
+            run.read_file(item, id_base=item, explicit=True)
+    log.debug("read %d articles, skipped %d records", len(run.articles), len(run.skipped))
+    return run.articles, run.skipped
+
+
+@dataclasses.dataclass
+class _Run:
+    """What one read_corpus call has collected so far."""
+
+    max_bytes: int
+    articles: list[Article] = dataclasses.field(default_factory=list)
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> origin
+    files: dict[str, str] = dataclasses.field(default_factory=dict)  # real path -> origin
+
+    def skip(self, origin: str, reason: str) -> None:
+        log.debug("skipped %s: %s", origin, reason)
+        self.skipped.append(Skipped(origin, reason))
+
+    def take(self, found: Iterator[tuple[str, Result]]) -> None:
+        for origin, result in found:
+            self.add(origin, result)
+
+    def add(self, origin: str, result: Result) -> None:
+        if isinstance(result, str):
+            self.skip(origin, result)
+            return
+        article, own_id = result
+        first = self.ids.get(article.id)
+        if first is not None and not own_id and article.origin not in self.ids:
+            # A made-up id clashes when two inputs hold the same relative path; the origin is
+            # unique, so use it rather than drop a good article.
+            article = dataclasses.replace(article, id=article.origin)
+            first = None
+        if first is not None:
+            self.skip(origin, f"duplicate id {article.id} (first seen at {first})")
+            return
+        self.ids[article.id] = article.origin
+        self.articles.append(article)
+
+    def read_file(self, path: str, *, id_base: str, explicit: bool) -> None:
+        """Read one file; ``explicit`` when the user named it rather than its directory."""
+        kind = _KINDS.get(os.path.splitext(path)[1].lower())
+        if kind is None:
+            if not explicit:
+                log.debug("ignoring %s: not a corpus file type", path)
+                return
+            kind = "text"
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            self.skip(path, f"cannot read file: {_os_reason(exc)}")
+            return
+        regular = stat.S_ISREG(info.st_mode)
+        if not regular and not explicit:  # a FIFO or device in a directory would block or never end
+            log.debug("ignoring %s: not a regular file", path)
+            return
+        real = os.path.realpath(path)
+        if regular and real in self.files:
+            self.skip(path, f"same file as {self.files[real]}, already read")
+            return
+        self.files[real] = path
+        if regular and info.st_size > self.max_bytes:
+            self.skip(path, f"file is {_size(info.st_size)}, {_over_limit(self.max_bytes)}")
+            return
+        name = os.path.basename(path)
+        log.debug("reading %s as %s", path, kind)
+        try:
+            with open(path, "rb") as stream:
+                if kind == "jsonl":
+                    limit = _over_limit(self.max_bytes)
+                    self.take(
+                        formats.jsonl_stream(
+                            stream,
+                            display=path,
+                            id_base=id_base,
+                            name=name,
+                            max_bytes=self.max_bytes,
+                            limit=limit,
+                        )
+                    )
+                    return
+                data = stream.read(self.max_bytes + 1)
+        except OSError as exc:
+            self.skip(path, f"cannot read file: {_os_reason(exc)}")
+            return
+        if len(data) > self.max_bytes:  # a pipe, or a file that grew after stat
+            self.skip(path, f"file is {_over_limit(self.max_bytes)}")
+            return
+        text = decode(data, declared_charset(data) if kind == "html" else None)
+        if text is None:
+            self.skip(path, "binary file")
+            return
+        if kind in ("text", "markdown"):
+            record = formats.text_record(text, markdown=kind == "markdown")
+            self.add(path, to_article(record, origin=path, auto_id=id_base, name=name))
+        elif kind == "html":
+            page = formats.html_record(text)
+            if isinstance(page, str):
+                self.skip(path, page)
+            else:
+                self.add(path, to_article(page, origin=path, auto_id=id_base, name=name))
+        elif kind == "json":
+            self.take(formats.json_articles(text, display=path, id_base=id_base, name=name))
+        else:
+            self.take(
+                formats.csv_articles(
+                    text, display=path, id_base=id_base, name=name, max_bytes=self.max_bytes
+                )
+            )
+
+
+def _walk(root: str) -> Iterator[tuple[str, str, str | None]]:
+    """Yield (path, path relative to root, error) for the files under root, in sorted order.
+
+    Symlinked directories are followed once: a real directory already walked is not entered
+    again, so a symlink loop ends.
+    """
+    visited = {os.path.realpath(root)}
+    stack: list[Iterator[tuple[str, str]]] = []
+
+    def push(path: str, rel: str) -> str | None:
+        try:
+            names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+        except OSError as exc:
+            return f"cannot read directory: {_os_reason(exc)}"
+        stack.append(iter([(os.path.join(path, n), f"{rel}{n}") for n in names]))
+        return None
+
+    error = push(root, "")
+    if error is not None:
+        yield root, "", error
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        path, rel = entry
+        if not os.path.isdir(path):
+            yield path, rel, None
+            continue
+        real = os.path.realpath(path)
+        if real in visited:
+            log.debug("not walking %s: already walked as %s", path, real)
+            continue
+        visited.add(real)
+        error = push(path, rel + "/")
+        if error is not None:
+            yield path, rel, error
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB".replace(".0 ", " ")
+    return f"{n / 1024 / 1024:.1f} MB".replace(".0 ", " ")
+
+
+def _over_limit(max_bytes: int) -> str:
+    return f"over the --max-bytes limit of {_size(max_bytes)}"

@@ -1,0 +1,235 @@
+"""Readers per format. Each yields ``(origin, Result)``: an Article, or why a record failed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+from dedup.corpus.decode import decode, decode_line, has_wide_encoding, looks_binary
+from dedup.corpus.records import FIELDS, Result, has_field, to_article
+
+Found = Iterator[tuple[str, Result]]
+_HEAD = 8192  # bytes sniffed at the start of a JSONL stream
+
+
+def text_record(text: str, *, markdown: bool) -> dict[str, object]:
+    """Plain text or Markdown: the first non-empty line is the title, the rest the body.
+
+    Markdown loses its ``#`` heading marks or setext underline; simple ``key: value`` lines of
+    a front matter block become record fields (a title there is the title).
+    """
+    record: dict[str, object] = {}
+    lines = text.split("\n")
+    if markdown and lines and lines[0].strip() == "---":
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+        if end is not None:
+            for line in lines[1:end]:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() and not key.startswith((" ", "\t", "-")):
+                    record[key.strip()] = value.strip().strip("\"'")
+            lines = lines[end + 1 :]
+    if has_field(record, "title"):
+        record["text"] = "\n".join(lines)
+        return record
+    start = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    title, rest = (lines[start], lines[start + 1 :]) if start < len(lines) else ("", [])
+    if markdown:
+        if title.lstrip().startswith("#"):
+            title = title.strip().strip("#")
+        elif rest and re.fullmatch(r"\s*(=+|-+)\s*", rest[0]):  # a setext heading underline
+            rest = rest[1:]
+    record["title"] = title
+    record["text"] = "\n".join(rest)
+    return record
+
+
+def html_record(text: str) -> dict[str, object] | str:
+    """An HTML page's main text and metadata, or the reason there is none."""
+    # Imported here: trafilatura is slow to import and only HTML needs it.
+    from trafilatura import bare_extraction
+    from trafilatura.settings import set_date_params
+
+    try:
+        doc = bare_extraction(
+            text,
+            with_metadata=True,
+            include_comments=False,
+            # Dates from the page's metadata and URL only; the cleaning stage reads the body.
+            date_extraction_params=set_date_params(False),
+        )
+    except Exception as exc:  # lxml and trafilatura raise many kinds on broken pages
+        return f"HTML could not be parsed ({type(exc).__name__}: {exc})"
+    found: dict[str, Any] = {} if doc is None else doc if isinstance(doc, dict) else doc.as_dict()
+    lines = [line.strip() for line in str(found.get("text") or "").split("\n") if line.strip()]
+    title = str(found.get("title") or "").strip()
+    if title and lines and lines[0] == title:  # the page's <h1> repeats the title
+        lines = lines[1:]
+    if not lines:
+        return "no article text found in HTML"
+    return {
+        "title": title,
+        # trafilatura gives one block per line; blank lines keep them apart as paragraphs.
+        "text": "\n\n".join(lines),
+        "url": found.get("url"),
+        "source": found.get("sitename"),
+        "published": found.get("date"),
+        "lang": found.get("language"),
+        "author": found.get("author"),
+    }
+
+
+def json_articles(text: str, *, display: str, id_base: str, name: str) -> Found:
+    """A JSON object, an array of objects, or a wrapper object holding one such array."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # one object per line in a .json file: read it as JSONL
+            lines = enumerate(text.split("\n"), 1)
+            yield from jsonl_articles(lines, display=display, id_base=id_base, name=name)
+        else:
+            yield display, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        return
+    except ValueError as exc:  # a number too long to convert
+        yield display, f"invalid JSON ({exc})"
+        return
+    except RecursionError:
+        yield display, "invalid JSON (nested too deeply)"
+        return
+    if isinstance(value, dict) and not has_field(value, "text"):
+        # A wrapper such as {"articles": [...]}: no text of its own and one list of objects.
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if len(lists) == 1 and lists[0] and all(isinstance(item, dict) for item in lists[0]):
+            value = lists[0]
+    if isinstance(value, dict):
+        yield display, to_article(value, origin=display, auto_id=id_base, name=name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            origin = f"{display}:#{index}"
+            if isinstance(item, dict):
+                auto_id = f"{id_base}:#{index}"
+                yield origin, to_article(item, origin=origin, auto_id=auto_id, name=name)
+            else:
+                yield origin, "JSON value is not an object"
+    else:
+        yield display, "JSON value is not an object"
+
+
+def jsonl_stream(
+    stream: BinaryIO, *, display: str, id_base: str, name: str, max_bytes: int, limit: str
+) -> Found:
+    """JSONL read line by line from a byte stream, never more than ``max_bytes`` of it.
+
+    ``limit`` words the size limit for the reason given when the stream is longer.
+    """
+    head = stream.read(min(_HEAD, max_bytes + 1))
+    if has_wide_encoding(head):
+        # UTF-16/32 (or binary): its newline bytes do not split lines, so decode it whole.
+        data = head + stream.read(max_bytes + 1 - len(head))
+        if len(data) > max_bytes:
+            yield display, f"input is {limit}; it is not read"
+            return
+        text = decode(data)
+        if text is None:
+            yield display, "binary file"
+            return
+        lines = enumerate(text.split("\n"), 1)
+        yield from jsonl_articles(lines, display=display, id_base=id_base, name=name)
+        return
+    if looks_binary(head):
+        yield display, "binary file"
+        return
+    reader = _Prefixed(head.removeprefix(b"\xef\xbb\xbf"), stream)
+    budget = max_bytes
+    lineno = 0
+    while raw := reader.readline(budget + 1):
+        lineno += 1
+        budget -= len(raw)
+        if budget < 0:
+            yield f"{display}:{lineno}", f"input is {limit}; the rest is not read"
+            return
+        line = decode_line(raw)
+        yield from jsonl_articles([(lineno, line)], display=display, id_base=id_base, name=name)
+
+
+class _Prefixed:
+    """A byte stream whose first bytes were already read (to sniff them): reads them again."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = io.BytesIO(head)
+        self._stream = stream
+
+    def readline(self, limit: int) -> bytes:
+        line = self._head.readline(limit)
+        if line.endswith(b"\n") or len(line) >= limit:
+            return line
+        return line + self._stream.readline(limit - len(line))
+
+
+def jsonl_articles(
+    lines: Iterable[tuple[int, str]], *, display: str, id_base: str, name: str
+) -> Found:
+    """One JSON object per numbered line; blank lines are passed over."""
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        origin = f"{display}:{lineno}"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield origin, f"invalid JSON ({exc.msg} at column {exc.colno})"
+            continue
+        except ValueError as exc:  # a number too long to convert
+            yield origin, f"invalid JSON ({exc})"
+            continue
+        except RecursionError:
+            yield origin, "invalid JSON (nested too deeply)"
+            continue
+        if not isinstance(value, dict):
+            yield origin, "JSON value is not an object"
+            continue
+        auto_id = f"{id_base}:{lineno}"
+        yield origin, to_article(value, origin=origin, auto_id=auto_id, name=name)
+
+
+def csv_articles(text: str, *, display: str, id_base: str, name: str, max_bytes: int) -> Found:
+    """CSV with a header row; the delimiter is the one of , ; tab | the header uses most."""
+    # Article bodies outgrow csv's default 128 KiB field limit; files are bounded by max_bytes.
+    csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
+    text = text.replace("\x00", "")
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t|", key=header_line.count)  # a tie keeps ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        yield f"{display}:1", f"broken CSV ({exc})"
+        return
+    if header is None:
+        yield display, "empty text"
+        return
+    columns = [column.strip() for column in header]
+    if not any(column.lower() in FIELDS["text"] for column in columns):
+        yield display, f"CSV has no text column (columns: {', '.join(columns)})"
+        return
+    end = reader.line_num
+    while True:
+        start = end + 1  # a quoted field can span lines: a row starts after the last one ended
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            yield f"{display}:{start}", f"broken CSV, the rest of the file is not read ({exc})"
+            return
+        if row is None:
+            return
+        end = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        record: dict[str, object] = {}
+        for column, cell in zip(columns, row, strict=False):
+            record.setdefault(column, cell)
+        origin = f"{display}:{start}"
+        yield origin, to_article(record, origin=origin, auto_id=f"{id_base}:{start}", name=name)

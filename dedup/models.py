@@ -1,0 +1,147 @@
+"""The records that move through the pipeline: Article and Skipped in, Story and Report out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One usable news article.
+
+    ``id`` is unique in a run. ``text`` is the body without the title. ``origin`` says where the
+    record came from (``path`` or ``path:line``) so a user can find it again.
+    """
+
+    id: str
+    title: str
+    text: str
+    source: str = ""
+    url: str | None = None
+    lang: str | None = None
+    published: dt.date | None = None
+    origin: str = ""
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def full_text(self) -> str:
+        """Title and body as one text, the title first."""
+        if self.title and self.text:
+            return f"{self.title}\n\n{self.text}"
+        return self.title or self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record that could not be used, and why. The run goes on without it."""
+
+    origin: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """An article inside a story, with its similarity to the story's centre (its medoid)."""
+
+    article: Article
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One real-world event and the articles that tell it, most central article first."""
+
+    id: str
+    members: tuple[Member, ...]
+    cohesion_min: float | None
+    cohesion_mean: float | None
+
+    @property
+    def headline(self) -> str:
+        return self.members[0].article.title
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def languages(self) -> dict[str, int]:
+        counts = Counter(m.article.lang or "und" for m in self.members)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({m.article.source for m in self.members if m.article.source})
+
+    @property
+    def first_date(self) -> dt.date | None:
+        dates = [m.article.published for m in self.members if m.article.published]
+        return min(dates) if dates else None
+
+    @property
+    def last_date(self) -> dt.date | None:
+        dates = [m.article.published for m in self.members if m.article.published]
+        return max(dates) if dates else None
+
+    @property
+    def cross_language(self) -> bool:
+        return len({m.article.lang for m in self.members if m.article.lang}) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Two stories about neighbouring events: similar, but below the grouping threshold."""
+
+    a: str
+    b: str
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """How the report was made: enough to reproduce it."""
+
+    version: str
+    backend: str
+    model: str | None
+    threshold: float
+    related_threshold: float
+    inputs: tuple[str, ...]
+    timings: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a run found. Writers in ``dedup.report`` turn it into text, JSON and files."""
+
+    stories: tuple[Story, ...]
+    related: tuple[Related, ...]
+    skipped: tuple[Skipped, ...]
+    run: RunInfo
+
+    @property
+    def articles(self) -> int:
+        return sum(s.size for s in self.stories)
+
+    @property
+    def multi(self) -> tuple[Story, ...]:
+        """Stories told by more than one article."""
+        return tuple(s for s in self.stories if s.size > 1)
+
+    @property
+    def singletons(self) -> tuple[Story, ...]:
+        """Stories of one article."""
+        return tuple(s for s in self.stories if s.size == 1)
+
+    @property
+    def cross_language(self) -> tuple[Story, ...]:
+        return tuple(s for s in self.stories if s.cross_language)
+
+    @property
+    def duplicate_ratio(self) -> float:
+        """Share of articles that repeat a story already told by another article."""
+        return (self.articles - len(self.stories)) / self.articles if self.articles else 0.0

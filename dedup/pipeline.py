@@ -1,0 +1,181 @@
+"""The one call the CLI makes: read -> clean -> represent -> link -> group -> report."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import BinaryIO
+
+import numpy as np
+
+from dedup import __version__
+from dedup.clean import clean_corpus
+from dedup.cluster import describe, group, link_exact, related_pairs, story_order
+from dedup.config import Settings
+from dedup.corpus import read_corpus
+from dedup.embed import Encoder, embed_articles, load_encoder
+from dedup.errors import InputError, ModelError
+from dedup.lexical import event_day, lexical_vectors, profile
+from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
+from dedup.similarity import Representations, language_codes
+
+log = logging.getLogger(__name__)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def canonical_order(articles: Sequence[Article]) -> list[Article]:
+    """Sort by content, then id, so the same corpus in any order gives the same stories."""
+
+    def key(a: Article) -> tuple[str, str]:
+        return hashlib.sha1(a.full_text.encode("utf-8")).hexdigest(), a.id
+
+    return sorted(articles, key=key)
+
+
+def run(
+    settings: Settings, *, encoder: Encoder | None = None, stdin: BinaryIO | None = None
+) -> Report:
+    """Read the inputs named in ``settings`` and group them into stories."""
+    timer = _Timer()
+    with timer.stage("read"):
+        articles, skipped = read_corpus(settings.inputs, max_bytes=settings.max_bytes, stdin=stdin)
+    return cluster_articles(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
+
+
+def represent(
+    articles: Sequence[Article],
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    timer: _Timer | None = None,
+) -> tuple[Representations, str | None, list[str]]:
+    """Representations for the backend that can run, its model name, and warnings."""
+    timer = timer or _Timer()
+    warnings: list[str] = []
+    backend = settings.backend
+    if backend != "lexical" and encoder is None:
+        with timer.stage("load_model"):
+            try:
+                encoder = load_encoder(settings.model, device=settings.device)
+            except ModelError as exc:
+                if backend != "auto":
+                    raise
+                warnings.append(f"{exc}; ran the lexical backend alone (model-free)")
+                backend = "lexical"
+    if backend == "auto":
+        backend = "hybrid"
+    dense = lexical = None
+    if backend in ("dense", "hybrid"):
+        assert encoder is not None
+        with timer.stage("embed"):
+            dense = embed_articles(
+                encoder, articles, batch_size=settings.batch_size, progress=settings.progress
+            )
+    if backend in ("lexical", "hybrid"):
+        with timer.stage("lexical"):
+            lexical = lexical_vectors([profile(a) for a in articles])
+    reps = Representations(
+        backend=backend,
+        langs=language_codes([a.lang for a in articles]),
+        days=np.array([event_day(a) or -1 for a in articles], dtype=np.int32),
+        dense=dense,
+        lexical=lexical,
+    )
+    model = encoder.name if encoder is not None and backend != "lexical" else None
+    return reps, model, warnings
+
+
+def cluster_articles(
+    articles: Sequence[Article],
+    settings: Settings,
+    *,
+    skipped: Sequence[Skipped] = (),
+    encoder: Encoder | None = None,
+    timer: _Timer | None = None,
+) -> Report:
+    """Group already-read articles into stories and report them."""
+    timer = timer or _Timer()
+    with timer.stage("clean"):
+        cleaned = canonical_order(clean_corpus(articles))
+    if not cleaned:
+        detail = (
+            f" ({len(skipped)} inputs skipped; first: {skipped[0].origin}: {skipped[0].reason})"
+            if skipped
+            else ""
+        )
+        raise InputError(f"no usable article in the input{detail}")
+    reps, model, warnings = represent(cleaned, settings, encoder=encoder, timer=timer)
+    threshold = settings.threshold_for(reps.backend)
+    related_floor = settings.related_for(reps.backend)
+    with timer.stage("link"):
+        links = link_exact(reps, floor=min(related_floor, threshold))
+    with timer.stage("group"):
+        labels = group(reps, links, threshold)
+        groups = describe(reps, labels)
+        related = related_pairs(reps, labels, links, related_floor, threshold)
+
+    def tie_key(g: int) -> tuple[object, ...]:
+        members = [cleaned[k] for k in groups[g].members]
+        dates = [a.published.isoformat() for a in members if a.published]
+        crossing = len({a.lang for a in members if a.lang}) > 1
+        return (not crossing, min(dates) if dates else "9999", int(groups[g].members.min()))
+
+    order = story_order(groups, [tie_key(g) for g in range(len(groups))])
+    story_id: dict[int, str] = {}
+    stories: list[Story] = []
+    for rank, g in enumerate(order, start=1):
+        grp = groups[g]
+        sid = f"S{rank}"
+        story_id[int(labels[grp.members[0]])] = sid
+        stories.append(
+            Story(
+                id=sid,
+                members=tuple(
+                    Member(cleaned[int(k)], round(float(s), 6))
+                    for k, s in zip(grp.members, grp.centre_similarity, strict=True)
+                ),
+                cohesion_min=grp.cohesion_min,
+                cohesion_mean=grp.cohesion_mean,
+            )
+        )
+    rank_of = {sid: int(sid[1:]) for sid in story_id.values()}
+    related_out = []
+    for a, b, sim in related:
+        first, second = sorted((story_id[a], story_id[b]), key=rank_of.__getitem__)
+        related_out.append(Related(first, second, round(sim, 6)))
+    related_out.sort(key=lambda r: (rank_of[r.a], rank_of[r.b]))
+    info = RunInfo(
+        version=__version__,
+        backend=reps.backend,
+        model=model,
+        threshold=threshold,
+        related_threshold=related_floor,
+        inputs=tuple(settings.inputs),
+        timings=dict(timer.timings),
+        warnings=tuple(warnings),
+    )
+    log.info("%d articles -> %d stories", len(cleaned), len(stories))
+    return Report(tuple(stories), tuple(related_out), tuple(skipped), info)
+
+
+def labels_for(report: Report) -> dict[str, str]:
+    """Article id -> story id: the membership a report states."""
+    return {m.article.id: s.id for s in report.stories for m in s.members}
+
+
+__all__ = ["canonical_order", "cluster_articles", "labels_for", "represent", "run"]

@@ -1,0 +1,678 @@
+"""Writers: a ``Report`` becomes JSON, Markdown, ``stories.jsonl`` and a terminal table.
+
+Every writer is a pure function of the report; only ``write_text_atomic``, ``check_writable``
+and ``write_outputs`` touch the disk. Numbers are rounded (similarities to 4 places, timings
+to 3) so that the same run gives byte-identical files on every platform.
+
+## `report.json` (schema version 1)
+
+Keys are sorted; text is UTF-8 (not ASCII-escaped); dates are ISO `YYYY-MM-DD` or `null`.
+
+| key | value |
+|---|---|
+| `schema` | `"1"`, the version of this layout |
+| `run` | how the report was made, see below |
+| `summary` | counts over the whole run, see below |
+| `stories` | every story in report order, see below |
+| `related` | pairs of stories about neighbouring events: `{a, b, similarity}` (story ids) |
+| `skipped` | inputs that could not be used: `{origin, reason}` |
+
+`run`: `version` (of dedup), `backend` (the backend that ran: `dense`, `lexical` or `hybrid`),
+`model` (string or `null` when no model ran), `threshold` and `related_threshold` (numbers),
+`inputs` (list of the paths given), `timings` (stage name to seconds, 3 places), `warnings`
+(list of strings).
+
+`summary`: `articles`, `stories`, `multi_article_stories`, `singletons`,
+`cross_language_stories`, `skipped` (integers); `duplicate_ratio` (share of articles that
+repeat a story another article already tells, 4 places); `languages` (language code to
+article count; `und` when the language is unknown).
+
+Each item of `stories`:
+
+| key | value |
+|---|---|
+| `id` | story id, e.g. `S1` |
+| `headline` | the title of the most central article |
+| `size` | number of articles |
+| `languages` | language code to article count (`und` when unknown) |
+| `sources` | sorted list of the outlets that tell it |
+| `first_date`, `last_date` | earliest and latest publication date, or `null` |
+| `cross_language` | `true` when articles in more than one known language tell it |
+| `cohesion` | `{min, mean}` similarity between its articles (4 places); `null` for one article |
+| `members` | its articles, most central first (below) |
+
+Each member: `id`, `title`, `source`, `lang`, `published`, `url`, `origin` (where it was
+read), `similarity` (to the story's most central article, 4 places); `lang`, `published` and
+`url` may be `null`.
+
+## `stories.jsonl`
+
+One JSON object per line, one line per story, in report order, for summarisers: `story_id`,
+`headline`, `size`, `languages`, `sources`, `first_date`, `last_date`, `cross_language` (as in
+`report.json`), then `articles`: `{id, title, source, lang, published, url, similarity, text}`
+most central first, where `text` is the cleaned title and body. An article whose text equals an
+earlier article's (ignoring case and whitespace) is left out of `articles` and its id is listed
+in `dropped_copies` (always present, often empty). `size` counts every article of the story,
+dropped copies included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, JustifyMethod
+from rich.table import Table
+from rich.text import Text
+
+from dedup.errors import OutputError
+from dedup.models import Member, Related, Report, Story
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION: str = "1"
+
+JSON_NAME = "report.json"
+MARKDOWN_NAME = "report.md"
+STORIES_NAME = "stories.jsonl"
+
+SIM_PLACES = 4
+TIME_PLACES = 3
+# The terminal lists this many skipped inputs and related pairs; the rest are in the JSON.
+TERMINAL_LIST_LIMIT = 20
+CROSS_MARK = "⇄"  # not of ambiguous East Asian width, so one cell even in CJK terminals
+UNTITLED = "(untitled)"
+NO_DATE = "—"
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+def _num(value: float | None, places: int) -> float | None:
+    """A plain float rounded for stable output; ``None`` for a missing or non-finite value."""
+    if value is None:
+        return None
+    number = float(value)  # numpy scalars become plain floats
+    if not math.isfinite(number):
+        return None
+    return round(number, places) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _language_counts(stories: Iterable[Story]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for story in stories:
+        counts.update(story.languages)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _member_dict(member: Member) -> dict[str, Any]:
+    article = member.article
+    return {
+        "id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "lang": article.lang,
+        "published": _iso(article.published),
+        "url": article.url,
+        "origin": article.origin,
+        "similarity": _num(member.similarity, SIM_PLACES),
+    }
+
+
+def _cohesion(story: Story) -> dict[str, float | None] | None:
+    if story.size < 2 or (story.cohesion_min is None and story.cohesion_mean is None):
+        return None
+    return {
+        "min": _num(story.cohesion_min, SIM_PLACES),
+        "mean": _num(story.cohesion_mean, SIM_PLACES),
+    }
+
+
+def _story_dict(story: Story) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "headline": story.headline,
+        "size": story.size,
+        "languages": story.languages,
+        "sources": story.sources,
+        "first_date": _iso(story.first_date),
+        "last_date": _iso(story.last_date),
+        "cross_language": story.cross_language,
+        "cohesion": _cohesion(story),
+        "members": [_member_dict(m) for m in story.members],
+    }
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    """The JSON document of the report (see the module docstring for the schema)."""
+    run = report.run
+    return {
+        "schema": SCHEMA_VERSION,
+        "run": {
+            "version": run.version,
+            "backend": run.backend,
+            "model": run.model,
+            "threshold": _num(run.threshold, SIM_PLACES),
+            "related_threshold": _num(run.related_threshold, SIM_PLACES),
+            "inputs": list(run.inputs),
+            "timings": {k: _num(v, TIME_PLACES) for k, v in sorted(run.timings.items())},
+            "warnings": list(run.warnings),
+        },
+        "summary": {
+            "articles": report.articles,
+            "stories": len(report.stories),
+            "multi_article_stories": len(report.multi),
+            "singletons": len(report.singletons),
+            "cross_language_stories": len(report.cross_language),
+            "skipped": len(report.skipped),
+            "duplicate_ratio": _num(report.duplicate_ratio, SIM_PLACES),
+            "languages": _language_counts(report.stories),
+        },
+        "stories": [_story_dict(s) for s in report.stories],
+        "related": [
+            {"a": r.a, "b": r.b, "similarity": _num(r.similarity, SIM_PLACES)}
+            for r in report.related
+        ],
+        "skipped": [{"origin": s.origin, "reason": s.reason} for s in report.skipped],
+    }
+
+
+def to_json(report: Report, *, indent: int | None = 2) -> str:
+    """``report.json``: sorted keys, UTF-8 text kept as is, a trailing newline."""
+    return json.dumps(to_dict(report), indent=indent, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# stories.jsonl
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def story_records(report: Report) -> Iterator[dict[str, Any]]:
+    """One record per story for ``stories.jsonl``, exact copies of an article dropped."""
+    for story in report.stories:
+        if story.size < 1:
+            continue
+        seen: set[str] = set()
+        articles: list[dict[str, Any]] = []
+        dropped: list[str] = []
+        for member in story.members:
+            article = member.article
+            key = _normalised(article.full_text)
+            if key in seen:
+                dropped.append(article.id)
+                continue
+            seen.add(key)
+            articles.append(
+                {
+                    "id": article.id,
+                    "title": article.title,
+                    "source": article.source,
+                    "lang": article.lang,
+                    "published": _iso(article.published),
+                    "url": article.url,
+                    "similarity": _num(member.similarity, SIM_PLACES),
+                    "text": article.full_text,
+                }
+            )
+        # Insertion order, not sorted: the long ``articles`` come last so a line reads well.
+        yield {
+            "story_id": story.id,
+            "headline": story.headline,
+            "size": story.size,
+            "languages": story.languages,
+            "sources": story.sources,
+            "first_date": _iso(story.first_date),
+            "last_date": _iso(story.last_date),
+            "cross_language": story.cross_language,
+            "articles": articles,
+            "dropped_copies": dropped,
+        }
+
+
+def to_jsonl(report: Report) -> str:
+    """``stories.jsonl``: one compact JSON object per line."""
+    return "".join(
+        json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        for record in story_records(report)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared text helpers
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _date_range(story: Story) -> str:
+    first, last = story.first_date, story.last_date
+    if first is None or last is None:
+        return ""
+    return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
+
+
+def _languages_text(story: Story) -> str:
+    return " · ".join(f"{lang} {n}" for lang, n in story.languages.items())
+
+
+def _related_of(report: Report) -> dict[str, list[tuple[str, float]]]:
+    """For each story id, its related stories, most similar first."""
+    found: dict[str, list[tuple[str, float]]] = {}
+    for rel in report.related:
+        found.setdefault(rel.a, []).append((rel.b, rel.similarity))
+        found.setdefault(rel.b, []).append((rel.a, rel.similarity))
+    for pairs in found.values():
+        pairs.sort(key=lambda p: (-p[1], p[0]))
+    return found
+
+
+def _related_text(pairs: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{other} ({sim:.2f})" for other, sim in pairs)
+
+
+def _summary_counts(report: Report) -> str:
+    return (
+        f"{_plural(report.articles, 'article')}"
+        f" · {_plural(len(report.stories), 'story', 'stories')}"
+        f" ({len(report.multi)} multi-article, {len(report.cross_language)} cross-language)"
+        f" · {len(report.skipped)} skipped"
+    )
+
+
+def _run_text(report: Report) -> str:
+    run = report.run
+    model = f", model {run.model}" if run.model else ""
+    return f"backend {run.backend}{model}, threshold {run.threshold:.2f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+_MD_SPECIAL = frozenset("\\`*_[]<>|#")
+
+
+def _md(text: str) -> str:
+    """Inline text safe in a heading or a table cell: one line, Markdown syntax escaped."""
+    return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in _one_line(text))
+
+
+def _md_url(url: str) -> str:
+    # Characters that would end the link destination or the table cell.
+    for raw, encoded in ((" ", "%20"), ("<", "%3C"), (">", "%3E"), ("|", "%7C")):
+        url = url.replace(raw, encoded)
+    return url
+
+
+def _md_title(member: Member) -> str:
+    article = member.article
+    title = _md(article.title) or UNTITLED
+    return f"[{title}](<{_md_url(article.url)}>)" if article.url else title
+
+
+def _md_row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_story(story: Story, related: list[tuple[str, float]]) -> list[str]:
+    facts = [f"Languages: {_languages_text(story)}"]
+    if story.sources:
+        facts.append(f"Sources: {_md(', '.join(story.sources))}")
+    facts.append(f"Dates: {_date_range(story) or 'unknown'}")
+    if story.cohesion_min is not None and story.cohesion_mean is not None:
+        facts.append(f"Cohesion: min {story.cohesion_min:.2f}, mean {story.cohesion_mean:.2f}")
+    lines = [
+        f"## {story.id} · {_md(story.headline) or UNTITLED}",
+        "",
+        " · ".join(facts),
+        "",
+        _md_row(["Title", "Source", "Lang", "Date", "Similarity"]),
+        _md_row(["---", "---", "---", "---", "---:"]),
+    ]
+    for member in story.members:
+        article = member.article
+        lines.append(
+            _md_row(
+                [
+                    _md_title(member),
+                    _md(article.source),
+                    _md(article.lang or "und"),
+                    _iso(article.published) or NO_DATE,
+                    f"{member.similarity:.2f}",
+                ]
+            )
+        )
+    if related:
+        lines += ["", f"Related: {_related_text(related)}"]
+    return [*lines, ""]
+
+
+def to_markdown(report: Report) -> str:
+    """``report.md``: a report for a person, stories told by several articles first."""
+    related = _related_of(report)
+    lines = [
+        "# dedup report",
+        "",
+        f"{_summary_counts(report)} · {_md(_run_text(report))}",
+        "",
+    ]
+    if report.run.warnings:
+        lines += [*(f"- Warning: {_md(w)}" for w in report.run.warnings), ""]
+    if not report.multi:
+        lines += ["No story is told by more than one article.", ""]
+    for story in report.multi:
+        lines += _md_story(story, related.get(story.id, []))
+    if report.singletons:
+        lines += [
+            "## Single-article stories",
+            "",
+            _md_row(["Story", "Title", "Source", "Lang", "Date", "Related"]),
+            _md_row(["---"] * 6),
+        ]
+        for story in report.singletons:
+            member = story.members[0]
+            lines.append(
+                _md_row(
+                    [
+                        story.id,
+                        _md_title(member),
+                        _md(member.article.source),
+                        _md(member.article.lang or "und"),
+                        _iso(member.article.published) or NO_DATE,
+                        _related_text(related.get(story.id, [])),
+                    ]
+                )
+            )
+        lines.append("")
+    if report.skipped:
+        lines += [f"## Skipped inputs ({len(report.skipped)})", ""]
+        lines += [f"- {_md(s.origin)}: {_md(s.reason)}" for s in report.skipped]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminal table
+
+
+def _short_range(story: Story) -> str:
+    """An ISO 8601 interval with the end abbreviated: ``2024-09-22/23``, ``2024-09-30/10-01``."""
+    first, last = story.first_date, story.last_date
+    if first is None or last is None:
+        return ""
+    if first == last:
+        return first.isoformat()
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.isoformat()}/{last:%d}"
+    if first.year == last.year:
+        return f"{first.isoformat()}/{last:%m-%d}"
+    return f"{first.isoformat()}/{last.isoformat()}"
+
+
+def _short_sources(story: Story, max_width: int) -> Text:
+    """The first source and how many more, the count kept visible when the name is cut."""
+    sources = story.sources
+    if len(sources) < 2:
+        return Text("".join(sources))
+    more = f" +{len(sources) - 1}"
+    first = Text(sources[0])
+    first.truncate(max(1, max_width - len(more)), overflow="ellipsis")
+    return first + more
+
+
+@dataclass(frozen=True)
+class _Col:
+    header: str
+    justify: JustifyMethod = "left"
+    max_width: int | None = None
+
+
+_SOURCES_WIDTH = 20
+# Columns of the terminal table; the headline takes the room the others leave.
+_COLUMNS = (
+    _Col("id"),
+    _Col("n", justify="right"),
+    _Col("languages", max_width=18),
+    _Col(CROSS_MARK),
+    _Col("headline"),
+    _Col("sources", max_width=_SOURCES_WIDTH),
+    _Col("dates"),
+    _Col("cohesion", justify="right"),
+)
+_HEADLINE = 4
+# On a narrow terminal these columns go first, in this order, to leave the headline readable.
+_DROPPABLE = (6, 5)
+_MIN_HEADLINE = 24
+_GAP = 2
+
+
+def _story_rows(report: Report, color: bool) -> list[tuple[list[Text], str, bool]]:
+    """Cells, row style and whether a story ends after the row, in display order."""
+    member_style = "dim" if color else ""
+    rows: list[tuple[list[Text], str, bool]] = []
+    for story in (*report.multi, *report.singletons):
+        cohesion = f"{story.cohesion_mean:.2f}" if story.cohesion_mean is not None else ""
+        cells = [
+            Text(story.id, style="bold" if color else ""),
+            Text(str(story.size)),
+            Text(_languages_text(story)),
+            Text(CROSS_MARK if story.cross_language else "", style="cyan" if color else ""),
+            Text(_one_line(story.headline) or UNTITLED),
+            _short_sources(story, _SOURCES_WIDTH),
+            Text(_short_range(story)),
+            Text(cohesion),
+        ]
+        rows.append((cells, "", False))
+        if story.size < 2:
+            continue
+        for member in story.members:
+            article = member.article
+            title = _one_line(article.title) or UNTITLED
+            cells = [
+                Text(""),
+                Text(""),
+                Text(article.lang or "und"),
+                Text(""),
+                Text(f"  {title}"),
+                Text(article.source),
+                Text(_iso(article.published) or ""),
+                Text(f"{member.similarity:.2f}"),
+            ]
+            rows.append((cells, member_style, member is story.members[-1]))
+    return rows
+
+
+def _visible_columns(rows: list[tuple[list[Text], str, bool]], width: int) -> list[int]:
+    def natural(index: int) -> int:
+        col = _COLUMNS[index]
+        widest = max([cell_len(col.header)] + [row[0][index].cell_len for row in rows])
+        return min(widest, col.max_width) if col.max_width else widest
+
+    shown = list(range(len(_COLUMNS)))
+    for drop in (None, *_DROPPABLE):
+        if drop is not None:
+            shown.remove(drop)
+        others = [natural(i) for i in shown if i != _HEADLINE]
+        if width - sum(others) - _GAP * (len(shown) - 1) >= _MIN_HEADLINE:
+            break
+    return shown
+
+
+def _story_table(report: Report, width: int, color: bool) -> Table:
+    rows = _story_rows(report, color)
+    shown = _visible_columns(rows, width)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        show_edge=False,
+        expand=True,  # the headline column takes what the others leave, and is cut to fit
+        header_style="bold" if color else "",
+    )
+    for index in shown:
+        col = _COLUMNS[index]
+        table.add_column(
+            col.header,
+            justify=col.justify,
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=col.max_width,
+            ratio=1 if index == _HEADLINE else None,
+        )
+    for cells, style, ends_story in rows:
+        # A blank line after each multi-article story keeps stories apart.
+        table.add_row(*(cells[i] for i in shown), style=style, end_section=ends_story)
+    return table
+
+
+def _capped(lines: list[str], what: str) -> list[str]:
+    if len(lines) <= TERMINAL_LIST_LIMIT:
+        return lines
+    rest = len(lines) - TERMINAL_LIST_LIMIT
+    return [*lines[:TERMINAL_LIST_LIMIT], f"  ... and {rest} more {what} (see --json)"]
+
+
+def _related_lines(related: Iterable[Related]) -> list[str]:
+    return [f"  {r.a} ~ {r.b} {r.similarity:.2f}" for r in related]
+
+
+def render_table(report: Report, *, width: int = 100, color: bool = False) -> str:
+    """The terminal view as a string: exact for a given width, no trailing whitespace."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        force_interactive=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+    )
+    console.print(Text(_summary_counts(report)))
+    console.print(Text(_run_text(report)))
+    if report.stories:
+        console.print()
+        console.print(_story_table(report, width, color))
+    else:
+        console.print(Text("No stories."))
+    if report.related:
+        console.print()
+        console.print(Text("Related:"))
+        for line in _capped(_related_lines(report.related), "pairs"):
+            console.print(Text(line))
+    if report.skipped:
+        console.print()
+        console.print(Text(f"Skipped {_plural(len(report.skipped), 'input')}:"))
+        lines = [f"  {s.origin}: {_one_line(s.reason)}" for s in report.skipped]
+        for line in _capped(lines, "inputs"):
+            console.print(Text(line))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it and put it back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 so that ``path`` holds either its old or its new content.
+
+    A temporary file in the same directory is written, flushed to disk and renamed over
+    ``path``. On failure the temporary file is removed and ``OutputError`` is raised.
+    """
+    path = Path(path)
+    # Lone surrogates (from undecodable input bytes) are shown, not a reason to lose a report.
+    data = text.encode("utf-8", errors="backslashreplace")
+    tmp: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            mode="wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as handle:
+            tmp = Path(handle.name)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # The temporary file is private (0600); give the report the mode a new file would get.
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                log.debug("could not remove temporary file %s", tmp)
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+    log.debug("wrote %s (%d bytes)", path, len(data))
+
+
+def check_writable(out_dir: Path) -> None:
+    """Create ``out_dir`` if needed and prove a file can be written there.
+
+    Called before the expensive work so that a bad ``--out`` fails in a second, not after an
+    hour of encoding. A real write is the only reliable test (ACLs, read-only mounts, root).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"cannot write to {out_dir}: it is a file, not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".dedup-check-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write to {out_dir}: {_reason(exc)}") from exc
+
+
+def write_outputs(report: Report, out_dir: Path) -> list[Path]:
+    """Write ``report.json``, ``report.md`` and ``stories.jsonl`` into ``out_dir``, atomically.
+
+    Every text is rendered before the first file is touched. Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    check_writable(out_dir)
+    texts = {
+        out_dir / JSON_NAME: to_json(report),
+        out_dir / MARKDOWN_NAME: to_markdown(report),
+        out_dir / STORIES_NAME: to_jsonl(report),
+    }
+    written: list[Path] = []
+    for path, text in texts.items():
+        write_text_atomic(path, text)
+        written.append(path)
+    return written

@@ -1,0 +1,159 @@
+"""The command line end to end: exact output, exit codes, and the story the samples tell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dedup import __version__
+from dedup.cli import app
+
+ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
+runner = CliRunner()
+ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
+
+TRUE_STORIES = [
+    ["000_f774f4f1cbedfdc2.txt", "001_aaaffca6d3a117fd.txt"],
+    ["002_032a9271a5345743.txt", "003_50b3c7c2a6f93c99.txt"],
+    ["004_52d5d83340d3b63e.txt"],
+]
+
+
+def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), input=stdin, env=ENV)
+
+
+def memberships(doc: dict) -> list[list[str]]:  # type: ignore[type-arg]
+    return sorted(sorted(m["id"] for m in s["members"]) for s in doc["stories"])
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"dedup {__version__}\n"
+
+
+@pytest.mark.parametrize("command", [[], ["cluster"]])
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+
+
+def test_samples_give_the_true_stories_without_a_model() -> None:
+    result = invoke("cluster", ARTICLES, "--backend", "lexical", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert memberships(doc) == TRUE_STORIES
+    by_id = {s["id"]: sorted(m["id"] for m in s["members"]) for s in doc["stories"]}
+    assert [(by_id[r["a"]], by_id[r["b"]]) for r in doc["related"]] == [
+        (TRUE_STORIES[1], TRUE_STORIES[2])
+    ]
+    assert doc["summary"]["cross_language_stories"] == 2
+    assert doc["run"]["backend"] == "lexical"
+
+
+def test_samples_table_is_exact() -> None:
+    result = invoke("cluster", ARTICLES, "--backend", "lexical")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0] == "5 articles · 3 stories (2 multi-article, 2 cross-language) · 0 skipped"
+    assert lines[1] == "backend lexical, threshold 0.14"
+    assert [line[:4] for line in lines if line[:1] == "S"] == ["S1  ", "S2  ", "S3  "]
+    assert "Related:" in lines
+    assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.13"
+
+
+def test_auto_falls_back_to_lexical_with_a_warning(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    result = invoke("cluster", ARTICLES, "--model", str(missing), "--json")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("Warning: cannot load model")
+    assert result.stderr.count("\n") == 1
+    doc = json.loads(result.stdout)
+    assert doc["run"]["backend"] == "lexical" and doc["run"]["model"] is None
+    assert memberships(doc) == TRUE_STORIES
+
+
+def test_forced_dense_without_a_model_is_a_one_line_error(tmp_path: Path) -> None:
+    result = invoke("cluster", ARTICLES, "--backend", "dense", "--model", str(tmp_path / "x"))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: cannot load model")
+    assert result.stderr.count("\n") == 1
+
+
+def test_hybrid_with_a_real_local_model(tiny_model_dir: Path) -> None:
+    result = invoke(
+        "cluster", ARTICLES, "--backend", "hybrid", "--model", str(tiny_model_dir), "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["run"]["backend"] == "hybrid"
+    assert doc["run"]["model"] == str(tiny_model_dir)
+    assert doc["summary"]["articles"] == 5
+
+
+def test_out_writes_the_three_files(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = invoke("cluster", ARTICLES, "--backend", "lexical", "--out", str(out))
+    assert result.exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "stories.jsonl"]
+    assert memberships(json.loads((out / "report.json").read_text())) == TRUE_STORIES
+    lines = (out / "stories.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    assert all(a["text"] for line in lines for a in json.loads(line)["articles"])
+
+
+def test_stdin_jsonl() -> None:
+    records = [
+        {"id": "a", "title": "Storm hits Hanoi", "text": "Typhoon Yagi hit Hanoi on 7 September.",
+         "lang": "en"},
+        {"id": "b", "title": "Bão Yagi đổ bộ Hà Nội", "text": "Ngày 7/9, bão Yagi đổ bộ Hà Nội.",
+         "lang": "vi"},
+        {"id": "c", "title": "Chess final", "text": "Carlsen won the final in Oslo.", "lang": "en"},
+    ]
+    stdin = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    result = invoke("cluster", "-", "--backend", "lexical", "--json", stdin=stdin)
+    assert result.exit_code == 0, result.stderr
+    assert memberships(json.loads(result.stdout)) == [["a", "b"], ["c"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["cluster", "no/such/path"], 2, "Error: path not found: no/such/path\n"),
+        (["cluster", ARTICLES, "--threshold", "3"], 2,
+         "Error: threshold must be between -1 and 1, got 3.0\n"),
+        (["cluster", ARTICLES, "--batch-size", "0"], 2,
+         "Error: batch size must be at least 1, got 0\n"),
+    ],
+)
+def test_user_mistakes_are_one_line(args: list[str], code: int, message: str) -> None:
+    result = invoke(*args)
+    assert (result.exit_code, result.stderr) == (code, message)
+
+
+def test_bad_option_value_is_one_line() -> None:
+    result = invoke("cluster", ARTICLES, "--backend", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+
+
+def test_nothing_usable_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("   \n")
+    result = invoke("cluster", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: no usable article in the input (1 inputs skipped;")
+
+
+def test_unwritable_out_fails_before_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke("cluster", ARTICLES, "--backend", "lexical", "--out", str(blocker / "sub"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot write")

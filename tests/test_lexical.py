@@ -1,0 +1,74 @@
+"""The model-free profile: what it keeps as evidence, and that it crosses languages."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dedup.lexical import fold, lexical_vectors, profile, rarity, shared_evidence
+from dedup.models import Article
+
+
+def art(title: str, text: str, lang: str) -> Article:
+    return Article(id=title, title=title, text=text, lang=lang)
+
+
+def test_fold_transliterates_and_lowercases() -> None:
+    assert fold("Tô Lâm, Hà Nội, Москва") == "to lam, ha noi, moskva"
+
+
+def test_common_words_weigh_nothing_and_names_most() -> None:
+    assert rarity("the", "en") == 0.0
+    assert rarity("nvidia", "en") > rarity("semiconductor", "en") > rarity("said", "en")
+
+
+def test_names_join_across_spellings() -> None:
+    en = profile(art("Leader visits Hanoi", "On Friday Party chief To Lam met guests in Viet Nam.", "en"))
+    vi = profile(art("Tin", "Chiều 6/12, Tổng Bí thư Tô Lâm tiếp khách tại Việt Nam.", "vi"))
+    assert "tolam" in en.entities and "tolam" in vi.entities
+    assert "vietnam" in en.entities and "vietnam" in vi.entities
+
+
+def test_days_in_many_languages_meet() -> None:
+    texts = {
+        "en": "The meeting took place on December 6, 2024 in Hanoi.",
+        "de": "Das Treffen fand am 6. Dezember statt.",
+        "vi": "Chiều 6.12, hai bên đã gặp nhau.",
+        "es": "La reunión fue el 6 de diciembre.",
+    }
+    for lang, text in texts.items():
+        assert "@12-06" in profile(art("x", text, lang)).entities, lang
+
+
+def test_numbers_drop_thousands_separators() -> None:
+    en = profile(art("x", "They will train 50,000 engineers by 2030.", "en"))
+    vi = profile(art("x", "Đào tạo 50.000 kỹ sư đến năm 2030.", "vi"))
+    assert {"#50000", "#2030"} <= en.entities.keys() & vi.entities.keys()
+
+
+def test_sentence_start_capital_is_not_a_name() -> None:
+    p = profile(art("x", "The minister spoke. Yesterday the talks ended.", "en"))
+    assert "theminister" not in p.entities and "the" not in p.entities
+
+
+def test_same_story_across_languages_beats_other_story_in_same_language() -> None:
+    en = art(
+        "NVIDIA chief Jensen Huang meets To Lam in Hanoi",
+        "On December 6 General Secretary To Lam received Jensen Huang of NVIDIA in Hanoi.",
+        "en",
+    )
+    vi = art(
+        "Tổng Bí thư Tô Lâm tiếp Chủ tịch NVIDIA Jensen Huang",
+        "Chiều 6.12, tại Hà Nội, Tổng Bí thư Tô Lâm tiếp Chủ tịch Tập đoàn NVIDIA Jensen Huang.",
+        "vi",
+    )
+    other = art(
+        "Thủ tướng tiếp Phó Thủ tướng Belarus",
+        "Chiều 2.4, tại Hà Nội, Thủ tướng Phạm Minh Chính tiếp Phó Thủ tướng Belarus.",
+        "vi",
+    )
+    vectors = lexical_vectors([profile(a) for a in (en, vi, other)])
+    ent = (vectors.entities @ vectors.entities.T).toarray()
+    assert ent[0, 1] > 2 * ent[1, 2]
+    assert np.allclose(np.diag(ent), 1.0, atol=1e-5)
+    evidence = [t for t, _ in shared_evidence(profile(en), profile(vi))]
+    assert "jensenhuang" in evidence and "@12-06" in evidence
