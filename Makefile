@@ -21,16 +21,16 @@ run: install
 	$(BIN)/dedup cluster samples/articles/ --out $(OUT)
 
 lint: install
-	$(BIN)/ruff check dedup tests
-	$(BIN)/ruff format --check dedup tests
+	$(BIN)/ruff check dedup tests bench
+	$(BIN)/ruff format --check dedup tests bench
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest
 
 format: install
-	$(BIN)/ruff check --fix dedup tests
-	$(BIN)/ruff format dedup tests
+	$(BIN)/ruff check --fix dedup tests bench
+	$(BIN)/ruff format dedup tests bench
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -17,12 +17,10 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +42,11 @@ def corpus(path: Path) -> int:
         for line in src:
             pair = json.loads(line)
             for k in ("1", "2"):
-                record = {"id": f"{pair['pair_id']}:{k}", "text": pair[f"text{k}"],
-                          "lang": pair[f"lang{k}"]}
+                record = {
+                    "id": f"{pair['pair_id']}:{k}",
+                    "text": pair[f"text{k}"],
+                    "lang": pair[f"lang{k}"],
+                }
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 n += 1
     return n
@@ -55,7 +56,8 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and the child's peak RSS in MiB (a fresh process each time)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     wrapper = [
-        sys.executable, "-c",
+        sys.executable,
+        "-c",
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
         "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
@@ -91,26 +93,44 @@ def main() -> None:
         n = corpus(texts)
         dedup = str(BIN / "dedup")
         cases: list[tuple[str, list[str], int]] = [
-            ("make run job (samples/, auto backend)",
-             [dedup, "cluster", str(ROOT / "samples" / "articles"), "--out", f"{tmp}/o"], 5),
+            (
+                "make run job (samples/, auto backend)",
+                [dedup, "cluster", str(ROOT / "samples" / "articles"), "--out", f"{tmp}/o"],
+                5,
+            ),
             ("dedup cluster, lexical", [dedup, "cluster", str(texts), "--backend", "lexical"], n),
         ]
         model = minilm()
         if model:
             cases += [
-                ("bare SentenceTransformer.encode, MiniLM",
-                 [sys.executable, "-c", BARE_ENCODE, str(texts), model], n),
-                ("dedup cluster, dense, MiniLM",
-                 [dedup, "cluster", str(texts), "--backend", "dense", "--model", model], n),
-                ("dedup cluster, hybrid, MiniLM",
-                 [dedup, "cluster", str(texts), "--backend", "hybrid", "--model", model], n),
+                (
+                    "bare SentenceTransformer.encode, MiniLM",
+                    [sys.executable, "-c", BARE_ENCODE, str(texts), model],
+                    n,
+                ),
+                (
+                    "dedup cluster, dense, MiniLM",
+                    [dedup, "cluster", str(texts), "--backend", "dense", "--model", model],
+                    n,
+                ),
+                (
+                    "dedup cluster, hybrid, MiniLM",
+                    [dedup, "cluster", str(texts), "--backend", "hybrid", "--model", model],
+                    n,
+                ),
             ]
         for name, cmd, count in cases:
             runs = [timed(cmd) for _ in range(args.repeat)]
             seconds = statistics.median(r[0] for r in runs)
-            rows.append({"case": name, "articles": count, "seconds": round(seconds, 2),
-                         "articles_per_s": round(count / seconds, 1),
-                         "peak_rss_mib": round(max(r[1] for r in runs))})
+            rows.append(
+                {
+                    "case": name,
+                    "articles": count,
+                    "seconds": round(seconds, 2),
+                    "articles_per_s": round(count / seconds, 1),
+                    "peak_rss_mib": round(max(r[1] for r in runs)),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
     bare = next((r for r in rows if str(r["case"]).startswith("bare")), None)
     if bare:
@@ -121,10 +141,14 @@ def main() -> None:
     print("| case | articles | seconds | articles/s | peak RSS MiB | time / bare encode |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['case']} | {r['articles']} | {r['seconds']} | {r['articles_per_s']} | "
-              f"{r['peak_rss_mib']} | {r.get('time_vs_bare', '')} |")
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, median of {args.repeat} runs")
+        print(
+            f"| {r['case']} | {r['articles']} | {r['seconds']} | {r['articles_per_s']} | "
+            f"{r['peak_rss_mib']} | {r.get('time_vs_bare', '')} |"
+        )
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, median of {args.repeat} runs"
+    )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
 

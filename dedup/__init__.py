@@ -1,9 +1,9 @@
 """dedup: find the same news story told by different outlets in different languages.
 
-    >>> from dedup import Settings, run
-    >>> report = run(Settings(inputs=("samples/articles/",), backend="lexical"))
-    >>> [s.size for s in report.stories]
-    [2, 2, 1]
+>>> from dedup import Settings, run
+>>> report = run(Settings(inputs=("samples/articles/",), backend="lexical"))
+>>> [s.size for s in report.stories]
+[2, 2, 1]
 """
 
 from __future__ import annotations

@@ -111,10 +111,18 @@ def test_out_writes_the_three_files(tmp_path: Path) -> None:
 
 def test_stdin_jsonl() -> None:
     records = [
-        {"id": "a", "title": "Storm hits Hanoi", "text": "Typhoon Yagi hit Hanoi on 7 September.",
-         "lang": "en"},
-        {"id": "b", "title": "Bão Yagi đổ bộ Hà Nội", "text": "Ngày 7/9, bão Yagi đổ bộ Hà Nội.",
-         "lang": "vi"},
+        {
+            "id": "a",
+            "title": "Storm hits Hanoi",
+            "text": "Typhoon Yagi hit Hanoi on 7 September.",
+            "lang": "en",
+        },
+        {
+            "id": "b",
+            "title": "Bão Yagi đổ bộ Hà Nội",
+            "text": "Ngày 7/9, bão Yagi đổ bộ Hà Nội.",
+            "lang": "vi",
+        },
         {"id": "c", "title": "Chess final", "text": "Carlsen won the final in Oslo.", "lang": "en"},
     ]
     stdin = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -127,10 +135,16 @@ def test_stdin_jsonl() -> None:
     ("args", "code", "message"),
     [
         (["cluster", "no/such/path"], 2, "Error: path not found: no/such/path\n"),
-        (["cluster", ARTICLES, "--threshold", "3"], 2,
-         "Error: threshold must be between -1 and 1, got 3.0\n"),
-        (["cluster", ARTICLES, "--batch-size", "0"], 2,
-         "Error: batch size must be at least 1, got 0\n"),
+        (
+            ["cluster", ARTICLES, "--threshold", "3"],
+            2,
+            "Error: threshold must be between -1 and 1, got 3.0\n",
+        ),
+        (
+            ["cluster", ARTICLES, "--batch-size", "0"],
+            2,
+            "Error: batch size must be at least 1, got 0\n",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line(args: list[str], code: int, message: str) -> None:

@@ -22,7 +22,9 @@ def test_common_words_weigh_nothing_and_names_most() -> None:
 
 
 def test_names_join_across_spellings() -> None:
-    en = profile(art("Leader visits Hanoi", "On Friday Party chief To Lam met guests in Viet Nam.", "en"))
+    en = profile(
+        art("Leader visits Hanoi", "On Friday Party chief To Lam met guests in Viet Nam.", "en")
+    )
     vi = profile(art("Tin", "Chiều 6/12, Tổng Bí thư Tô Lâm tiếp khách tại Việt Nam.", "vi"))
     assert "tolam" in en.entities and "tolam" in vi.entities
     assert "vietnam" in en.entities and "vietnam" in vi.entities
