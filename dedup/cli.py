@@ -6,6 +6,7 @@ error. Errors are one line ``Error: ...`` on stderr; ``-v`` adds the traceback o
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -13,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from typer.core import TyperGroup
 
-from dedup import __version__
+from dedup import __version__, evaluate
 from dedup.config import DEFAULT_MAX_BYTES, MODEL_ENV, Backend, Settings, default_model
 from dedup.errors import DedupError
 from dedup.models import Report
@@ -217,6 +219,157 @@ def cluster(
     else:
         width = shutil.get_terminal_size((100, 24)).columns
         typer.echo(render_table(report, width=max(80, width), color=sys.stdout.isatty()), nl=False)
+
+
+evaluate_app = typer.Typer(
+    cls=_OneLineErrors,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Measure story detection on labelled data, and see which threshold suits it.",
+    epilog="Example: dedup evaluate pairs pairs.jsonl --sweep --plot sweep.png",
+)
+app.add_typer(evaluate_app, name="evaluate")
+
+SweepOpt = Annotated[
+    bool, typer.Option("--sweep", help="Also score a range of thresholds (see --range).")
+]
+RangeOpt = Annotated[
+    str, typer.Option("--range", help="Thresholds to sweep as START:STOP:STEP, STOP included.")
+]
+PlotOpt = Annotated[
+    Path | None, typer.Option(help="With --sweep: draw precision, recall and F1 (.png or .svg).")
+]
+EvalJsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def parse_range(text: str) -> list[float]:
+    """``"0.05:0.5:0.05"`` -> [0.05, 0.1, ..., 0.5]; a usage error when malformed."""
+    try:
+        start, stop, step = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected START:STOP:STEP, got {text!r}", param_hint="--range"
+        ) from None
+    if step <= 0 or stop < start:
+        raise typer.BadParameter("STEP must be positive and STOP >= START", param_hint="--range")
+    count = round((stop - start) / step) + 1
+    return [round(start + k * step, 6) for k in range(count)]
+
+
+def _print_json(doc: object) -> None:
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False))
+
+
+def _eval_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        typer.echo(f"Warning: {warning}", err=True)
+
+
+@evaluate_app.command(
+    "pairs",
+    epilog="Example: dedup evaluate pairs ../shared/eval/semeval2022_pairs_dev.jsonl "
+    "--backend lexical --json",
+)
+def evaluate_pairs_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="JSONL or CSV: text1, text2, lang1, lang2, overall.")
+    ],
+    backend: BackendOpt = "auto",
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    batch_size: BatchOpt = 32,
+    json_out: EvalJsonOpt = False,
+    sweep: SweepOpt = False,
+    sweep_range: RangeOpt = "0.02:0.98:0.04",
+    plot: PlotOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Score the similarity of labelled article pairs (SemEval-2022 Task 8 style)."""
+    _setup_logging(verbose)
+    thresholds = parse_range(sweep_range) if sweep else []
+    settings = build_settings(
+        [str(file)],
+        backend,
+        model,
+        device,
+        None,
+        None,
+        batch_size,
+        DEFAULT_MAX_BYTES,
+        progress=sys.stderr.isatty(),
+    )
+    pairs = evaluate.load_pairs(file)
+    sims, ran, model_name, warnings = evaluate.pair_similarities(pairs, settings)
+    result = evaluate.score_pair_file(pairs, sims, ran, model_name, warnings)
+    _eval_warnings(result.pop("warnings"))
+    rows: list[dict[str, float]] = []
+    if sweep:
+        overall = np.array([p.overall for p in pairs])
+        scored = np.isfinite(sims)
+        rows = evaluate.sweep_pairs(sims[scored], overall[scored], thresholds)
+        if plot is not None:
+            evaluate.plot_sweep(rows, plot, title=f"{file.name}: {ran} backend")
+    if json_out:
+        _print_json({**result, "sweep": rows} if sweep else result)
+        return
+    typer.echo(evaluate.render_pairs_table(result))
+    if sweep:
+        typer.echo()
+        typer.echo(evaluate.render_sweep_table(rows))
+
+
+@evaluate_app.command(
+    "clusters",
+    epilog="Example: dedup evaluate clusters samples/articles --labels samples/labels.csv",
+)
+def evaluate_clusters_cmd(
+    paths: PathsArg,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="Gold stories: CSV id,story (or JSON); else the records' story field."),
+    ] = None,
+    backend: BackendOpt = "auto",
+    model: ModelOpt = None,
+    device: DeviceOpt = "auto",
+    threshold: ThresholdOpt = None,
+    related_threshold: RelatedOpt = None,
+    batch_size: BatchOpt = 32,
+    max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    json_out: EvalJsonOpt = False,
+    sweep: SweepOpt = False,
+    sweep_range: RangeOpt = "0.02:0.98:0.04",
+    plot: PlotOpt = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Cluster as `dedup cluster` does and score the stories against gold stories."""
+    _setup_logging(verbose)
+    thresholds = parse_range(sweep_range) if sweep else []
+    settings = build_settings(
+        paths,
+        backend,
+        model,
+        device,
+        threshold,
+        related_threshold,
+        batch_size,
+        max_bytes,
+        progress=sys.stderr.isatty(),
+    )
+    gold = evaluate.load_labels(labels) if labels is not None else None
+    _, result = evaluate.evaluate_clusters(paths, settings, labels=gold)
+    _eval_warnings(result.pop("warnings"))
+    rows: list[dict[str, float]] = []
+    if sweep:
+        rows = evaluate.sweep_clusters(paths, settings, gold, thresholds)
+        if plot is not None:
+            evaluate.plot_sweep(rows, plot, title=f"stories: {result['backend']} backend")
+    if json_out:
+        _print_json({**result, "sweep": rows} if sweep else result)
+        return
+    typer.echo(evaluate.render_clusters_table(result))
+    if sweep:
+        typer.echo()
+        typer.echo(evaluate.render_sweep_table(rows))
 
 
 def main() -> None:

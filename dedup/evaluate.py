@@ -49,6 +49,7 @@ from dedup.embed import Encoder
 from dedup.errors import DedupError, InputError, OutputError
 from dedup.models import Article, Report
 from dedup.pipeline import canonical_order, labels_for, represent, run
+from dedup.similarity import Representations
 
 log = logging.getLogger(__name__)
 
@@ -205,14 +206,34 @@ def _headline(title: str, text: str) -> tuple[str, str]:
     return stripped[:cut].strip(), stripped[cut:].strip()
 
 
-def pair_similarities(
-    pairs: Sequence[Pair], settings: Settings, *, encoder: Encoder | None = None
-) -> tuple[Array, str, str | None, list[str]]:
-    """The similarity of every pair, as ``dedup cluster`` would compute it.
+@dataclass(frozen=True)
+class PairRepresentations:
+    """The representations of a pairs file's articles, and which rows each pair joins."""
 
-    Returns ``(sims, backend, model, warnings)``: ``sims[k]`` for ``pairs[k]`` (NaN when one of
-    its articles had no usable text), the backend that ran and its model name.
-    """
+    reps: Representations
+    i: Array
+    j: Array
+    usable: Array  # False where an article of the pair had no usable text
+    model: str | None
+    warnings: tuple[str, ...]
+
+    def similarities(self, backend: str | None = None) -> Array:
+        """Similarity per pair (NaN where unusable), by ``backend`` (default: the one that ran).
+
+        Another backend needs what it combines: ``dense`` and ``lexical`` are both available
+        from a ``hybrid`` run, so one embedding pass scores all three.
+        """
+        reps = self.reps if backend is None else dataclasses.replace(self.reps, backend=backend)
+        sims = np.full(len(self.usable), np.nan, dtype=np.float64)
+        if self.usable.any():
+            sims[self.usable] = reps.pairs(self.i, self.j)
+        return sims
+
+
+def represent_pairs(
+    pairs: Sequence[Pair], settings: Settings, *, encoder: Encoder | None = None
+) -> PairRepresentations:
+    """Read the pairs' articles as ``dedup cluster`` would: clean, then represent."""
     # One article per distinct text: articles recur across pairs, and a repeat would count
     # twice in the corpus statistics (IDF) that `dedup cluster` would count once.
     articles: dict[tuple[str, str, str | None], Article] = {}
@@ -241,18 +262,27 @@ def pair_similarities(
     row = {a.id: k for k, a in enumerate(cleaned)}
     reps, model, warnings = represent(cleaned, settings, encoder=encoder)
     usable = np.array([a in row and b in row for a, b in ends], dtype=bool)
-    sims = np.full(len(pairs), np.nan, dtype=np.float64)
-    if usable.any():
-        i = [row[a] for (a, _), ok in zip(ends, usable, strict=True) if ok]
-        j = [row[b] for (_, b), ok in zip(ends, usable, strict=True) if ok]
-        sims[usable] = reps.pairs(i, j)
+    i = np.array([row[a] for (a, _), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
+    j = np.array([row[b] for (_, b), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
     lost = [pair.id for pair, ok in zip(pairs, usable, strict=True) if not ok]
     if lost:
         shown = ", ".join(lost[:5]) + (", ..." if len(lost) > 5 else "")
         warnings.append(
             f"{len(lost)} pairs left out: an article had no usable text after cleaning ({shown})"
         )
-    return sims, reps.backend, model, warnings
+    return PairRepresentations(reps, i, j, usable, model, tuple(warnings))
+
+
+def pair_similarities(
+    pairs: Sequence[Pair], settings: Settings, *, encoder: Encoder | None = None
+) -> tuple[Array, str, str | None, list[str]]:
+    """The similarity of every pair, as ``dedup cluster`` would compute it.
+
+    Returns ``(sims, backend, model, warnings)``: ``sims[k]`` for ``pairs[k]`` (NaN when one of
+    its articles had no usable text), the backend that ran and its model name.
+    """
+    pr = represent_pairs(pairs, settings, encoder=encoder)
+    return pr.similarities(), pr.reps.backend, pr.model, list(pr.warnings)
 
 
 @dataclass(frozen=True)
@@ -366,6 +396,13 @@ def evaluate_pairs(
 ) -> dict[str, Any]:
     """Scores over all pairs and per language pair (``"de-en"`` as the file gives it)."""
     sims, backend, model, warnings = pair_similarities(pairs, settings, encoder=encoder)
+    return score_pair_file(pairs, sims, backend, model, warnings)
+
+
+def score_pair_file(
+    pairs: Sequence[Pair], sims: Array, backend: str, model: str | None, warnings: Sequence[str]
+) -> dict[str, Any]:
+    """The result of :func:`evaluate_pairs` from similarities already computed."""
     overall = np.array([p.overall for p in pairs], dtype=np.float64)
     keys = np.array([f"{p.lang1 or 'und'}-{p.lang2 or 'und'}" for p in pairs])
     scored = np.isfinite(sims)

@@ -4,56 +4,8 @@ Every writer is a pure function of the report; only ``write_text_atomic``, ``che
 and ``write_outputs`` touch the disk. Numbers are rounded (similarities to 4 places, timings
 to 3) so that the same run gives byte-identical files on every platform.
 
-## `report.json` (schema version 1)
-
-Keys are sorted; text is UTF-8 (not ASCII-escaped); dates are ISO `YYYY-MM-DD` or `null`.
-
-| key | value |
-|---|---|
-| `schema` | `"1"`, the version of this layout |
-| `run` | how the report was made, see below |
-| `summary` | counts over the whole run, see below |
-| `stories` | every story in report order, see below |
-| `related` | pairs of stories about neighbouring events: `{a, b, similarity}` (story ids) |
-| `skipped` | inputs that could not be used: `{origin, reason}` |
-
-`run`: `version` (of dedup), `backend` (the backend that ran: `dense`, `lexical` or `hybrid`),
-`model` (string or `null` when no model ran), `threshold` and `related_threshold` (numbers),
-`inputs` (list of the paths given), `timings` (stage name to seconds, 3 places), `warnings`
-(list of strings).
-
-`summary`: `articles`, `stories`, `multi_article_stories`, `singletons`,
-`cross_language_stories`, `skipped` (integers); `duplicate_ratio` (share of articles that
-repeat a story another article already tells, 4 places); `languages` (language code to
-article count; `und` when the language is unknown).
-
-Each item of `stories`:
-
-| key | value |
-|---|---|
-| `id` | story id, e.g. `S1` |
-| `headline` | the title of the most central article |
-| `size` | number of articles |
-| `languages` | language code to article count (`und` when unknown) |
-| `sources` | sorted list of the outlets that tell it |
-| `first_date`, `last_date` | earliest and latest publication date, or `null` |
-| `cross_language` | `true` when articles in more than one known language tell it |
-| `cohesion` | `{min, mean}` similarity between its articles (4 places); `null` for one article |
-| `members` | its articles, most central first (below) |
-
-Each member: `id`, `title`, `source`, `lang`, `published`, `url`, `origin` (where it was
-read), `similarity` (to the story's most central article, 4 places); `lang`, `published` and
-`url` may be `null`.
-
-## `stories.jsonl`
-
-One JSON object per line, one line per story, in report order, for summarisers: `story_id`,
-`headline`, `size`, `languages`, `sources`, `first_date`, `last_date`, `cross_language` (as in
-`report.json`), then `articles`: `{id, title, source, lang, published, url, similarity, text}`
-most central first, where `text` is the cleaned title and body. An article whose text equals an
-earlier article's (ignoring case and whitespace) is left out of `articles` and its id is listed
-in `dropped_copies` (always present, often empty). `size` counts every article of the story,
-dropped copies included.
+The layouts of `report.json` and `stories.jsonl` are documented in README.md ("JSON
+schema"); change both together, and bump SCHEMA_VERSION when a key changes.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from dedup import __version__
 from dedup.cli import app
+from dedup.config import DEFAULT_THRESHOLDS
 
 ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
 runner = CliRunner()
@@ -62,7 +63,7 @@ def test_samples_table_is_exact() -> None:
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0] == "5 articles · 3 stories (2 multi-article, 2 cross-language) · 0 skipped"
-    assert lines[1] == "backend lexical, threshold 0.14"
+    assert lines[1] == f"backend lexical, threshold {DEFAULT_THRESHOLDS['lexical']:.2f}"
     assert [line[:4] for line in lines if line[:1] == "S"] == ["S1  ", "S2  ", "S3  "]
     assert "Related:" in lines
     assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.13"
@@ -171,3 +172,86 @@ def test_unwritable_out_fails_before_work(tmp_path: Path) -> None:
     result = invoke("cluster", ARTICLES, "--backend", "lexical", "--out", str(blocker / "sub"))
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot write")
+
+
+LABELS = str(Path(__file__).parent.parent / "samples" / "labels.csv")
+PAIR_KEYS = ["n", "pearson", "spearman", "auc", "threshold", "precision", "recall", "f1"]
+
+
+def write_pairs(path: Path) -> Path:
+    rows = [
+        ("p1", "en", "en", "Storm hits Hanoi", "Typhoon Yagi hit Hanoi on 7 September.", 1.0),
+        ("p2", "en", "en", "Chess final in Oslo", "Typhoon Yagi hit Hanoi on 7 September.", 4.0),
+        ("p3", "de", "en", "Sturm trifft Hanoi", "Typhoon Yagi hit Hanoi on 7 September.", 1.5),
+        ("p4", "de", "en", "Schachfinale in Oslo", "Typhoon Yagi hit Hanoi.", 3.5),
+    ]
+    with path.open("w", encoding="utf-8") as out:
+        for pid, l1, l2, t1, t2, overall in rows:
+            record = {
+                "pair_id": pid,
+                "lang1": l1,
+                "lang2": l2,
+                "text1": t1,
+                "text2": t2,
+                "overall": overall,
+            }
+            out.write(json.dumps(record) + "\n")
+    return path
+
+
+def test_evaluate_pairs_json_keys(tmp_path: Path) -> None:
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    result = invoke("evaluate", "pairs", str(pairs), "--backend", "lexical", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert list(doc) == [*PAIR_KEYS, "by_language_pair", "backend", "model"]
+    assert list(doc["by_language_pair"]) == ["de-en", "en-en"]
+    assert list(doc["by_language_pair"]["de-en"]) == PAIR_KEYS
+    assert doc["n"] == 4 and doc["backend"] == "lexical" and doc["model"] is None
+
+
+def test_evaluate_pairs_sweep_and_plot(tmp_path: Path) -> None:
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    plot = tmp_path / "sweep.png"
+    result = invoke(
+        "evaluate",
+        "pairs",
+        str(pairs),
+        "--backend",
+        "lexical",
+        "--sweep",
+        "--range",
+        "0.1:0.5:0.2",
+        "--plot",
+        str(plot),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = result.stdout.split("\n\n")[-1].splitlines()
+    assert table[0].split()[:4] == ["threshold", "precision", "recall", "f1"]
+    assert [line.split()[0] for line in table[1:]] == ["0.1000", "0.3000", "0.5000"]
+
+
+def test_evaluate_clusters_on_samples_is_perfect_without_a_model() -> None:
+    result = invoke(
+        "evaluate", "clusters", ARTICLES, "--labels", LABELS, "--backend", "lexical", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    for key in ("pairwise_f1", "bcubed_f1", "ari", "ami", "cross_language_recall"):
+        assert doc[key] == 1.0, key
+    assert doc["n"] == 5 and doc["stories"] == 3
+
+
+def test_evaluate_bad_range_is_a_usage_error(tmp_path: Path) -> None:
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    result = invoke("evaluate", "pairs", str(pairs), "--sweep", "--range", "0.5:0.1:0.1")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["evaluate", "pairs"], ["evaluate", "clusters"]])
+def test_evaluate_commands_have_help_with_an_example(command: list[str]) -> None:
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
