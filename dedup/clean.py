@@ -37,6 +37,7 @@ from typing import Any
 
 from wordfreq import available_languages, top_n_list
 
+from dedup.dates import find_mentions
 from dedup.models import Article
 
 log = logging.getLogger(__name__)
@@ -255,7 +256,7 @@ _WORD_CUES = (
 BOILERPLATE_WORDS = 30
 
 # "date 2024-12-06" stamps some scrapers put before the text.
-_DATE_STAMP = re.compile(r"^date\s+(\d{4})-(\d{1,2})-(\d{1,2})\b[\s:|,-]*", re.IGNORECASE)
+_DATE_STAMP = re.compile(r"^date\s+(\d{4}-\d{1,2}-\d{1,2})\b[\s:|,-]*", re.IGNORECASE)
 # A dateline before the text: "HÀ NỘI —", "WASHINGTON (Reuters) -".
 _DATELINE = re.compile(r"^([^—–\-]{2,40}?)\s+[—–-]{1,2}\s+")
 _PAREN = re.compile(r"\([^)]*\)")
@@ -475,101 +476,25 @@ class _Foreign:
 
 # --- dates ---------------------------------------------------------------------------------
 
-_MONTH_NAMES = (
-    "january february march april may june july august september october november december",
-    "januar februar märz april mai juni juli august september oktober november dezember",
-    "jänner feber maerz april mai juni juli august september oktober november dezember",
-    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
-    "enero febrero marzo abril mayo junio julio agosto setiembre octubre noviembre diciembre",
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
-    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
-    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",
-    "januari februari maart april mei juni juli augustus september oktober november december",
-    "jan feb mar apr may jun jul aug sep oct nov dec",
-)
-_MONTHS: dict[str, int] = {"sept": 9}
-for _names in _MONTH_NAMES:
-    for _i, _name in enumerate(_names.split(), start=1):
-        _MONTHS.setdefault(_name, _i)
-_MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
-
-_DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"), "ymd"),
-    (re.compile(r"(?<![\d/.])(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?![\d/])"), "ymd"),
-    (re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), "ymd"),
-    (re.compile(r"(?<![\d/.,])(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?![\d/])"), "num"),
-    (
-        re.compile(
-            rf"\b({_MONTH_ALT})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})(?!\d)",
-            re.IGNORECASE,
-        ),
-        "mdy",
-    ),
-    (
-        re.compile(
-            rf"(?<![\d.,])(\d{{1,2}})(?:st|nd|rd|th|er|º|\.)?\s+(?:de\s+)?({_MONTH_ALT})\.?,?"
-            rf"\s+(?:de\s+|del\s+)?(\d{{4}})(?!\d)",
-            re.IGNORECASE,
-        ),
-        "dmy",
-    ),
-    (
-        re.compile(
-            r"(?<!\d)(\d{1,2})\s+tháng\s+(\d{1,2})(?:\s+năm|\s*,)\s+(\d{4})(?!\d)", re.IGNORECASE
-        ),
-        "dmy_num",
-    ),
-)
-
-
+# Every full date has a four-digit year: most leads have none, and need no further look.
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
-
-
-def _make_date(year: int, month: int, day: int) -> dt.date | None:
-    if not 1900 <= year <= 2100:
-        return None
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _numeric_date(a: int, b: int, year: int, sep: str, lang: str | None) -> dt.date | None:
-    # US month-first only for English slashed dates; a first number over 12 cannot be a month.
-    if lang == "en" and sep == "/" and a <= 12:
-        return _make_date(year, a, b) or _make_date(year, b, a)
-    return _make_date(year, b, a) or _make_date(year, a, b)
 
 
 def find_date(text: str, lang: str | None) -> dt.date | None:
     """The first full date (with a year) in the first characters of ``text``, or None.
 
-    Reads ISO dates, numeric dates (day first; month first for English ``mm/dd/yyyy``), month
-    names in several European languages and Vietnamese ``6 tháng 12 năm 2024``.
+    Reads the forms of :mod:`dedup.dates`: ISO dates, numeric dates (day first; month first for
+    English ``mm/dd/yyyy``), month names in several languages, Vietnamese
+    ``6 tháng 12 năm 2024`` and Chinese ``2024年12月6日``.
     """
     window = text[:DATE_WINDOW]
-    if _YEAR.search(window) is None:  # every pattern needs a year: most leads have none
+    if _YEAR.search(window) is None:
         return None
-    lang = _base_lang(lang)
-    found: list[tuple[int, dt.date]] = []
-    for pattern, kind in _DATE_PATTERNS:
-        for m in pattern.finditer(window):
-            g = m.groups()
-            date: dt.date | None
-            if kind == "ymd":
-                date = _make_date(int(g[0]), int(g[1]), int(g[2]))
-            elif kind == "num":
-                date = _numeric_date(int(g[0]), int(g[2]), int(g[3]), g[1], lang)
-            elif kind == "mdy":
-                date = _make_date(int(g[2]), _MONTHS[g[0].casefold()], int(g[1]))
-            elif kind == "dmy":
-                date = _make_date(int(g[2]), _MONTHS[g[1].casefold()], int(g[0]))
-            else:
-                date = _make_date(int(g[2]), int(g[1]), int(g[0]))
-            if date is not None:
-                found.append((m.start(), date))
-                break  # later matches of this pattern sit further down
-    return min(found, key=lambda f: f[0])[1] if found else None
+    for mention in find_mentions(window, _base_lang(lang)):
+        date = mention.as_date()
+        if date is not None:
+            return date
+    return None
 
 
 # --- title ---------------------------------------------------------------------------------
@@ -759,7 +684,8 @@ def _strip_stamp(line: str) -> tuple[str, dt.date | None]:
     m = _DATE_STAMP.match(line)
     if not m:
         return line, None
-    return line[m.end() :], _make_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    mentions = find_mentions(m.group(1), None)
+    return line[m.end() :], mentions[0].as_date() if mentions else None
 
 
 def _clean(title: str, text: str, lang: str | None) -> _Cleaned:

@@ -13,7 +13,8 @@ Token kinds, each in its own namespace so they never collide:
 * names: runs of capitalised words joined without spaces (``Tô Lâm`` -> ``tolam``,
   ``Hà Nội`` -> ``hanoi``), so compound spellings across languages meet;
 * ``#`` numbers with thousands separators removed; short numbers weigh little;
-* ``@`` day of the year (``@12-06``) from dates written in any of several languages;
+* ``@`` day of the year (``@12-06``) from dates written in any of several languages
+  (:mod:`dedup.dates`);
 * ``^`` acronyms written in capitals (``AI``, ``FPT``).
 
 Occurrences in the title count more than in the lead, and the lead more than the tail.
@@ -23,7 +24,6 @@ and L2-normalised, so the similarity of two profiles is a dot product.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections import defaultdict
@@ -37,6 +37,7 @@ from anyascii import anyascii
 from sklearn.feature_extraction import FeatureHasher
 from wordfreq import available_languages, zipf_frequency
 
+from dedup.dates import day_of_year, find_mentions
 from dedup.models import Article
 
 LEXICAL_VERSION = "1"
@@ -69,44 +70,6 @@ _WORDFREQ_LANGS = frozenset(available_languages())
 
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
 
-_MONTHS: dict[str, int] = {}
-for _names in (
-    # en, de, es, fr, it, pt, nl, pl (nominative and genitive), tr, cs-free list
-    "january february march april may june july august september october november december",
-    "januar februar marz april mai juni juli august september oktober november dezember",
-    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
-    "janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre",
-    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",
-    "janeiro fevereiro marco abril maio junho julho agosto setembro outubro novembro dezembro",
-    "januari februari maart april mei juni juli augustus september oktober november december",
-    "styczen luty marzec kwiecien maj czerwiec lipiec sierpien wrzesien pazdziernik listopad "
-    "grudzien",
-    "stycznia lutego marca kwietnia maja czerwca lipca sierpnia wrzesnia pazdziernika listopada "
-    "grudnia",
-    "ocak subat mart nisan mayis haziran temmuz agustos eylul ekim kasim aralik",
-):
-    for _i, _name in enumerate(_names.split(), start=1):
-        _MONTHS.setdefault(_name, _i)
-for _abbr, _i in {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
-    "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
-}.items():  # fmt: skip
-    _MONTHS.setdefault(_abbr, _i)
-
-_MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:de\s+)?({_MONTH_ALT})\b\.?")
-_MONTH_DAY = re.compile(rf"\b({_MONTH_ALT})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?![.,]?\d)")
-_VI_DATE = re.compile(r"\b(\d{1,2})\s+thang\s+(\d{1,2})\b")
-_ISO_DATE = re.compile(r"\b(19|20)\d\d-(\d\d)-(\d\d)\b")
-_NUM_DATE_YEAR = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](?:19|20)?\d\d\b")
-# Day and month without a year only after a word that announces a date (Vietnamese
-# "ngày/sáng/chiều 6.12", German "am 6.12."), since bare "6.12" is as often a decimal.
-_CUE_DATE = re.compile(
-    r"\b(?:ngay|sang|chieu|toi|trua|dem|hom|am|vom|den|le|el|du|dnia|on|since|from)\s+"
-    r"(\d{1,2})[/.](\d{1,2})\b(?![.,/]?\d)"
-)
-_MONTH_FIRST_LANGS = frozenset({"en"})
-_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _THOUSANDS = re.compile(r"(?<=\d)[.,'’](?=\d{3}\b)")
 
 
@@ -124,31 +87,10 @@ def rarity(word: str, lang: str | None) -> float:
     return min(1.0, max(0.0, (COMMON_ZIPF - zipf) / COMMON_ZIPF))
 
 
-def _days(folded: str, lang: str | None) -> Iterable[str]:
+def _days(text: str, lang: str | None) -> Iterable[str]:
     """Day-of-year tokens (``@MM-DD``) for every date written in the text, in text order."""
-    found: list[tuple[int, int, int]] = []  # (position, month, day)
-    for m in _ISO_DATE.finditer(folded):
-        found.append((m.start(), int(m.group(2)), int(m.group(3))))
-    for m in _DAY_MONTH.finditer(folded):
-        found.append((m.start(), _MONTHS[m.group(2)], int(m.group(1))))
-    for m in _MONTH_DAY.finditer(folded):
-        found.append((m.start(), _MONTHS[m.group(1)], int(m.group(2))))
-    for m in _VI_DATE.finditer(folded):
-        found.append((m.start(), int(m.group(2)), int(m.group(1))))
-    month_first = lang in _MONTH_FIRST_LANGS
-    for pattern in (_NUM_DATE_YEAR, _CUE_DATE):
-        for m in pattern.finditer(folded):
-            a, b = int(m.group(1)), int(m.group(2))
-            month, day = (a, b) if month_first and a <= 12 else (b, a)
-            found.append((m.start(), month, day))
-    for _, month, day in sorted(found):
-        if 1 <= month <= 12 and 1 <= day <= 31:
-            yield f"@{month:02d}-{day:02d}"
-
-
-def day_of_year(month: int, day: int) -> int:
-    """1..366 in a leap year, so 29 February has a place."""
-    return dt.date(2024, month, min(day, _MONTH_DAYS[month - 1])).timetuple().tm_yday
+    for mention in find_mentions(text, lang):
+        yield f"@{mention.month:02d}-{mention.day:02d}"
 
 
 def event_day(article: Article) -> int | None:
@@ -159,9 +101,9 @@ def event_day(article: Article) -> int | None:
     Years are ignored because leads rarely give them.
     """
     head = f"{article.title}\n{article.text[:EVENT_DAY_CHARS]}"
-    for token in _days(fold(head), article.lang):
-        month, day = int(token[1:3]), int(token[4:6])
-        return day_of_year(month, day)
+    mentions = find_mentions(head, article.lang)
+    if mentions:
+        return day_of_year(mentions[0].month, mentions[0].day)
     if article.published is not None:
         return day_of_year(article.published.month, article.published.day)
     return None
@@ -172,7 +114,7 @@ _GAP_BREAKS_SENTENCE = re.compile(r"[.!?…:;\"“”«»(\[—–]\s*$")
 
 def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float, bool]]:
     """(token, strength, is_entity) for one line of text, before position weighting."""
-    for day in _days(fold(segment), lang):
+    for day in _days(segment, lang):
         yield day, DATE_WEIGHT, True
 
     run: list[str] = []
