@@ -20,10 +20,17 @@ from typer.core import TyperGroup
 
 from dedup import __version__, evaluate
 from dedup.config import DEFAULT_MAX_BYTES, MODEL_ENV, Backend, Settings, default_model
-from dedup.errors import DedupError
+from dedup.errors import DedupError, OutputError
+from dedup.html import to_html
 from dedup.models import Report
 from dedup.pipeline import run
-from dedup.report import check_writable, render_table, to_json, write_outputs
+from dedup.report import (
+    check_writable,
+    render_table,
+    to_json,
+    write_outputs,
+    write_text_atomic,
+)
 
 log = logging.getLogger("dedup")
 
@@ -190,7 +197,13 @@ def cluster(
     ] = False,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write report.json, report.md and stories.jsonl into this directory."),
+        typer.Option(
+            help="Write report.json, report.md, stories.jsonl and report.html into this directory."
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Write the HTML report (one page that works offline) to this file."),
     ] = None,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -209,11 +222,18 @@ def cluster(
     )
     if out is not None:
         check_writable(out)  # before any expensive work
+    if html is not None:
+        if html.is_dir():
+            raise OutputError(f"cannot write {html}: it is a directory")
+        check_writable(html.parent)
     report = run(settings)
     _warn(report)
     if out is not None:
         written = write_outputs(report, out)
         typer.echo(f"Wrote {', '.join(str(p) for p in written)}", err=True)
+    if html is not None:
+        write_text_atomic(html, to_html(report))
+        typer.echo(f"Wrote {html}", err=True)
     if json_out:
         typer.echo(to_json(report), nl=False)
     else:

@@ -100,12 +100,16 @@ def _average_linkage(sims: Array, threshold: float) -> list[Array]:
 
 @dataclass(frozen=True)
 class Group:
-    """One story before it meets the articles: indices most central first."""
+    """One story before it meets the articles: indices most central first.
+
+    ``sims`` is the members' similarity matrix, rows and columns ordered like ``members``.
+    """
 
     members: Array
     centre_similarity: Array
     cohesion_min: float | None
     cohesion_mean: float | None
+    sims: Array
 
 
 def describe(reps: Representations, labels: Array) -> list[Group]:
@@ -114,7 +118,8 @@ def describe(reps: Representations, labels: Array) -> list[Group]:
     for k in np.unique(labels):
         members = np.flatnonzero(labels == k)
         if len(members) == 1:
-            groups.append(Group(members, np.ones(1, dtype=np.float32), None, None))
+            one = np.ones(1, dtype=np.float32)
+            groups.append(Group(members, one, None, None, one.reshape(1, 1)))
             continue
         sims = reps.matrix(members)
         off = sims[~np.eye(len(members), dtype=bool)]
@@ -129,6 +134,7 @@ def describe(reps: Representations, labels: Array) -> list[Group]:
                 to_centre[order].astype(np.float32),
                 float(off.min()),
                 float(off.mean()),
+                sims[np.ix_(order, order)].astype(np.float32),
             )
         )
     return groups

@@ -52,12 +52,17 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Story:
-    """One real-world event and the articles that tell it, most central article first."""
+    """One real-world event and the articles that tell it, most central article first.
+
+    ``similarities``, when known, is the members x members similarity matrix in member order
+    (4 places); the HTML report draws it as a heatmap. It is not part of the JSON report.
+    """
 
     id: str
     members: tuple[Member, ...]
     cohesion_min: float | None
     cohesion_mean: float | None
+    similarities: tuple[tuple[float, ...], ...] | None = None
 
     @property
     def headline(self) -> str:

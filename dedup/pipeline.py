@@ -151,6 +151,9 @@ def cluster_articles(
                 ),
                 cohesion_min=grp.cohesion_min,
                 cohesion_mean=grp.cohesion_mean,
+                similarities=tuple(
+                    tuple(round(float(x), 4) + 0.0 for x in row) for row in grp.sims
+                ),
             )
         )
     rank_of = {sid: int(sid[1:]) for sid in story_id.values()}

@@ -1,5 +1,7 @@
 """Writers: a ``Report`` becomes JSON, Markdown, ``stories.jsonl`` and a terminal table.
 
+The HTML page is written by ``dedup.html``; ``write_outputs`` writes it with the others.
+
 Every writer is a pure function of the report; only ``write_text_atomic``, ``check_writable``
 and ``write_outputs`` touch the disk. Numbers are rounded (similarities to 4 places, timings
 to 3) so that the same run gives byte-identical files on every platform.
@@ -39,6 +41,7 @@ SCHEMA_VERSION: str = "1"
 JSON_NAME = "report.json"
 MARKDOWN_NAME = "report.md"
 STORIES_NAME = "stories.jsonl"
+HTML_NAME = "report.html"
 
 SIM_PLACES = 4
 TIME_PLACES = 3
@@ -612,16 +615,21 @@ def check_writable(out_dir: Path) -> None:
 
 
 def write_outputs(report: Report, out_dir: Path) -> list[Path]:
-    """Write ``report.json``, ``report.md`` and ``stories.jsonl`` into ``out_dir``, atomically.
+    """Write ``report.json``, ``report.md``, ``stories.jsonl`` and ``report.html`` into
+    ``out_dir``, each atomically.
 
     Every text is rendered before the first file is touched. Returns the paths written.
     """
+    # Imported here: dedup.html builds on this module's to_dict.
+    from dedup.html import to_html
+
     out_dir = Path(out_dir)
     check_writable(out_dir)
     texts = {
         out_dir / JSON_NAME: to_json(report),
         out_dir / MARKDOWN_NAME: to_markdown(report),
         out_dir / STORIES_NAME: to_jsonl(report),
+        out_dir / HTML_NAME: to_html(report),
     }
     written: list[Path] = []
     for path, text in texts.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -99,11 +100,17 @@ def test_hybrid_with_a_real_local_model(tiny_model_dir: Path) -> None:
     assert doc["summary"]["articles"] == 5
 
 
-def test_out_writes_the_three_files(tmp_path: Path) -> None:
+def test_out_writes_the_four_files(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = invoke("cluster", ARTICLES, "--backend", "lexical", "--out", str(out))
     assert result.exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "stories.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.html",
+        "report.json",
+        "report.md",
+        "stories.jsonl",
+    ]
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
     assert memberships(json.loads((out / "report.json").read_text())) == TRUE_STORIES
     lines = (out / "stories.jsonl").read_text().splitlines()
     assert len(lines) == 3
@@ -172,6 +179,28 @@ def test_unwritable_out_fails_before_work(tmp_path: Path) -> None:
     result = invoke("cluster", ARTICLES, "--backend", "lexical", "--out", str(blocker / "sub"))
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot write")
+
+
+def test_html_writes_the_page_alone(tmp_path: Path) -> None:
+    page = tmp_path / "new" / "page.html"
+    result = invoke("cluster", ARTICLES, "--backend", "lexical", "--html", str(page), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"Wrote {page}\n"
+    assert os.listdir(page.parent) == ["page.html"]
+    assert '<script type="application/json" id="data">' in page.read_text(encoding="utf-8")
+    assert memberships(json.loads(result.stdout)) == TRUE_STORIES
+
+
+@pytest.mark.parametrize("where", ["dir", "under-a-file"])
+def test_unwritable_html_fails_before_work(tmp_path: Path, where: str) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = tmp_path if where == "dir" else blocker / "page.html"
+    result = invoke("cluster", str(tmp_path / "missing"), "--html", str(target))
+    # The input does not exist either: the output is checked first, before any reading.
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {'' if where == 'dir' else 'to '}")
+    assert result.stderr.count("\n") == 1
 
 
 LABELS = str(Path(__file__).parent.parent / "samples" / "labels.csv")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dedup.errors import OutputError
+from dedup.html import to_html
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.report import (
     SCHEMA_VERSION,
@@ -421,12 +422,14 @@ def test_check_writable_rejects_a_dir_nobody_can_write() -> None:
         check_writable(Path("/proc/self"))
 
 
-def test_write_outputs_writes_three_parseable_files(tmp_path: Path) -> None:
+def test_write_outputs_writes_four_parseable_files(tmp_path: Path) -> None:
     report = make_report()
     out = tmp_path / "out"
     paths = write_outputs(report, out)
-    assert [p.name for p in paths] == ["report.json", "report.md", "stories.jsonl"]
-    assert sorted(os.listdir(out)) == ["report.json", "report.md", "stories.jsonl"]
+    names = ["report.json", "report.md", "stories.jsonl", "report.html"]
+    assert [p.name for p in paths] == names
+    assert sorted(os.listdir(out)) == sorted(names)
+    assert (out / "report.html").read_text(encoding="utf-8") == to_html(report)
     assert json.loads((out / "report.json").read_text(encoding="utf-8")) == to_dict(report)
     assert (out / "report.md").read_text(encoding="utf-8") == EXPECTED_MARKDOWN
     lines = (out / "stories.jsonl").read_text(encoding="utf-8").splitlines()
