@@ -1,7 +1,8 @@
 """The command line: options -> Settings -> pipeline -> writers. Only this module prints.
 
 Exit codes: 0 done; 1 the work failed (model, output, internal error); 2 a usage or input
-error. Errors are one line ``Error: ...`` on stderr; ``-v`` adds the traceback of a failure.
+error; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Errors are one line
+``Error: ...`` on stderr; ``-v`` adds the traceback of a failure.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,21 +50,57 @@ class _OneLineErrors(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        previous = _catch_signals()
         try:
             rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
             _fail(exc.format_message(), exc.exit_code)
         except typer.Abort:
             _fail("aborted", 130)
+        except _Interrupted as exc:
+            _fail("interrupted", exc.exit_code)
         except DedupError as exc:
             _fail(str(exc), exc.exit_code)
         except Exception as exc:  # a bug, not a user's mistake: say so, keep it one line
             if log.isEnabledFor(logging.DEBUG):
                 log.exception("internal error")
             _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", 1)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised where the program is, so that it unwinds and exits cleanly.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it and
+    every ``finally`` (temporary files) runs; not a KeyboardInterrupt, which Typer would turn
+    into a silent exit.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise _Interrupted(signum)
+
+
+def _catch_signals() -> dict[int, Any]:
+    """Route SIGINT and SIGTERM to ``_Interrupted``; return the handlers to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # only the main thread may set signal handlers
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        current = signal.getsignal(signum)
+        # An ignored SIGINT (a background job of a shell) stays ignored.
+        if current in (signal.SIG_DFL, signal.default_int_handler):
+            previous[signum] = signal.signal(signum, _on_signal)
+    return previous
 
 
 def _fail(message: str, code: int) -> None:

@@ -594,6 +594,10 @@ def write_text_atomic(path: Path, text: str) -> None:
             except OSError:
                 log.debug("could not remove temporary file %s", tmp)
         raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+    except BaseException:  # Ctrl-C or SIGTERM mid-write: leave no temporary file behind
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise
     log.debug("wrote %s (%d bytes)", path, len(data))
 
 

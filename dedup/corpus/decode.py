@@ -64,7 +64,8 @@ def decode(data: bytes, hint: str | None = None) -> str | None:
     """Bytes to text, or None for a binary file. Never raises on bad bytes.
 
     BOMs first (UTF-8, UTF-16, UTF-32); then UTF-16 without a BOM when NUL bytes say so; then
-    UTF-8; then ``hint`` (a charset the file declares); then a legacy encoding as detected.
+    UTF-8, also with a few invalid bytes (replaced by U+FFFD) among many valid multi-byte
+    characters; then ``hint`` (a charset the file declares); then a legacy encoding as detected.
     A few stray NUL bytes do not make a file binary; many that are not UTF-16 do.
     """
     text = _decode_bom(data)
@@ -81,7 +82,7 @@ def decode(data: bytes, hint: str | None = None) -> str | None:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = _decode_legacy(data, hint)
+            text = _mostly_utf8(data) or _decode_legacy(data, hint)
     sample = text[:_SAMPLE]
     if sample and len(_BINARY_CONTROLS.findall(sample)) > 0.05 * len(sample):
         return None
@@ -117,6 +118,19 @@ def _decode_bom(data: bytes) -> str | None:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, errors="replace")
     return None
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few bad bytes (a cut or spliced file), the bad bytes replaced; else None.
+
+    Read as a legacy encoding instead, every other non-ASCII character would turn to mojibake.
+    Text in an 8-bit encoding seldom forms valid UTF-8 sequences, so at least twice as many
+    valid non-ASCII characters as bad spots is taken as evidence of UTF-8.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    good = sum(1 for ch in text if ch > "\x7f") - bad - data.count("\ufffd".encode())
+    return text if good > 0 and good >= 2 * bad else None
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
