@@ -100,9 +100,9 @@ def _cohesion(story: Story) -> dict[str, float | None] | None:
     }
 
 
-def _story_dict(story: Story) -> dict[str, Any]:
+def _story_summary(story: Story) -> dict[str, Any]:
+    """The fields report.json and stories.jsonl share, so the two never drift apart."""
     return {
-        "id": story.id,
         "headline": story.headline,
         "size": story.size,
         "languages": story.languages,
@@ -110,6 +110,13 @@ def _story_dict(story: Story) -> dict[str, Any]:
         "first_date": _iso(story.first_date),
         "last_date": _iso(story.last_date),
         "cross_language": story.cross_language,
+    }
+
+
+def _story_dict(story: Story) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        **_story_summary(story),
         "cohesion": _cohesion(story),
         "members": [_member_dict(m) for m in story.members],
     }
@@ -192,13 +199,7 @@ def story_records(report: Report) -> Iterator[dict[str, Any]]:
         # Insertion order, not sorted: the long ``articles`` come last so a line reads well.
         yield {
             "story_id": story.id,
-            "headline": story.headline,
-            "size": story.size,
-            "languages": story.languages,
-            "sources": story.sources,
-            "first_date": _iso(story.first_date),
-            "last_date": _iso(story.last_date),
-            "cross_language": story.cross_language,
+            **_story_summary(story),
             "articles": articles,
             "dropped_copies": dropped,
         }
