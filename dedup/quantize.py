@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +50,8 @@ CACHE_ENV = "DEDUP_CACHE_DIR"
 
 _OUTPUT = "last_hidden_state"
 _OPSET = 17
+# A temporary export directory this old belongs to an export that was killed.
+_STALE_SECONDS = 24 * 3600
 
 
 def cache_root() -> Path:
@@ -139,6 +142,9 @@ def _export(st: SentenceTransformer, names: Sequence[str], target: Path) -> None
     tokenizer: Any = st.tokenizer
     sample = tokenizer(["dedup exports this model", "once"], padding=True, return_tensors="pt")
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(".export-*"):  # left by exports killed long ago
+        if time.time() - stale.stat().st_mtime > _STALE_SECONDS:
+            shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
         plain, quantised = work / "model.onnx", work / "model_int8.onnx"

@@ -104,6 +104,21 @@ def test_export_is_cached_and_reused(
     np.testing.assert_array_equal(first.encode(TEXTS), second.encode(TEXTS))
 
 
+def test_leftovers_of_a_killed_export_are_never_loaded_and_cleared_later(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.setenv(quantize.CACHE_ENV, str(tmp_path))
+    killed = tmp_path / "onnx" / ".export-killed"
+    killed.mkdir(parents=True)
+    (killed / "model.onnx").write_bytes(b"half a model")
+    os.utime(killed, (0, 0))
+    load_encoder(str(tiny_model_dir), device="cpu", fast=True).encode(TEXTS)
+    [export] = _exports(tmp_path)
+    assert export.suffix == ".onnx" and not killed.exists()
+
+
 def test_damaged_cached_export_is_made_again(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
