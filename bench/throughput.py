@@ -44,10 +44,12 @@ model.encode(texts, batch_size=32, normalize_embeddings=True)
 """
 
 
-def corpus(path: Path) -> int:
+def corpus(path: Path, limit: int = 0) -> int:
     n = 0
     with EVAL.open(encoding="utf-8") as src, path.open("w", encoding="utf-8") as out:
         for line in src:
+            if limit and n >= limit:
+                break
             pair = json.loads(line)
             for k in ("1", "2"):
                 record = {
@@ -116,12 +118,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--only", default="", help="keep the cases whose name has this text")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N article texts")
     args = parser.parse_args()
 
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         texts = Path(tmp) / "dev_texts.jsonl"
-        n = corpus(texts)
+        n = corpus(texts, args.limit)
         dedup = str(BIN / "dedup")
         cases: list[tuple[str, list[str], int]] = [
             (
