@@ -1,9 +1,17 @@
 """End-to-end throughput of `dedup cluster` beside a bare SentenceTransformer.encode.
 
-Both sides run as fresh processes over the same texts (the 1,466 article texts of the
-SemEval-2022 dev pairs), so both pay Python start-up and model loading; the ratio is
-dedup's wall time over the bare encode's. Also times `make run`'s job on samples/ with its
-peak memory. Run it with the project's venv:
+Every case runs as a fresh process, so each pays Python start-up and model loading. The
+input is the 1,466 article texts of the SemEval-2022 dev pairs. Two bare encodes with the
+same model give two ratios (dedup's wall time over the bare encode's):
+
+* "bare, article texts": `SentenceTransformer.encode` of the 1,466 texts as they are, which
+  truncates each to the model's window (256 tokens);
+* "bare, dedup's chunks": the same call on exactly the texts dedup encodes (every chunk of
+  every cleaned article, computed here with dedup's own chunker), so the ratio against it is
+  dedup's overhead alone: reading, cleaning, chunking, linking, grouping, reporting.
+
+One run of each dedup case also prints its stage timings (the report's run.timings). Also
+times `make run`'s job on samples/ with its peak memory. Run it with the project's venv:
 
     .venv/bin/python bench/throughput.py [--repeat 3] [--only MiniLM] [--out FILE.json]
 
@@ -36,10 +44,12 @@ model.encode(texts, batch_size=32, normalize_embeddings=True)
 """
 
 
-def corpus(path: Path) -> int:
+def corpus(path: Path, limit: int = 0) -> int:
     n = 0
     with EVAL.open(encoding="utf-8") as src, path.open("w", encoding="utf-8") as out:
         for line in src:
+            if limit and n >= limit:
+                break
             pair = json.loads(line)
             for k in ("1", "2"):
                 record = {
@@ -52,7 +62,27 @@ def corpus(path: Path) -> int:
     return n
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def chunk_corpus(texts: Path, model: str, path: Path) -> int:
+    """Write the texts dedup encodes for ``texts`` (its chunks, in its order); return how many."""
+    sys.path.insert(0, str(ROOT))
+    from dedup.clean import clean_corpus
+    from dedup.corpus import read_corpus
+    from dedup.embed import article_chunks, load_encoder
+    from dedup.pipeline import canonical_order
+
+    articles, _ = read_corpus((str(texts),), max_bytes=1 << 30)
+    cleaned = canonical_order(clean_corpus(articles))
+    chunks = article_chunks(load_encoder(model, device="cpu"), cleaned)
+    n = 0
+    with path.open("w", encoding="utf-8") as out:
+        for article in chunks:
+            for text in article:
+                out.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+                n += 1
+    return n
+
+
+def timed(cmd: list[str], stdout: Path | None = None) -> tuple[float, float]:
     """Wall seconds and the child's peak RSS in MiB (a fresh process each time)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     wrapper = [
@@ -60,10 +90,12 @@ def timed(cmd: list[str]) -> tuple[float, float]:
         "-c",
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
-        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "out = open(sys.argv[1], 'wb') if sys.argv[1] else subprocess.DEVNULL\n"
+        "r = subprocess.run(sys.argv[2:], stdout=out)\n"
         "dt = time.perf_counter() - t\n"
         "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(dt, rss, r.returncode)",
+        str(stdout or ""),
         *cmd,
     ]
     out = subprocess.run(wrapper, env=env, check=True, capture_output=True, text=True).stdout
@@ -86,12 +118,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--only", default="", help="keep the cases whose name has this text")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N article texts")
     args = parser.parse_args()
 
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         texts = Path(tmp) / "dev_texts.jsonl"
-        n = corpus(texts)
+        n = corpus(texts, args.limit)
         dedup = str(BIN / "dedup")
         cases: list[tuple[str, list[str], int]] = [
             (
@@ -114,17 +147,22 @@ def main() -> None:
         ]
         model = minilm()
         if model:
+            chunks = Path(tmp) / "dev_chunks.jsonl"
+            n_chunks = chunk_corpus(texts, model, chunks)
+            dense = [dedup, "cluster", str(texts), "-b", "dense", "-m", model, "--no-cache"]
             cases += [
                 (
-                    "bare SentenceTransformer.encode, MiniLM",
+                    "bare SentenceTransformer.encode, MiniLM, article texts",
                     [sys.executable, "-c", BARE_ENCODE, str(texts), model],
                     n,
                 ),
                 (
-                    "dedup cluster, dense, MiniLM",
-                    [dedup, "cluster", str(texts), "-b", "dense", "-m", model, "--no-cache"],
+                    f"bare SentenceTransformer.encode, MiniLM, dedup's {n_chunks} chunks",
+                    [sys.executable, "-c", BARE_ENCODE, str(chunks), model],
                     n,
                 ),
+                ("dedup cluster, dense, MiniLM", [*dense, "--json"], n),
+                ("dedup cluster, dense --fast, MiniLM", [*dense, "--fast", "--json"], n),
                 (
                     "dedup cluster, hybrid, MiniLM",
                     [dedup, "cluster", str(texts), "-b", "hybrid", "-m", model, "--no-cache"],
@@ -136,10 +174,15 @@ def main() -> None:
         # Round-robin over the cases, so that load from elsewhere on a shared machine falls
         # on both sides of a ratio alike.
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in cases}
+        stages: dict[str, dict[str, float]] = {}
         for _ in range(args.repeat):
             for name, cmd, _ in cases:
-                runs[name].append(timed(cmd))
+                report = Path(tmp) / "report.json" if "--json" in cmd else None
+                runs[name].append(timed(cmd, report))
                 print(name, runs[name][-1], flush=True)
+                if report is not None and name not in stages:
+                    stages[name] = json.loads(report.read_text())["run"]["timings"]
+                    print("  stages (s):", stages[name], flush=True)
         for name, _, count in cases:
             seconds = statistics.median(r[0] for r in runs[name])
             rows.append(
@@ -151,18 +194,23 @@ def main() -> None:
                     "peak_rss_mib": round(max(r[1] for r in runs[name])),
                 }
             )
-    bare = next((r for r in rows if str(r["case"]).startswith("bare")), None)
-    if bare:
-        for r in rows:
+    bare = [r for r in rows if str(r["case"]).startswith("bare")]
+    for r in rows:
+        for key, base in zip(("time_vs_bare_texts", "time_vs_bare_chunks"), bare, strict=False):
             if "MiniLM" in str(r["case"]):
-                r["time_vs_bare"] = round(float(r["seconds"]) / float(bare["seconds"]), 2)
+                r[key] = round(float(r["seconds"]) / float(base["seconds"]), 2)
+        r["stages"] = stages.get(str(r["case"]))
     print()
-    print("| case | articles | seconds | articles/s | peak RSS MiB | time / bare encode |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| case | articles | seconds | articles/s | peak RSS MiB | time / bare (texts) "
+        "| time / bare (dedup's chunks) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
             f"| {r['case']} | {r['articles']} | {r['seconds']} | {r['articles_per_s']} | "
-            f"{r['peak_rss_mib']} | {r.get('time_vs_bare', '')} |"
+            f"{r['peak_rss_mib']} | {r.get('time_vs_bare_texts', '')} | "
+            f"{r.get('time_vs_bare_chunks', '')} |"
         )
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "

@@ -1,9 +1,10 @@
 """The embedding cache: every article is embedded once per model, across runs.
 
-A vector is stored under a key made of the model's identity (``encoder.fingerprint`` when the
-encoder has one, else its name; plus its prefix, window and dimension), the pooling rules
-(:data:`dedup.embed.POOLING_VERSION`) and the cleaned text that is embedded. The text-preparation
-version needs no field of its own: a change in cleaning changes the cleaned text, hence the key.
+A vector is stored under a key made of the model's identity
+(:func:`~dedup.embed.encoder_fingerprint`: its files and precision; plus its prefix, window
+and dimension), the pooling rules (:data:`dedup.embed.POOLING_VERSION`) and the cleaned text
+that is embedded. The text-preparation version needs no field of its own: a change in
+cleaning changes the cleaned text, hence the key.
 
 The store is one SQLite file in write-ahead-log mode, so
 
@@ -27,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from platformdirs import user_cache_path
 
-from dedup.embed import POOLING_VERSION, Encoder, embed_articles
+from dedup.embed import POOLING_VERSION, Encoder, embed_articles, encoder_fingerprint
 from dedup.models import Article
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "CacheUnavailable",
     "EmbeddingCache",
     "article_keys",
-    "default_cache_dir",
     "embed_cached",
 ]
 
@@ -60,15 +59,9 @@ class CacheUnavailable(Exception):
     """The cache cannot be used; the message says why in one line."""
 
 
-def default_cache_dir() -> Path:
-    """The user's cache directory for dedup (``$XDG_CACHE_HOME/dedup`` on Linux)."""
-    return user_cache_path("dedup", appauthor=False)
-
-
 def _model_space(encoder: Encoder) -> bytes:
-    identity = getattr(encoder, "fingerprint", None) or encoder.name
     parts = (
-        str(identity),
+        encoder_fingerprint(encoder),
         str(getattr(encoder, "prefix", "")),
         str(getattr(encoder, "window", encoder.max_tokens)),
         str(encoder.dim),

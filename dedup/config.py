@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from dedup.cache import default_cache_dir
+from platformdirs import user_cache_path
+
 from dedup.errors import InputError
 
 Backend = Literal["auto", "dense", "lexical", "hybrid"]
@@ -16,6 +17,8 @@ BACKENDS: tuple[str, ...] = ("auto", "dense", "lexical", "hybrid")
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 MODEL_ENV = "DEDUP_MODEL"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: Set to a directory to keep dedup's caches (embeddings, ONNX exports) somewhere else.
+CACHE_ENV = "DEDUP_CACHE_DIR"
 
 # Grouping thresholds per backend that actually ran (auto resolves to hybrid or lexical).
 # Chosen from the SemEval-2022 dev pairs and samples/ by bench/calibrate.py (dense and
@@ -23,6 +26,14 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_THRESHOLDS: dict[str, float] = {"dense": 0.72, "lexical": 0.15, "hybrid": 0.41}
 # Stories whose mean cross similarity reaches this fraction of the threshold are "related".
 RELATED_FRACTION = 0.5
+
+
+def cache_root() -> Path:
+    """dedup's cache directory: ``$DEDUP_CACHE_DIR``, else the user's (``~/.cache/dedup``)."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    return user_cache_path("dedup", appauthor=False)
 
 
 def default_model() -> str:
@@ -43,7 +54,9 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     progress: bool = False
     #: Where embeddings are kept between runs (see dedup.cache); None runs without a cache.
-    cache: Path | None = field(default_factory=default_cache_dir)
+    cache: Path | None = field(default_factory=cache_root)
+    #: Run the model as int8 ONNX on the CPU (exported once, cached): faster, measured cost.
+    fast: bool = False
 
     def __post_init__(self) -> None:
         if not self.inputs:

@@ -17,6 +17,7 @@ runs that never need a model.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import math
@@ -51,8 +52,10 @@ __all__ = [
     "choose_prefix",
     "chunk_weight",
     "embed_articles",
+    "encoder_fingerprint",
     "load_encoder",
     "resolve_device",
+    "weights_identity",
 ]
 
 logger = logging.getLogger(__name__)
@@ -85,7 +88,12 @@ FloatArray = NDArray[np.float32]
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Anything that turns texts into L2-normalised vectors and counts their tokens."""
+    """Anything that turns texts into L2-normalised vectors and counts their tokens.
+
+    An encoder may also have a ``fingerprint`` string naming everything its vectors depend on
+    (weights, precision); caches key on :func:`encoder_fingerprint`, which falls back to
+    ``name`` when it has none.
+    """
 
     name: str
     dim: int
@@ -292,8 +300,11 @@ def _quiet(enabled: bool) -> Iterator[None]:
             hub_utils.enable_progress_bars()
 
 
-def _load_model(model: str, device: str, progress: bool) -> SentenceTransformer:
-    """Find ``model`` locally or, when the hub answers, download it; ModelError otherwise."""
+def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransformer, str]:
+    """Find ``model`` locally or, when the hub answers, download it; ModelError otherwise.
+
+    Returns the model and where it was loaded from (a directory or a hub repository id).
+    """
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -348,7 +359,39 @@ def _load_model(model: str, device: str, progress: bool) -> SentenceTransformer:
         raise
     except Exception as exc:
         raise ModelError(f"cannot load model {model}: {_one_line(exc)}") from exc
-    return st
+    return st, source
+
+
+def _model_dir(source: str) -> Path | None:
+    """The local directory holding the files of a model loaded from ``source``."""
+    path = Path(source)
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(source, local_files_only=True, cache_dir=_cache_folder()))
+    except Exception:
+        return None
+
+
+def weights_identity(source: str) -> str:
+    """A digest naming the model files loaded from ``source``: each file's path, size, mtime.
+
+    Replacing or retraining the weights in place changes it; copying the same directory
+    elsewhere keeps it only if the copy keeps the times. When the files cannot be found, the
+    source itself is the identity.
+    """
+    digest = hashlib.sha256(source.encode())
+    directory = _model_dir(source)
+    if directory is not None:
+        for path in sorted(directory.rglob("*")):
+            relative = path.relative_to(directory)
+            if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+                continue
+            stat = path.stat()  # a hub snapshot's symlinks are followed to their blobs
+            digest.update(f"\n{relative.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
 
 
 class SentenceTransformerEncoder:
@@ -357,7 +400,12 @@ class SentenceTransformerEncoder:
     ``model`` is a local directory or a model name on the Hugging Face hub (used from the local
     cache when present; see :func:`load_encoder`). ``prefix=None`` picks the prefix with
     :func:`choose_prefix`; the chosen one is kept in :attr:`prefix`. On CUDA the model runs in
-    fp16. Progress bars and loading chatter appear only with ``progress=True``.
+    fp16. With ``fast=True`` on the CPU, the transformer runs as an int8 ONNX export with
+    onnxruntime (see :mod:`dedup.quantize`); elsewhere ``fast`` changes nothing. Progress bars
+    and loading chatter appear only with ``progress=True``.
+
+    :attr:`fingerprint` names what the vectors depend on: the model name, a digest of its
+    files, prefix and window, and the precision it runs in (``fp32``, ``fp16``, ``onnx-int8``).
     """
 
     def __init__(
@@ -367,10 +415,23 @@ class SentenceTransformerEncoder:
         device: str = "auto",
         prefix: str | None = None,
         progress: bool = False,
+        fast: bool = False,
     ) -> None:
         self.name = model
         self.device = resolve_device(device)
-        self.model = _load_model(model, self.device, progress)
+        self.model, source = _load_model(model, self.device, progress)
+        identity = weights_identity(source)
+        if fast and self.device == "cpu":
+            from dedup.quantize import use_onnx_int8
+
+            with _quiet(not progress):
+                use_onnx_int8(self.model, model, identity)
+            precision = "onnx-int8"
+        else:
+            if fast:
+                logger.info("--fast changes nothing on %s: it applies to the CPU", self.device)
+            precision = "fp16" if self.device.startswith("cuda") else "fp32"
+        self.precision = precision
         tokenizer = self.model.tokenizer
         if tokenizer is None:
             raise ModelError(f"cannot use model {model}: it has no text tokenizer")
@@ -395,11 +456,14 @@ class SentenceTransformerEncoder:
         prefix_tokens = self.count_tokens([self.prefix])[0] if self.prefix else 0
         #: Tokens left for text in one input once special tokens and the prefix are in.
         self.window = max(1, self.max_tokens - specials - prefix_tokens)
+        setup = f"{identity}\n{self.prefix}\n{self.max_tokens}".encode()
+        self.fingerprint = f"{model}@{hashlib.sha256(setup).hexdigest()[:16]}/{precision}"
 
     def __repr__(self) -> str:
         return (
             f"SentenceTransformerEncoder(name={self.name!r}, device={self.device!r}, "
-            f"dim={self.dim}, max_tokens={self.max_tokens}, prefix={self.prefix!r})"
+            f"dim={self.dim}, max_tokens={self.max_tokens}, prefix={self.prefix!r}, "
+            f"precision={self.precision!r})"
         )
 
     def encode(
@@ -443,7 +507,7 @@ class SentenceTransformerEncoder:
 
 
 def load_encoder(
-    model: str, *, device: str = "auto", progress: bool = False
+    model: str, *, device: str = "auto", progress: bool = False, fast: bool = False
 ) -> SentenceTransformerEncoder:
     """Load a sentence-transformers model for :func:`embed_articles`.
 
@@ -452,9 +516,16 @@ def load_encoder(
     ``TRANSFORMERS_OFFLINE`` set, or when the hub (``HF_ENDPOINT``) does not answer a short
     connection probe, it fails at once instead of retrying for a minute. Any failure is a
     :class:`ModelError` with a one-line reason and how to fix it; an unknown or unavailable
-    ``device`` is an :class:`InputError`.
+    ``device`` is an :class:`InputError`. ``fast`` runs the model as int8 ONNX on the CPU,
+    exported on first use and cached (see :mod:`dedup.quantize`).
     """
-    return SentenceTransformerEncoder(model, device=device, progress=progress)
+    return SentenceTransformerEncoder(model, device=device, progress=progress, fast=fast)
+
+
+def encoder_fingerprint(encoder: Encoder) -> str:
+    """What an encoder's vectors depend on: its ``fingerprint`` if it has one, else its name."""
+    fingerprint = getattr(encoder, "fingerprint", None)
+    return fingerprint if isinstance(fingerprint, str) and fingerprint else encoder.name
 
 
 # --------------------------------------------------------------------------- pooling

@@ -72,7 +72,7 @@ def represent(
     if backend != "lexical" and encoder is None:
         with timer.stage("load_model"):
             try:
-                encoder = load_encoder(settings.model, device=settings.device)
+                encoder = load_encoder(settings.model, device=settings.device, fast=settings.fast)
             except ModelError as exc:
                 if backend != "auto":
                     raise

@@ -65,6 +65,7 @@ def _private_user_cache(
     """Each test gets its own user cache directory: no test reads what another left there,
     and no test writes into the real ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    monkeypatch.delenv("DEDUP_CACHE_DIR", raising=False)
 
 
 @pytest.fixture
