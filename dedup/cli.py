@@ -22,7 +22,14 @@ import typer
 from typer.core import TyperGroup
 
 from dedup import __version__, evaluate
-from dedup.config import DEFAULT_MAX_BYTES, MODEL_ENV, Backend, Settings, default_model
+from dedup.config import (
+    DEFAULT_MAX_BYTES,
+    MODEL_ENV,
+    Backend,
+    Neighbours,
+    Settings,
+    default_model,
+)
 from dedup.errors import DedupError, OutputError
 from dedup.html import to_html
 from dedup.models import Report
@@ -189,6 +196,20 @@ RelatedOpt = Annotated[
     ),
 ]
 BatchOpt = Annotated[int, typer.Option(help="Texts per encoding batch.")]
+NeighboursOpt = Annotated[
+    Neighbours,
+    typer.Option(
+        help="Candidate pairs: exact (all pairs, in blocks), ann (approximate nearest "
+        "neighbours of the dense vectors), auto (ann from 20,000 articles)."
+    ),
+]
+WindowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--window-days",
+        help="Never compare two articles whose published dates are further apart than this.",
+    ),
+]
 MaxBytesOpt = Annotated[int, typer.Option(help="Skip input files larger than this many bytes.")]
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="Log progress; -vv debug.")
@@ -205,6 +226,8 @@ def build_settings(
     batch_size: int,
     max_bytes: int,
     progress: bool,
+    neighbours: Neighbours = "auto",
+    window_days: int | None = None,
 ) -> Settings:
     return Settings(
         inputs=tuple(paths),
@@ -216,6 +239,8 @@ def build_settings(
         batch_size=batch_size,
         max_bytes=max_bytes,
         progress=progress,
+        neighbours=neighbours,
+        window_days=window_days,
     )
 
 
@@ -231,6 +256,8 @@ def cluster(
     related_threshold: RelatedOpt = None,
     batch_size: BatchOpt = 32,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    neighbours: NeighboursOpt = "auto",
+    window_days: WindowOpt = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the JSON report on stdout.")
     ] = False,
@@ -258,6 +285,8 @@ def cluster(
         batch_size,
         max_bytes,
         progress=sys.stderr.isatty(),
+        neighbours=neighbours,
+        window_days=window_days,
     )
     if out is not None:
         check_writable(out)  # before any expensive work
