@@ -92,11 +92,13 @@ def _sparse_average_linkage(
 ) -> list[Array]:
     """Average linkage cut at ``threshold`` on links alone: index groups of ``0..n-1``.
 
-    A pair that is not among the links counts as similarity 0: below the floor it was
-    dropped at, it could only lower the mean. Groups merge best pair first while the mean of
-    their cross similarities, ``sum of linked pairs / (size_a x size_b)``, reaches the
-    threshold; ties go to the pair of groups with the smaller first members, so the result
-    depends only on the (canonical) order of the articles. Memory O(n + links).
+    A pair that is not among the links (below the floor, or not found by an approximate
+    search) counts as similarity 0, as if dissimilar: a merge never rests on a pair nobody
+    measured, so a chain cannot glue groups through missing pairs. Groups merge best pair
+    first while the mean of their cross similarities, ``sum of linked pairs / (size_a x
+    size_b)``, reaches the threshold; ties go to the pair of groups with the smaller first
+    members, so the result depends only on the (canonical) order of the articles. Memory
+    O(n + links).
     """
     size = [1] * n
     # cross[a][b]: sum of the linked similarities between groups a and b (a group's id is its
