@@ -275,7 +275,7 @@ Where dedup's time goes:
 
 {split}
 
-Targets: 10^6 vectors in at most 10 minutes and 8 GB; 10^5 in at most 30 s.
+Targets: 10^6 vectors in at most 10 minutes and 8 GB; 10^5 in at most 30 s.{_verdict(done)}
 
 Reading the figures:
 
@@ -283,7 +283,7 @@ Reading the figures:
   {min(load):.1f} to {max(load):.1f} on its {os.cpu_count()} cores, sampled during the run),
   so a process got about one core or less: wall seconds are inflated. CPU seconds (all
   threads of the child, grouping alone) are the work itself; on an idle machine the wall
-  time would be at most that, as faiss and BLAS use both cores.
+  time should be about that or less, as faiss and BLAS use both cores (not measured idle).
 - At 10^4, dedup's exact path (what auto runs there), its forced approximate path and
   scikit-learn's average linkage give the same scores to the last digit: they apply one
   rule (average linkage cut at {THRESHOLD}), and the approximate search changed no score. The
@@ -307,6 +307,24 @@ Reading the figures:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     DOCS.write_text(text, encoding="utf-8")
+
+
+def _verdict(done: dict[tuple[int, str], dict[str, object]]) -> str:
+    """One sentence per target that this run measured."""
+    parts = []
+    small, large = done.get((100_000, "dedup:auto")), done.get((1_000_000, "dedup:auto"))
+    if small:
+        seconds = float(small["seconds"])  # type: ignore[arg-type]
+        parts.append(f"10^5 in {seconds:.1f} s ({'met' if seconds <= 30 else 'not met'})")
+    if large:
+        wall, cpu = float(large["seconds"]), float(large["cpu_s"])  # type: ignore[arg-type]
+        rss = float(large["peak_rss_mib"])  # type: ignore[arg-type]
+        parts.append(
+            f"10^6 in {wall:,.0f} s wall ({'met' if wall <= 600 else 'not met in this run'}), "
+            f"{cpu:,.0f} CPU seconds and {rss:,.0f} MiB peak "
+            f"({'met' if rss <= 8 * 1024 else 'not met'})"
+        )
+    return (" Here: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _memory_gib() -> float:
