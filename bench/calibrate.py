@@ -26,9 +26,10 @@ import numpy as np
 
 from dedup import evaluate
 from dedup.clean import clean_corpus
-from dedup.cluster import group, link_exact
+from dedup.cluster import group
 from dedup.config import Settings
 from dedup.corpus import read_corpus
+from dedup.neighbours import link_exact
 from dedup.pipeline import canonical_order, represent
 from dedup.similarity import Representations
 

@@ -22,7 +22,15 @@ import typer
 from typer.core import TyperGroup
 
 from dedup import __version__, evaluate
-from dedup.config import DEFAULT_MAX_BYTES, MODEL_ENV, Backend, Settings, cache_root, default_model
+from dedup.config import (
+    DEFAULT_MAX_BYTES,
+    MODEL_ENV,
+    Backend,
+    Neighbours,
+    Settings,
+    cache_root,
+    default_model,
+)
 from dedup.errors import DedupError, OutputError
 from dedup.html import to_html
 from dedup.models import Report
@@ -197,6 +205,20 @@ FastOpt = Annotated[
         "as fast, similarities within about 0.01 (see docs/benchmarks.md).",
     ),
 ]
+NeighboursOpt = Annotated[
+    Neighbours,
+    typer.Option(
+        help="Candidate pairs: exact (all pairs, in blocks), ann (approximate nearest "
+        "neighbours of the dense vectors), auto (ann from 20,000 articles)."
+    ),
+]
+WindowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--window-days",
+        help="Never compare two articles whose published dates are further apart than this.",
+    ),
+]
 MaxBytesOpt = Annotated[int, typer.Option(help="Skip input files larger than this many bytes.")]
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="Log progress; -vv debug.")
@@ -251,6 +273,8 @@ def cluster(
     no_cache: NoCacheOpt = False,
     fast: FastOpt = False,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
+    neighbours: NeighboursOpt = "auto",
+    window_days: WindowOpt = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the JSON report on stdout.")
     ] = False,
@@ -280,6 +304,8 @@ def cluster(
         batch_size=batch_size,
         max_bytes=max_bytes,
         fast=fast,
+        neighbours=neighbours,
+        window_days=window_days,
     )
     if out is not None:
         check_writable(out)  # before any expensive work

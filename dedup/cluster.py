@@ -1,10 +1,13 @@
-"""Link articles and group them into stories. Arrays in, arrays out; no I/O.
+"""Group linked articles into stories. Arrays in, arrays out; no I/O.
 
 Grouping is average-linkage agglomeration cut at the threshold: two groups merge only while
 the *mean* similarity of all their cross pairs reaches the threshold, so a chain A~B~C cannot
 glue A to an unrelated C through B. Since a mean never exceeds the largest term, every story
 lies inside one connected component of the graph of links at or above the threshold; so the
-linkage runs per component, on that component's exact similarity matrix.
+linkage runs per component. A component of up to ``EXACT_COMPONENT_MAX`` articles is linked
+on its exact similarity matrix (all its pairs); a larger one (a chain through many
+neighbours) on its links alone, where a pair that is not a link counts as similarity 0
+(``_sparse_average_linkage``): memory stays O(links), never c x c.
 
 The input order never matters: the pipeline sorts articles canonically first, and ties are
 broken by that order.
@@ -12,6 +15,7 @@ broken by that order.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,46 +26,27 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
+from dedup.neighbours import Links
 from dedup.similarity import Representations
 
 log = logging.getLogger(__name__)
 
 Array = np.ndarray
 
-BLOCK_ROWS = 256
+# A component this large is linked on its exact matrix (2,000^2 floats: 16 MB); above, sparse.
+EXACT_COMPONENT_MAX = 2000
+# Up to this size the exact matrix goes through the same greedy merge loop as the sparse
+# linkage (scipy's set-up costs more than the merging there); above, scipy's linkage.
+SMALL_COMPONENT_MAX = 48
+# fcluster keeps merges at height <= t; a tiny epsilon keeps "at the threshold" inside.
+AT_THRESHOLD = 1e-9
 
 
-@dataclass(frozen=True)
-class Links:
-    """Pairs ``i < j`` whose similarity reached the lower (related) threshold."""
-
-    i: Array
-    j: Array
-    sim: Array
-
-
-def link_exact(reps: Representations, floor: float, block_rows: int = BLOCK_ROWS) -> Links:
-    """Every pair at or above ``floor``, by blocks of rows: memory O(block_rows x n)."""
-    n = reps.n
-    found_i: list[Array] = []
-    found_j: list[Array] = []
-    found_s: list[Array] = []
-    for start in range(0, n, block_rows):
-        rows = np.arange(start, min(n, start + block_rows))
-        sims = reps.block(rows)
-        r, c = np.nonzero(sims >= floor)
-        keep = rows[r] < c
-        found_i.append(rows[r][keep])
-        found_j.append(c[keep])
-        found_s.append(sims[r[keep], c[keep]])
-    if not found_i:
-        empty = np.zeros(0, dtype=np.int64)
-        return Links(empty, empty, np.zeros(0, dtype=np.float32))
-    return Links(
-        np.concatenate(found_i).astype(np.int64),
-        np.concatenate(found_j).astype(np.int64),
-        np.concatenate(found_s).astype(np.float32),
-    )
+def _members_by_label(labels: Array) -> list[Array]:
+    """Indices of each label's members, labels in ascending order, members ascending."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    return np.split(order, bounds) if len(order) else []
 
 
 def group(reps: Representations, links: Links, threshold: float) -> Array:
@@ -73,19 +58,93 @@ def group(reps: Representations, links: Links, threshold: float) -> Array:
         shape=(n, n),
     )
     _, component = connected_components(graph, directed=False)
-    labels = np.full(n, -1, dtype=np.int64)
-    order = np.argsort(component, kind="stable")
-    bounds = np.flatnonzero(np.diff(component[order])) + 1
-    for members in np.split(order, bounds):
-        members = np.sort(members)
+    labels = np.arange(n, dtype=np.int64)  # a singleton is its own story
+    large = np.bincount(component, minlength=n) > EXACT_COMPONENT_MAX
+    # Links inside large components, for their sparse linkage (few such components).
+    in_large = np.flatnonzero(
+        large[component[links.i]] & (component[links.i] == component[links.j])
+    )
+    for members in _members_by_label(component):
         if len(members) == 1:
+            continue
+        if len(members) == 2:  # joined by a link at or above the threshold: one story
             labels[members] = members[0]
             continue
-        for sub in _average_linkage(reps.matrix(members), threshold):
+        if len(members) <= SMALL_COMPONENT_MAX:  # the greedy rule on all pairs: no overhead
+            upper = np.triu_indices(len(members), 1)
+            sims = reps.matrix(members)[upper]
+            subs = _sparse_average_linkage(len(members), *upper, sims, threshold)
+        elif len(members) <= EXACT_COMPONENT_MAX:
+            subs = _average_linkage(reps.matrix(members), threshold)
+        else:
+            mine = in_large[component[links.i[in_large]] == component[members[0]]]
+            local = np.searchsorted(members, links.i[mine]), np.searchsorted(members, links.j[mine])
+            subs = _sparse_average_linkage(len(members), *local, links.sim[mine], threshold)
+        for sub in subs:
             labels[members[sub]] = members[sub].min()
     # Renumber by first article so labels do not depend on component numbering.
     _, dense_labels = np.unique(labels, return_inverse=True)
     return np.asarray(dense_labels, dtype=np.int64)
+
+
+def _sparse_average_linkage(
+    n: int, i: Array, j: Array, sims: Array, threshold: float
+) -> list[Array]:
+    """Average linkage cut at ``threshold`` on links alone: index groups of ``0..n-1``.
+
+    A pair that is not among the links (below the floor, or not found by an approximate
+    search) counts as similarity 0, as if dissimilar: a merge never rests on a pair nobody
+    measured, so a chain cannot glue groups through missing pairs. Groups merge best pair
+    first while the mean of their cross similarities, ``sum of linked pairs / (size_a x
+    size_b)``, reaches the threshold; ties go to the pair of groups with the smaller first
+    members, so the result depends only on the (canonical) order of the articles. Memory
+    O(n + links).
+    """
+    size = [1] * n
+    # cross[a][b]: sum of the linked similarities between groups a and b (a group's id is its
+    # smallest member).
+    cross: list[dict[int, float]] = [{} for _ in range(n)]
+    for a, b, s in zip(i.tolist(), j.tolist(), sims.tolist(), strict=True):
+        if a != b:
+            cross[a][b] = cross[a].get(b, 0.0) + s
+            cross[b][a] = cross[b].get(a, 0.0) + s
+    version = [0] * n
+    heap = [(-total, a, b, 0, 0) for a in range(n) for b, total in cross[a].items() if a < b]
+    heapq.heapify(heap)
+    cut = threshold - AT_THRESHOLD
+    parent = list(range(n))
+    while heap:
+        neg, a, b, va, vb = heapq.heappop(heap)
+        if va != version[a] or vb != version[b] or parent[a] != a or parent[b] != b:
+            continue  # stale: one of the two groups has changed since this entry
+        if -neg < cut:
+            break
+        keep, gone = (a, b) if a < b else (b, a)
+        # Merge the smaller map into the larger one.
+        if len(cross[keep]) < len(cross[gone]):
+            cross[keep], cross[gone] = cross[gone], cross[keep]
+        merged, other = cross[keep], cross[gone]
+        merged.pop(keep, None)
+        merged.pop(gone, None)
+        for c, total in other.items():
+            if c not in (keep, gone):
+                merged[c] = merged.get(c, 0.0) + total
+        cross[gone] = {}
+        parent[gone] = keep
+        size[keep] += size[gone]
+        version[keep] += 1
+        for c, total in merged.items():
+            neighbour = cross[c]
+            neighbour.pop(gone, None)
+            neighbour[keep] = total
+            lo, hi = (keep, c) if keep < c else (c, keep)
+            mean = total / (size[keep] * size[c])
+            if mean >= cut:
+                heapq.heappush(heap, (-mean, lo, hi, version[lo], version[hi]))
+    root = np.arange(n)
+    for x in range(n):  # parents point to smaller ids, so one pass in order resolves them
+        root[x] = root[parent[x]]
+    return _members_by_label(root)
 
 
 def _average_linkage(sims: Array, threshold: float) -> list[Array]:
@@ -93,8 +152,7 @@ def _average_linkage(sims: Array, threshold: float) -> list[Array]:
     distance = np.clip(1.0 - sims.astype(np.float64), 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
     tree = linkage(squareform(distance, checks=False), method="average")
-    # fcluster keeps merges at height <= t; a tiny epsilon keeps "at the threshold" inside.
-    flat = fcluster(tree, t=1.0 - threshold + 1e-9, criterion="distance")
+    flat = fcluster(tree, t=1.0 - threshold + AT_THRESHOLD, criterion="distance")
     return [np.flatnonzero(flat == k) for k in np.unique(flat)]
 
 
@@ -115,8 +173,7 @@ class Group:
 def describe(reps: Representations, labels: Array) -> list[Group]:
     """Order each group's members by centrality; measure its cohesion."""
     groups: list[Group] = []
-    for k in np.unique(labels):
-        members = np.flatnonzero(labels == k)
+    for members in _members_by_label(labels):
         if len(members) == 1:
             one = np.ones(1, dtype=np.float32)
             groups.append(Group(members, one, None, None, one.reshape(1, 1)))
@@ -149,10 +206,10 @@ def related_pairs(
     candidates = sorted(
         {(int(min(x, y)), int(max(x, y))) for x, y in zip(a, b, strict=True) if x != y}
     )
+    members = _members_by_label(labels)  # labels are 0..k-1: label x is members[x]
     out: list[tuple[int, int, float]] = []
     for x, y in candidates:
-        left = np.flatnonzero(labels == x)
-        right = np.flatnonzero(labels == y)
+        left, right = members[x], members[y]
         ii, jj = np.meshgrid(left, right, indexing="ij")
         mean = float(reps.pairs(ii.ravel(), jj.ravel()).mean())
         if floor <= mean < threshold:

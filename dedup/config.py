@@ -13,6 +13,8 @@ from dedup.errors import InputError
 
 Backend = Literal["auto", "dense", "lexical", "hybrid"]
 BACKENDS: tuple[str, ...] = ("auto", "dense", "lexical", "hybrid")
+Neighbours = Literal["auto", "exact", "ann"]
+NEIGHBOURS: tuple[str, ...] = ("auto", "exact", "ann")
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 MODEL_ENV = "DEDUP_MODEL"
@@ -57,6 +59,12 @@ class Settings:
     cache: Path | None = field(default_factory=cache_root)
     #: Run the model as int8 ONNX on the CPU (exported once, cached): faster, measured cost.
     fast: bool = False
+    # Candidate pairs: exact blocked products, or approximate nearest neighbours (dense
+    # vectors, large corpora); auto picks by size. See dedup/neighbours.py.
+    neighbours: Neighbours = "auto"
+    neighbour_k: int = 32
+    # Articles whose published dates are both known and further apart are never compared.
+    window_days: int | None = None
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -71,6 +79,14 @@ class Settings:
             raise InputError(f"batch size must be at least 1, got {self.batch_size}")
         if self.max_bytes < 1:
             raise InputError(f"max bytes must be at least 1, got {self.max_bytes}")
+        if self.neighbours not in NEIGHBOURS:
+            raise InputError(
+                f"unknown neighbours {self.neighbours!r}: use one of {', '.join(NEIGHBOURS)}"
+            )
+        if self.neighbour_k < 1:
+            raise InputError(f"neighbour k must be at least 1, got {self.neighbour_k}")
+        if self.window_days is not None and self.window_days < 0:
+            raise InputError(f"window days must be at least 0, got {self.window_days}")
 
     def threshold_for(self, backend: str) -> float:
         return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS[backend]

@@ -42,12 +42,13 @@ from sklearn.metrics import (
 from sklearn.metrics.cluster import contingency_matrix
 
 from dedup.clean import clean_corpus
-from dedup.cluster import group, link_exact
+from dedup.cluster import group
 from dedup.config import Settings
 from dedup.corpus import read_corpus
 from dedup.embed import Encoder
 from dedup.errors import DedupError, InputError, OutputError
 from dedup.models import Article, Report
+from dedup.neighbours import link_exact
 from dedup.pipeline import canonical_order, labels_for, represent, run
 from dedup.similarity import Representations
 

@@ -14,13 +14,14 @@ import numpy as np
 from dedup import __version__
 from dedup.cache import embed_cached
 from dedup.clean import clean_corpus
-from dedup.cluster import describe, group, link_exact, related_pairs, story_order
+from dedup.cluster import describe, group, related_pairs, story_order
 from dedup.config import Settings
 from dedup.corpus import read_corpus
 from dedup.embed import Encoder, load_encoder
 from dedup.errors import InputError, ModelError
 from dedup.lexical import event_day, lexical_vectors, profile
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
+from dedup.neighbours import date_ordinals, find_links
 from dedup.similarity import Representations, language_codes
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,20 @@ def cluster_articles(
         )
         raise InputError(f"no usable article in the input{detail}")
     reps, model, warnings = represent(cleaned, settings, encoder=encoder, timer=timer)
+    if settings.neighbours == "ann" and reps.dense is None:
+        warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend)
     related_floor = settings.related_for(reps.backend)
     with timer.stage("link"):
-        links = link_exact(reps, floor=min(related_floor, threshold))
+        links = find_links(
+            reps,
+            floor=min(related_floor, threshold),
+            method=settings.neighbours,
+            k=settings.neighbour_k,
+            complete_at=threshold,
+            dates=date_ordinals([a.published for a in cleaned]),
+            window_days=settings.window_days,
+        )
     with timer.stage("group"):
         labels = group(reps, links, threshold)
         groups = describe(reps, labels)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -89,19 +90,40 @@ class Representations:
             np.float32
         )
 
-    def block(self, rows: Array) -> Array:
-        """Similarities of the articles ``rows`` to every article: ``len(rows) x n``."""
+    def block(self, rows: Array, cols: Array | None = None) -> Array:
+        """Similarities of the articles ``rows`` to the articles ``cols`` (default: all)."""
+
+        def pick(m: Any) -> Any:  # a copy only when there are columns to pick
+            return m if cols is None else m[cols]
+
         dense = ent = words = None
         if self.backend != "lexical":
             assert self.dense is not None
-            dense = self.dense[rows] @ self.dense.T
+            dense = self.dense[rows] @ pick(self.dense).T
         if self.backend != "dense":
             assert self.lexical is not None
-            ent = (self.lexical.entities[rows] @ self.lexical.entities.T).toarray()
-            words = (self.lexical.words[rows] @ self.lexical.words.T).toarray()
-        same = self.langs[rows][:, None] == self.langs[None, :]
+            ent = (self.lexical.entities[rows] @ pick(self.lexical.entities).T).toarray()
+            words = (self.lexical.words[rows] @ pick(self.lexical.words).T).toarray()
+        langs = pick(self.langs)
+        same = self.langs[rows][:, None] == langs[None, :]
         same &= self.langs[rows][:, None] >= 0
-        return self._combine(dense, ent, words, same, self.days[rows][:, None], self.days[None, :])
+        return self._combine(
+            dense, ent, words, same, self.days[rows][:, None], pick(self.days)[None, :]
+        )
+
+    def dense_floor(self, floor: float) -> float:
+        """The lowest dense cosine a pair can have and still reach ``floor`` (``floor > 0``).
+
+        The day discount only lowers a positive similarity, and a lexical similarity is at
+        most 1; so a dense candidate search may stop at this cosine without missing a pair.
+        """
+        if floor <= 0:  # a discount can raise a negative similarity: no bound
+            return -1.0
+        if self.backend == "dense":
+            return floor
+        if self.backend == "hybrid":
+            return (floor - (1 - HYBRID_DENSE_WEIGHT)) / HYBRID_DENSE_WEIGHT
+        return -1.0
 
     def pairs(self, i: Sequence[int] | Array, j: Sequence[int] | Array) -> Array:
         """Similarities of the pairs ``(i[k], j[k])``."""
@@ -128,6 +150,8 @@ class Representations:
 
 
 def _day_factor(a: Array, b: Array) -> Array:
+    if not ((a > 0).any() and (b > 0).any()):  # no pair has both days: skip the n x m work
+        return np.ones(1, dtype=np.float32)
     gap = np.abs(a - b)
     gap = np.minimum(gap, DAYS_IN_YEAR - gap)  # December 31 and January 1 are one day apart
     known = (a > 0) & (b > 0)

@@ -139,6 +139,31 @@ def test_stdin_jsonl() -> None:
     assert memberships(json.loads(result.stdout)) == [["a", "b"], ["c"]]
 
 
+def test_window_days_keeps_far_apart_articles_apart() -> None:
+    # One event told twice (both leads name 7 September), published 40 days apart, and an
+    # unrelated article: one story, unless the window is shorter than the 40 days.
+    text = "On 7 September Typhoon Yagi hit Hanoi, felling trees across the capital."
+    records = [
+        {"id": "a", "title": "Typhoon Yagi hits Hanoi", "text": text, "published": "2024-09-07"},
+        {"id": "b", "title": "Typhoon Yagi hits Hanoi", "text": text, "published": "2024-10-17"},
+        {"id": "c", "title": "Chess final", "text": "Carlsen won the final in Oslo."},
+    ]
+    stdin = "".join(json.dumps(r) + "\n" for r in records)
+    args = ["cluster", "-", "--backend", "lexical", "--json", "--neighbours", "exact"]
+    together = invoke(*args, stdin=stdin)
+    assert memberships(json.loads(together.stdout)) == [["a", "b"], ["c"]]
+    apart = invoke(*args, "--window-days", "30", stdin=stdin)
+    assert apart.exit_code == 0, apart.stderr
+    assert memberships(json.loads(apart.stdout)) == [["a"], ["b"], ["c"]]
+
+
+def test_ann_neighbours_without_dense_vectors_warn_and_link_exactly() -> None:
+    result = invoke("cluster", ARTICLES, "--backend", "lexical", "--neighbours", "ann", "--json")
+    assert result.exit_code == 0
+    assert "Warning: approximate neighbours need dense vectors" in result.stderr
+    assert len(json.loads(result.stdout)["stories"]) == 3
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -152,6 +177,11 @@ def test_stdin_jsonl() -> None:
             ["cluster", ARTICLES, "--batch-size", "0"],
             2,
             "Error: batch size must be at least 1, got 0\n",
+        ),
+        (
+            ["cluster", ARTICLES, "--window-days", "-1"],
+            2,
+            "Error: window days must be at least 0, got -1\n",
         ),
     ],
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup.cluster import describe, group, link_exact, related_pairs
+from dedup.cluster import describe, group, related_pairs
+from dedup.neighbours import link_exact
 from dedup.similarity import Representations
 
 
