@@ -279,11 +279,11 @@ Targets: 10^6 vectors in at most 10 minutes and 8 GB; 10^5 in at most 30 s.{_ver
 
 Reading the figures:
 
-- The machine was shared with other jobs during the run (1-minute load average
-  {min(load):.1f} to {max(load):.1f} on its {os.cpu_count()} cores, sampled during the run),
-  so a process got about one core or less: wall seconds are inflated. CPU seconds (all
-  threads of the child, grouping alone) are the work itself; on an idle machine the wall
-  time should be about that or less, as faiss and BLAS use both cores (not measured idle).
+- Load on the machine: 1-minute load average {min(load):.1f} to {max(load):.1f} on its
+  {os.cpu_count()} cores, sampled during the run; the benchmark itself accounts for up to
+  {os.cpu_count()}, so anything much above that means other jobs shared the cores and the
+  wall seconds are inflated. CPU seconds (all threads of the child, grouping alone) are the
+  work itself; faiss and BLAS use both cores, so wall time can be below them.
 - At 10^4, dedup's exact path (what auto runs there), its forced approximate path and
   scikit-learn's average linkage give the same scores to the last digit: they apply one
   rule (average linkage cut at {THRESHOLD}), and the approximate search changed no score. The
