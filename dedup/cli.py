@@ -205,6 +205,7 @@ def build_settings(
     batch_size: int,
     max_bytes: int,
     progress: bool,
+    explain: bool = False,
 ) -> Settings:
     return Settings(
         inputs=tuple(paths),
@@ -216,6 +217,7 @@ def build_settings(
         batch_size=batch_size,
         max_bytes=max_bytes,
         progress=progress,
+        explain=explain,
     )
 
 
@@ -244,6 +246,14 @@ def cluster(
         Path | None,
         typer.Option(help="Write the HTML report (one page that works offline) to this file."),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also show the evidence that linked each story and related pair: shared"
+            " names, numbers and days, and what each signal adds to the similarity.",
+        ),
+    ] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Group articles into stories and report them."""
@@ -258,6 +268,7 @@ def cluster(
         batch_size,
         max_bytes,
         progress=sys.stderr.isatty(),
+        explain=explain,
     )
     if out is not None:
         check_writable(out)  # before any expensive work
