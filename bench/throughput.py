@@ -96,10 +96,21 @@ def main() -> None:
         cases: list[tuple[str, list[str], int]] = [
             (
                 "make run job (samples/, auto backend)",
-                [dedup, "cluster", str(ROOT / "samples" / "articles"), "--out", f"{tmp}/o"],
+                [
+                    dedup,
+                    "cluster",
+                    str(ROOT / "samples" / "articles"),
+                    "--out",
+                    f"{tmp}/o",
+                    "--no-cache",
+                ],
                 5,
             ),
-            ("dedup cluster, lexical", [dedup, "cluster", str(texts), "--backend", "lexical"], n),
+            (
+                "dedup cluster, lexical",
+                [dedup, "cluster", str(texts), "--backend", "lexical", "--no-cache"],
+                n,
+            ),
         ]
         model = minilm()
         if model:
@@ -111,12 +122,12 @@ def main() -> None:
                 ),
                 (
                     "dedup cluster, dense, MiniLM",
-                    [dedup, "cluster", str(texts), "--backend", "dense", "--model", model],
+                    [dedup, "cluster", str(texts), "-b", "dense", "-m", model, "--no-cache"],
                     n,
                 ),
                 (
                     "dedup cluster, hybrid, MiniLM",
-                    [dedup, "cluster", str(texts), "--backend", "hybrid", "--model", model],
+                    [dedup, "cluster", str(texts), "-b", "hybrid", "-m", model, "--no-cache"],
                     n,
                 ),
             ]

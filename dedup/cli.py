@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from dedup import __version__, evaluate
+from dedup.cache import default_cache_dir
 from dedup.config import DEFAULT_MAX_BYTES, MODEL_ENV, Backend, Settings, default_model
 from dedup.errors import DedupError, OutputError
 from dedup.html import to_html
@@ -195,29 +196,36 @@ VerboseOpt = Annotated[
 ]
 
 
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache",
+        metavar="DIR",
+        help="Keep embeddings in this directory (default: the user's cache directory).",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")
+]
+
+
 def build_settings(
-    paths: list[str],
-    backend: Backend,
+    paths: Sequence[str],
+    *,
     model: str | None,
-    device: str,
-    threshold: float | None,
-    related_threshold: float | None,
-    batch_size: int,
-    max_bytes: int,
-    progress: bool,
-    explain: bool = False,
+    cache: Path | None,
+    no_cache: bool,
+    **options: Any,
 ) -> Settings:
+    """Settings from a command's options; ``options`` are Settings fields by name."""
+    if no_cache and cache is not None:
+        raise typer.BadParameter("give --cache DIR or --no-cache, not both", param_hint="--cache")
     return Settings(
         inputs=tuple(paths),
-        backend=backend,
         model=model or default_model(),
-        device=device,
-        threshold=threshold,
-        related_threshold=related_threshold,
-        batch_size=batch_size,
-        max_bytes=max_bytes,
-        progress=progress,
-        explain=explain,
+        cache=None if no_cache else (cache or default_cache_dir()),
+        progress=sys.stderr.isatty(),
+        **options,
     )
 
 
@@ -232,6 +240,8 @@ def cluster(
     threshold: ThresholdOpt = None,
     related_threshold: RelatedOpt = None,
     batch_size: BatchOpt = 32,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the JSON report on stdout.")
@@ -260,14 +270,15 @@ def cluster(
     _setup_logging(verbose)
     settings = build_settings(
         paths,
-        backend,
-        model,
-        device,
-        threshold,
-        related_threshold,
-        batch_size,
-        max_bytes,
-        progress=sys.stderr.isatty(),
+        model=model,
+        cache=cache,
+        no_cache=no_cache,
+        backend=backend,
+        device=device,
+        threshold=threshold,
+        related_threshold=related_threshold,
+        batch_size=batch_size,
+        max_bytes=max_bytes,
         explain=explain,
     )
     if out is not None:
@@ -348,6 +359,8 @@ def evaluate_pairs_cmd(
     model: ModelOpt = None,
     device: DeviceOpt = "auto",
     batch_size: BatchOpt = 32,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
     json_out: EvalJsonOpt = False,
     sweep: SweepOpt = False,
     sweep_range: RangeOpt = "0.02:0.98:0.04",
@@ -359,14 +372,12 @@ def evaluate_pairs_cmd(
     thresholds = parse_range(sweep_range) if sweep else []
     settings = build_settings(
         [str(file)],
-        backend,
-        model,
-        device,
-        None,
-        None,
-        batch_size,
-        DEFAULT_MAX_BYTES,
-        progress=sys.stderr.isatty(),
+        model=model,
+        cache=cache,
+        no_cache=no_cache,
+        backend=backend,
+        device=device,
+        batch_size=batch_size,
     )
     pairs = evaluate.load_pairs(file)
     sims, ran, model_name, warnings = evaluate.pair_similarities(pairs, settings)
@@ -404,6 +415,8 @@ def evaluate_clusters_cmd(
     threshold: ThresholdOpt = None,
     related_threshold: RelatedOpt = None,
     batch_size: BatchOpt = 32,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     json_out: EvalJsonOpt = False,
     sweep: SweepOpt = False,
@@ -416,14 +429,15 @@ def evaluate_clusters_cmd(
     thresholds = parse_range(sweep_range) if sweep else []
     settings = build_settings(
         paths,
-        backend,
-        model,
-        device,
-        threshold,
-        related_threshold,
-        batch_size,
-        max_bytes,
-        progress=sys.stderr.isatty(),
+        model=model,
+        cache=cache,
+        no_cache=no_cache,
+        backend=backend,
+        device=device,
+        threshold=threshold,
+        related_threshold=related_threshold,
+        batch_size=batch_size,
+        max_bytes=max_bytes,
     )
     gold = evaluate.load_labels(labels) if labels is not None else None
     _, result = evaluate.evaluate_clusters(paths, settings, labels=gold)

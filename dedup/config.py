@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
+from dedup.cache import default_cache_dir
 from dedup.errors import InputError
 
 Backend = Literal["auto", "dense", "lexical", "hybrid"]
@@ -41,6 +43,8 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     progress: bool = False
     explain: bool = False  # also say which evidence linked each story and related pair
+    #: Where embeddings are kept between runs (see dedup.cache); None runs without a cache.
+    cache: Path | None = field(default_factory=default_cache_dir)
 
     def __post_init__(self) -> None:
         if not self.inputs:

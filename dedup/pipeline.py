@@ -13,11 +13,12 @@ from typing import BinaryIO
 import numpy as np
 
 from dedup import __version__
+from dedup.cache import embed_cached
 from dedup.clean import clean_corpus
 from dedup.cluster import describe, group, link_exact, related_pairs, story_order
 from dedup.config import Settings
 from dedup.corpus import read_corpus
-from dedup.embed import Encoder, embed_articles, load_encoder
+from dedup.embed import Encoder, load_encoder
 from dedup.errors import InputError, ModelError
 from dedup.explain import explain_report
 from dedup.lexical import event_day, lexical_vectors, stated_event_day
@@ -85,8 +86,13 @@ def represent(
     if backend in ("dense", "hybrid"):
         assert encoder is not None
         with timer.stage("embed"):
-            dense = embed_articles(
-                encoder, articles, batch_size=settings.batch_size, progress=settings.progress
+            dense = embed_cached(
+                encoder,
+                articles,
+                settings.cache,
+                batch_size=settings.batch_size,
+                progress=settings.progress,
+                warnings=warnings,
             )
     if backend in ("lexical", "hybrid"):
         with timer.stage("lexical"):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from dedup.cache import CACHE_FILE
 from dedup.clean import clean_corpus
 from dedup.cli import app
 from dedup.config import Settings
@@ -391,6 +394,59 @@ def test_interrupted_run_leaves_no_partial_report(
         ]
         doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
         assert doc["summary"]["articles"] == 2000
+
+
+def test_interrupted_run_leaves_a_cache_the_next_run_uses(
+    big_corpus: str, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    db = cache / CACHE_FILE
+    dense = ["-b", "dense", "-m", str(tiny_model_dir), "--json"]
+
+    def start(*extra: str) -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-m", "dedup", "cluster", big_corpus, *dense, *extra]
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **ENV},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
+    def stored() -> int:
+        if not db.exists():
+            return 0
+        with sqlite3.connect(db) as conn:
+            try:
+                return int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+            except sqlite3.OperationalError:  # the table is not there yet
+                return 0
+
+    proc = start("--cache", str(cache))
+    deadline = time.monotonic() + 120
+    while stored() == 0 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the signal: make the corpus bigger"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stderr) == (130, b"Error: interrupted\n")
+    kept = stored()
+    assert 0 < kept < 2000
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    rerun = start("--cache", str(cache), "-v")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err.decode()
+    found = re.search(rb"(\d+) of 2000 articles found, (\d+) to embed", err)
+    assert found is not None, err.decode()
+    assert int(found.group(1)) >= kept and int(found.group(2)) <= 2000 - kept
+    assert stored() == 2000
+    fresh = start("--no-cache")
+    expected, err = fresh.communicate(timeout=300)
+    assert fresh.returncode == 0, err.decode()
+    assert stable_json(out.decode()) == stable_json(expected.decode())
 
 
 def test_corrupt_model_config_is_a_one_line_error(tmp_path: Path) -> None:

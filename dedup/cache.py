@@ -1,0 +1,236 @@
+"""The embedding cache: every article is embedded once per model, across runs.
+
+A vector is stored under a key made of the model's identity (``encoder.fingerprint`` when the
+encoder has one, else its name; plus its prefix, window and dimension), the pooling rules
+(:data:`dedup.embed.POOLING_VERSION`) and the cleaned text that is embedded. The text-preparation
+version needs no field of its own: a change in cleaning changes the cleaned text, hence the key.
+
+The store is one SQLite file in write-ahead-log mode, so
+
+* a run killed midway keeps every slice of vectors it committed and loses only the slice in
+  flight (a transaction that never committed leaves no trace);
+* two runs may share the cache: readers never block, writers wait for each other
+  (``busy_timeout``), and writing a key twice is harmless (``INSERT OR IGNORE``; same key,
+  same vector).
+
+A cache that cannot be opened or written (a read-only directory, a corrupt file, a lock held
+too long) never fails a run: the run embeds without it and says why in its warnings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from platformdirs import user_cache_path
+
+from dedup.embed import POOLING_VERSION, Encoder, embed_articles
+from dedup.models import Article
+
+__all__ = [
+    "CACHE_FILE",
+    "SLICE",
+    "CacheUnavailable",
+    "EmbeddingCache",
+    "article_keys",
+    "default_cache_dir",
+    "embed_cached",
+]
+
+log = logging.getLogger(__name__)
+
+#: The file inside the cache directory; its name carries the layout version of the table.
+CACHE_FILE = "embeddings-v1.sqlite3"
+#: Articles embedded, then committed, at a time: the most a killed run can lose.
+SLICE = 256
+#: Seconds a writer waits for another run's write to finish before giving up on the cache.
+BUSY_TIMEOUT = 30.0
+# SQLite allows 32,766 parameters per statement since 3.32; stay well below.
+_LOOKUP_BATCH = 900
+
+FloatArray = NDArray[np.float32]
+
+
+class CacheUnavailable(Exception):
+    """The cache cannot be used; the message says why in one line."""
+
+
+def default_cache_dir() -> Path:
+    """The user's cache directory for dedup (``$XDG_CACHE_HOME/dedup`` on Linux)."""
+    return user_cache_path("dedup", appauthor=False)
+
+
+def _model_space(encoder: Encoder) -> bytes:
+    identity = getattr(encoder, "fingerprint", None) or encoder.name
+    parts = (
+        str(identity),
+        str(getattr(encoder, "prefix", "")),
+        str(getattr(encoder, "window", encoder.max_tokens)),
+        str(encoder.dim),
+        POOLING_VERSION,
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+
+
+def article_keys(encoder: Encoder, articles: Sequence[Article]) -> list[bytes]:
+    """One 32-byte key per article: model identity, pooling rules and embedded text."""
+    space = _model_space(encoder)
+    keys = []
+    for article in articles:
+        digest = hashlib.blake2b(space, digest_size=32)
+        digest.update(article.title.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+        digest.update(article.text.encode("utf-8", "surrogatepass"))
+        keys.append(digest.digest())
+    return keys
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class EmbeddingCache:
+    """Vectors by key in ``directory/embeddings-v1.sqlite3``; see the module docstring."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory).expanduser() / CACHE_FILE
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise CacheUnavailable(f"cannot open {self.path}: {_reason(exc)}") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors "
+                "(key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID"
+            )
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise CacheUnavailable(f"cannot use {self.path}: {_reason(exc)}") from exc
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+    def get(self, keys: Iterable[bytes], dim: int) -> dict[bytes, FloatArray]:
+        """The stored vectors of ``keys`` that are present and whole (``dim`` float32)."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[bytes, FloatArray] = {}
+        size = dim * 4
+        try:
+            for start in range(0, len(wanted), _LOOKUP_BATCH):
+                batch = wanted[start : start + _LOOKUP_BATCH]
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch
+                )
+                for key, blob in rows:
+                    if len(blob) == size:  # anything else is not ours: embed it again
+                        found[bytes(key)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        except sqlite3.Error as exc:
+            raise CacheUnavailable(f"cannot read {self.path}: {_reason(exc)}") from exc
+        return found
+
+    def put(self, keys: Sequence[bytes], vectors: FloatArray) -> None:
+        """Store ``vectors[k]`` under ``keys[k]`` in one transaction."""
+        rows = [
+            (key, np.ascontiguousarray(row, dtype="<f4").tobytes())
+            for key, row in zip(keys, vectors, strict=True)
+        ]
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise CacheUnavailable(f"cannot write {self.path}: {_reason(exc)}") from exc
+
+
+def embed_cached(
+    encoder: Encoder,
+    articles: Sequence[Article],
+    cache_dir: Path | None,
+    *,
+    batch_size: int = 32,
+    progress: bool = False,
+    warnings: list[str] | None = None,
+) -> FloatArray:
+    """:func:`~dedup.embed.embed_articles`, reading and filling the cache in ``cache_dir``.
+
+    Articles already in the cache are not embedded; the others are embedded :data:`SLICE` at a
+    time, each slice committed before the next, and an article whose text appears twice is
+    embedded once. ``cache_dir=None`` embeds everything without a cache. A cache that fails is
+    dropped for the rest of the run with a line in ``warnings``.
+    """
+    if cache_dir is None or not articles:
+        return embed_articles(encoder, articles, batch_size=batch_size, progress=progress)
+    notes = warnings if warnings is not None else []
+    try:
+        cache: EmbeddingCache | None = EmbeddingCache(cache_dir)
+    except CacheUnavailable as exc:
+        notes.append(f"embedding cache unusable ({exc}); embedded without it")
+        return embed_articles(encoder, articles, batch_size=batch_size, progress=progress)
+    assert cache is not None
+    keys = article_keys(encoder, articles)
+    try:
+        found = cache.get(keys, encoder.dim)
+    except CacheUnavailable as exc:
+        notes.append(f"embedding cache unusable ({exc}); embedded without it")
+        cache.close()
+        cache, found = None, {}
+
+    out = np.zeros((len(articles), encoder.dim), dtype=np.float32)
+    first_of: dict[bytes, int] = {}
+    for row, key in enumerate(keys):
+        if key in found:
+            out[row] = found[key]
+        else:
+            first_of.setdefault(key, row)
+    todo = list(first_of.values())
+    log.info(
+        "embedding cache %s: %d of %d articles found, %d to embed",
+        cache.path if cache is not None else cache_dir,
+        len(articles) - sum(1 for key in keys if key not in found),
+        len(articles),
+        len(todo),
+    )
+    try:
+        for start in range(0, len(todo), SLICE):
+            rows = todo[start : start + SLICE]
+            vectors = embed_articles(
+                encoder, [articles[r] for r in rows], batch_size=batch_size, progress=progress
+            )
+            out[rows] = vectors
+            if cache is not None:
+                try:
+                    cache.put([keys[r] for r in rows], vectors)
+                except CacheUnavailable as exc:
+                    notes.append(f"embedding cache unusable ({exc}); the rest was not stored")
+                    cache.close()
+                    cache = None
+    finally:
+        if cache is not None:
+            cache.close()
+    # Repeated texts take the vector of their first copy.
+    for row, key in enumerate(keys):
+        if key not in found and first_of[key] != row:
+            out[row] = out[first_of[key]]
+    return out
