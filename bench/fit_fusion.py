@@ -33,7 +33,7 @@ from sklearn.model_selection import KFold
 
 from dedup import evaluate
 from dedup.config import Settings
-from dedup.similarity import FEATURES
+from dedup.similarity import FEATURES, add_gated
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
@@ -83,7 +83,7 @@ def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Arr
     if cache is not None and cache.exists():
         data = np.load(cache)
         feats = {k: data[k] for k in data.files if k not in ("target", "keys")}
-        return feats, data["target"], data["keys"]
+        return add_gated(feats), data["target"], data["keys"]
     pairs = evaluate.load_pairs(DEV)
     dev = evaluate.represent_pairs(
         pairs, Settings(inputs=(str(DEV),), backend="hybrid", model=model)

@@ -186,7 +186,7 @@ ThresholdOpt = Annotated[
 RelatedOpt = Annotated[
     float | None,
     typer.Option(
-        help="Mean similarity at which two stories are related [default: half the threshold]."
+        help="Mean similarity at which two stories are related [default: 0.45 x the threshold]."
     ),
 ]
 BatchOpt = Annotated[int, typer.Option(help="Texts per encoding batch.")]

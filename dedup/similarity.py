@@ -7,13 +7,17 @@ articles.
 * ``dense``: cosine of the sentence embeddings after per-language centring (below).
 * ``lexical`` and ``hybrid``: a fusion, ``intercept + sum(weight * feature)`` clipped to
   [0, 1], of cosines that each carry evidence of their own (:data:`FEATURES`): character
-  3-5-grams of the title; names, numbers and days (entities); informative words; four-letter
-  stems; their square roots (which let a few shared names count more than many weak ones);
-  and for ``hybrid`` the centred and the raw dense cosines. Pairs in one language and pairs
-  across languages have a fusion each: across languages only evidence that crosses languages
-  and scripts takes part (names, numbers, days, stems of accent-folded and transliterated
-  words, the dense cosine), never character n-grams or whole words, which meet across
-  languages only by chance. The weights are
+  3-5-grams of the title; names, numbers and days (entities); four-letter stems; for
+  ``hybrid`` the centred dense cosine; and *gated* features (:func:`add_gated`), the
+  geometric mean of the entity cosine and the stems' (or dense) cosine, and its square root.
+  A gated feature is high only when the names, numbers and days agree as well as the words:
+  two articles on one topic with other people, figures or days share stems but not
+  entities, and are not one event. Stems enter only gated: ungated, the fit on the dev
+  pairs gave them most of the weight, and articles of one topic in one month merged whatever
+  their names and numbers. Pairs in one language and pairs across languages have a fusion
+  each: across languages only evidence that crosses languages and scripts takes part (names,
+  numbers, days, stems of accent-folded and transliterated words, the dense cosine), never
+  character n-grams, which meet across languages only by chance. The weights are
   non-negative (more shared evidence never lowers a similarity), fitted on the SemEval-2022
   dev pairs by ``bench/fit_fusion.py`` and stored as plain numbers in
   ``dedup/data/fusion.json``; a fused similarity estimates ``(4 - overall) / 3``: about 1 for
@@ -57,13 +61,40 @@ CENTRING_PRIOR = 10.0
 LEXICAL_MATRICES = ("title", "entities", "words", "stems")
 _ROOTED = ("entities", "words", "stems")
 DENSE_FEATURES = ("dense", "dense_centred")
-_SAME = tuple(LEXICAL_MATRICES) + tuple(f"sqrt_{name}" for name in _ROOTED)
-_CROSS = ("entities", "sqrt_entities", "stems", "sqrt_stems")
+# Evidence that holds only when the names, numbers and days agree too: the geometric mean of
+# the entity cosine and another cosine (and its square root). Two articles on one topic with
+# different people, figures or days share stems and title n-grams but not entities, and two
+# meetings of the same people share entities but not what was said: an event needs both.
+GATED = ("stems", "title", "dense_centred")
+_SAME = (
+    "title",
+    "entities_x_stems",
+    "sqrt_entities_x_stems",
+    "entities_x_title",
+    "sqrt_entities_x_title",
+)
+_CROSS = ("entities", "sqrt_entities", "entities_x_stems")
 # The features each fusion may use: backend -> "same" / "cross" language -> names.
 FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "lexical": {"same": _SAME, "cross": _CROSS},
-    "hybrid": {"same": _SAME + DENSE_FEATURES, "cross": _CROSS + DENSE_FEATURES},
+    "hybrid": {
+        "same": (*_SAME, "entities_x_dense_centred", "dense_centred"),
+        "cross": (*_CROSS, "entities_x_dense_centred", "dense_centred"),
+    },
 }
+
+
+def add_gated(feats: dict[str, Array]) -> dict[str, Array]:
+    """Add ``entities_x_NAME`` (geometric mean of the entity cosine and NAME's) and its square
+    root ``sqrt_entities_x_NAME`` for each NAME of :data:`GATED` present; returns ``feats``."""
+    if "entities" in feats:
+        entities = np.clip(feats["entities"], 0.0, None)
+        for name in GATED:
+            if name in feats:
+                gated = np.sqrt(entities * np.clip(feats[name], 0.0, None))
+                feats[f"entities_x_{name}"] = gated
+                feats[f"sqrt_entities_x_{name}"] = np.sqrt(gated)
+    return feats
 
 
 @dataclass(frozen=True)
@@ -187,7 +218,7 @@ class Representations:
         if self.dense is not None:
             feats["dense"] = dense_cos(self.dense)
             feats["dense_centred"] = dense_cos(self._centred())
-        return feats
+        return add_gated(feats)
 
     def _similarity(self, feats: Mapping[str, Array], same_lang: Array, day: Array) -> Array:
         fusion = self.fusion
