@@ -193,7 +193,7 @@ ThresholdOpt = Annotated[
 RelatedOpt = Annotated[
     float | None,
     typer.Option(
-        help="Mean similarity at which two stories are related [default: half the threshold]."
+        help="Mean similarity at which two stories are related [default: 0.45 x the threshold]."
     ),
 ]
 BatchOpt = Annotated[int, typer.Option(help="Texts per encoding batch.")]
@@ -288,6 +288,14 @@ def cluster(
         Path | None,
         typer.Option(help="Write the HTML report (one page that works offline) to this file."),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also show the evidence that linked each story and related pair: shared"
+            " names, numbers and days, and what each signal adds to the similarity.",
+        ),
+    ] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Group articles into stories and report them."""
@@ -306,6 +314,7 @@ def cluster(
         fast=fast,
         neighbours=neighbours,
         window_days=window_days,
+        explain=explain,
     )
     if out is not None:
         check_writable(out)  # before any expensive work

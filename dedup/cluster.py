@@ -35,9 +35,6 @@ Array = np.ndarray
 
 # A component this large is linked on its exact matrix (2,000^2 floats: 16 MB); above, sparse.
 EXACT_COMPONENT_MAX = 2000
-# Up to this size the exact matrix goes through the same greedy merge loop as the sparse
-# linkage (scipy's set-up costs more than the merging there); above, scipy's linkage.
-SMALL_COMPONENT_MAX = 48
 # fcluster keeps merges at height <= t; a tiny epsilon keeps "at the threshold" inside.
 AT_THRESHOLD = 1e-9
 
@@ -70,11 +67,7 @@ def group(reps: Representations, links: Links, threshold: float) -> Array:
         if len(members) == 2:  # joined by a link at or above the threshold: one story
             labels[members] = members[0]
             continue
-        if len(members) <= SMALL_COMPONENT_MAX:  # the greedy rule on all pairs: no overhead
-            upper = np.triu_indices(len(members), 1)
-            sims = reps.matrix(members)[upper]
-            subs = _sparse_average_linkage(len(members), *upper, sims, threshold)
-        elif len(members) <= EXACT_COMPONENT_MAX:
+        if len(members) <= EXACT_COMPONENT_MAX:
             subs = _average_linkage(reps.matrix(members), threshold)
         else:
             mine = in_large[component[links.i[in_large]] == component[members[0]]]

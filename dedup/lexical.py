@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from anyascii import anyascii
 from sklearn.feature_extraction import FeatureHasher
+from sklearn.feature_extraction.text import HashingVectorizer
 from wordfreq import available_languages, zipf_frequency
 
 from dedup.dates import day_of_year, find_mentions
@@ -47,7 +48,12 @@ TITLE_WEIGHT = 2.0
 LEAD_WEIGHT = 1.5
 TAIL_WEIGHT = 0.5
 LEAD_CHARS = 600
+# The title's character n-grams come from the text's start when there is no title.
+TITLE_FALLBACK_CHARS = 150
 TAIL_CHARS = 4000
+# Prefix length of the language-free stems, and the shortest word that gives one.
+STEM_CHARS = 4
+STEM_MIN_CHARS = 3
 # Zipf frequency at and above which a word carries no weight (7 is "the"; 6 is "said").
 COMMON_ZIPF = 6.0
 # Least weight of a multi-word name, and of an acronym, however common in general language.
@@ -93,6 +99,13 @@ def _days(text: str, lang: str | None) -> Iterable[str]:
         yield f"@{mention.month:02d}-{mention.day:02d}"
 
 
+def stated_event_day(article: Article) -> int | None:
+    """The first day of the year the title or lead states, or None."""
+    head = f"{article.title}\n{article.text[:EVENT_DAY_CHARS]}"
+    mentions = find_mentions(head, article.lang)
+    return day_of_year(mentions[0].month, mentions[0].day) if mentions else None
+
+
 def event_day(article: Article) -> int | None:
     """The day of the year the article's event happened, as its lead states it.
 
@@ -100,10 +113,9 @@ def event_day(article: Article) -> int | None:
     afternoon of September 22", "Chiều 6.12"). Else the publication date. None when neither.
     Years are ignored because leads rarely give them.
     """
-    head = f"{article.title}\n{article.text[:EVENT_DAY_CHARS]}"
-    mentions = find_mentions(head, article.lang)
-    if mentions:
-        return day_of_year(mentions[0].month, mentions[0].day)
+    stated = stated_event_day(article)
+    if stated is not None:
+        return stated
     if article.published is not None:
         return day_of_year(article.published.month, article.published.day)
     return None
@@ -175,20 +187,46 @@ def _weighted_segments(article: Article) -> Iterable[tuple[str, float]]:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """Token -> weight (sublinear term frequency times strength) in two parts.
+    """Token -> weight (sublinear term frequency times strength) in three parts.
 
     ``entities`` holds what crosses languages (names, acronyms, numbers, days); ``words`` holds
-    every informative word, which only means something between articles in one language.
+    every informative word, which only means something between articles in one language;
+    ``stems`` holds the first ``STEM_CHARS`` letters of every accent-folded word, a crude
+    stemmer that needs no language: ``Regierung``/``Regierungen``, ``Merkels``/``Merkel`` and
+    ``Präsident``/``president`` meet, inflection and compounds weigh less.
     """
 
     entities: dict[str, float]
     words: dict[str, float]
+    stems: dict[str, float]
+
+
+def _stem_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float]]:
+    """(stem, rarity of its word). Stems weigh the square root of their word's rarity: the
+    commonest words of the language (Vietnamese syllables of titles, English function words)
+    weigh nothing, which a tiny corpus' IDF cannot ensure, while common content words keep
+    some weight, which the dev pairs reward (Pearson 0.687 against 0.674 for plain rarity)."""
+    for m in _WORD.finditer(segment):
+        raw = m.group(0)
+        word = fold(raw)
+        if len(word) >= STEM_MIN_CHARS and word.isalpha():
+            yield word[:STEM_CHARS], rarity(raw.lower(), lang)
+
+
+def _sublinear(count: float) -> float:
+    # Position weights make counts fractional: a word seen once in the tail counts 0.5.
+    return 1.0 + math.log(count) if count >= 1.0 else count
 
 
 def profile(article: Article) -> Profile:
     tf: dict[tuple[str, bool], float] = defaultdict(float)
     strength: dict[tuple[str, bool], float] = {}
+    stem_tf: dict[str, float] = defaultdict(float)
+    stem_strength: dict[str, float] = defaultdict(float)
     for segment, position in _weighted_segments(article):
+        for stem, weight in _stem_tokens(segment, article.lang):
+            stem_tf[stem] += position
+            stem_strength[stem] = max(stem_strength[stem], math.sqrt(weight))
         for line in segment.split("\n"):
             for token, weight, entity in _segment_tokens(line, article.lang):
                 key = (token, entity)
@@ -197,24 +235,34 @@ def profile(article: Article) -> Profile:
     parts: tuple[dict[str, float], dict[str, float]] = ({}, {})
     for (token, entity), count in tf.items():
         parts[0 if entity else 1][token] = (1.0 + math.log(count)) * strength[(token, entity)]
-    return Profile(entities=parts[0], words=parts[1])
+    stems = {
+        stem: _sublinear(count) * stem_strength[stem]
+        for stem, count in stem_tf.items()
+        if stem_strength[stem] > 0
+    }
+    return Profile(entities=parts[0], words=parts[1], stems=stems)
 
 
 @dataclass(frozen=True, slots=True)
 class LexicalVectors:
-    """Hashed, IDF-weighted, L2-normalised rows: a dot product of two rows is a cosine."""
+    """Hashed, IDF-weighted, L2-normalised rows: a dot product of two rows is a cosine.
+
+    ``entities``, ``words`` and ``stems`` come from the profile; ``title`` holds character
+    3-5-grams (within words) of the accent-folded title, which match inflected and compound
+    forms (German, Polish, Turkish) that whole words miss.
+    """
 
     entities: sp.csr_matrix
     words: sp.csr_matrix
+    stems: sp.csr_matrix
+    title: sp.csr_matrix
 
 
-def vectorize(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
-    if not rows:
-        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    hasher = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
-    matrix = sp.csr_matrix(hasher.transform(rows), dtype=np.float32)
+def _idf_normalise(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """Sublinear term frequency, smoothed corpus IDF, L2-normalised rows."""
+    matrix = sp.csr_matrix(counts, dtype=np.float32)
     n = matrix.shape[0]
-    df = np.bincount(matrix.indices, minlength=N_FEATURES)
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
     matrix = matrix @ sp.diags(idf, format="csr")
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
@@ -222,10 +270,39 @@ def vectorize(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix, dtype=np.float32)
 
 
-def lexical_vectors(profiles: Sequence[Profile]) -> LexicalVectors:
+def vectorize(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
+    if not rows:
+        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+    hasher = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
+    return _idf_normalise(hasher.transform(rows))
+
+
+_CHAR_HASHER = HashingVectorizer(
+    analyzer="char_wb",
+    ngram_range=(3, 5),
+    n_features=N_FEATURES,
+    alternate_sign=False,
+    norm=None,
+    lowercase=False,
+)
+
+
+def char_vectors(texts: Sequence[str]) -> sp.csr_matrix:
+    """Character 3-5-grams of accent-folded texts, weighted like the profile's tokens."""
+    if not texts:
+        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+    counts = sp.csr_matrix(_CHAR_HASHER.transform([fold(t) for t in texts]), dtype=np.float32)
+    counts.data = 1.0 + np.log(counts.data)
+    return _idf_normalise(counts)
+
+
+def lexical_vectors(articles: Sequence[Article]) -> LexicalVectors:
+    profiles = [profile(a) for a in articles]
     return LexicalVectors(
         entities=vectorize([p.entities for p in profiles]),
         words=vectorize([p.words for p in profiles]),
+        stems=vectorize([p.stems for p in profiles]),
+        title=char_vectors([a.title or a.text[:TITLE_FALLBACK_CHARS] for a in articles]),
     )
 
 

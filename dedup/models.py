@@ -106,6 +106,31 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why two articles are as similar as they are (``dedup cluster --explain``).
+
+    ``components`` is what each signal adds to the similarity before the day discount
+    (``base``, the fusion's intercept included, is their sum clipped to [0, 1]); ``shared``
+    the names, acronyms (``^``), numbers (``#``) and days (``@MM-DD``) both articles state,
+    strongest first; ``day_a``/``day_b`` each article's event day (``MM-DD``) when known and
+    ``day_factor`` the discount for their gap.
+    """
+
+    story_a: str
+    story_b: str
+    a: str
+    b: str
+    similarity: float
+    base: float
+    same_language: bool
+    components: Mapping[str, float]
+    shared: tuple[tuple[str, float], ...]
+    day_a: str | None
+    day_b: str | None
+    day_factor: float
+
+
+@dataclass(frozen=True, slots=True)
 class RunInfo:
     """How the report was made: enough to reproduce it."""
 
@@ -127,6 +152,7 @@ class Report:
     related: tuple[Related, ...]
     skipped: tuple[Skipped, ...]
     run: RunInfo
+    explanations: tuple[Evidence, ...] = ()  # only with ``Settings.explain``
 
     @property
     def articles(self) -> int:

@@ -235,7 +235,7 @@ def link_ann(
         raise InputError(f"k must be at least 1, got {k}")
     if nprobe < 1:
         raise InputError(f"nprobe must be at least 1, got {nprobe}")
-    dense = np.ascontiguousarray(reps.dense, dtype=np.float32)
+    dense = np.ascontiguousarray(reps.search_vectors, dtype=np.float32)
     n = len(dense)
     if n < 2:
         return Links.empty()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -19,10 +20,11 @@ from dedup.config import Settings
 from dedup.corpus import read_corpus
 from dedup.embed import Encoder, load_encoder
 from dedup.errors import InputError, ModelError
-from dedup.lexical import event_day, lexical_vectors, profile
+from dedup.explain import explain_report
+from dedup.lexical import event_day, lexical_vectors, stated_event_day
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.neighbours import date_ordinals, find_links
-from dedup.similarity import Representations, language_codes
+from dedup.similarity import Representations, centre_by_language, language_codes
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +97,16 @@ def represent(
             )
     if backend in ("lexical", "hybrid"):
         with timer.stage("lexical"):
-            lexical = lexical_vectors([profile(a) for a in articles])
+            lexical = lexical_vectors(articles)
+    langs = language_codes([a.lang for a in articles])
     reps = Representations(
         backend=backend,
-        langs=language_codes([a.lang for a in articles]),
+        langs=langs,
         days=np.array([event_day(a) or -1 for a in articles], dtype=np.int32),
         dense=dense,
+        dense_centred=None if dense is None else centre_by_language(dense, langs),
         lexical=lexical,
+        stated=np.array([stated_event_day(a) is not None for a in articles], dtype=bool),
     )
     model = encoder.name if encoder is not None and backend != "lexical" else None
     return reps, model, warnings
@@ -190,7 +195,10 @@ def cluster_articles(
         warnings=tuple(warnings),
     )
     log.info("%d articles -> %d stories", len(cleaned), len(stories))
-    return Report(tuple(stories), tuple(related_out), tuple(skipped), info)
+    report = Report(tuple(stories), tuple(related_out), tuple(skipped), info)
+    if settings.explain:
+        report = dataclasses.replace(report, explanations=explain_report(report, reps, cleaned))
+    return report
 
 
 def labels_for(report: Report) -> dict[str, str]:

@@ -32,7 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dedup.errors import OutputError
-from dedup.models import Member, Related, Report, Story
+from dedup.models import Evidence, Member, Related, Report, Story
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,24 @@ def _story_dict(story: Story) -> dict[str, Any]:
     }
 
 
+def _evidence_dict(ev: Evidence) -> dict[str, Any]:
+    return {
+        "stories": [ev.story_a, ev.story_b],
+        "a": ev.a,
+        "b": ev.b,
+        "similarity": _num(ev.similarity, SIM_PLACES),
+        "base": _num(ev.base, SIM_PLACES),
+        "same_language": ev.same_language,
+        "components": {k: _num(v, SIM_PLACES) for k, v in ev.components.items()},
+        "shared": [{"token": t, "weight": _num(w, SIM_PLACES)} for t, w in ev.shared],
+        "days": {"a": ev.day_a, "b": ev.day_b, "factor": _num(ev.day_factor, SIM_PLACES)},
+    }
+
+
 def to_dict(report: Report) -> dict[str, Any]:
     """The JSON document of the report (see the module docstring for the schema)."""
     run = report.run
-    return {
+    doc = {
         "schema": SCHEMA_VERSION,
         "run": {
             "version": run.version,
@@ -154,6 +168,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         ],
         "skipped": [{"origin": s.origin, "reason": s.reason} for s in report.skipped],
     }
+    if report.explanations:
+        doc["explanations"] = [_evidence_dict(ev) for ev in report.explanations]
+    return doc
 
 
 def to_json(report: Report, *, indent: int | None = 2) -> str:
@@ -517,6 +534,32 @@ def _related_lines(related: Iterable[Related]) -> list[str]:
     return [f"  {r.a} ~ {r.b} {r.similarity:.2f}" for r in related]
 
 
+def _signal_text(components: Iterable[tuple[str, float]]) -> str:
+    """``dense 0.31 + stems 0.12 + ... - 0.18``: what each signal adds, largest first."""
+    parts = sorted(components, key=lambda kv: -abs(kv[1]))
+    shown = [f"{name} {value:.2f}" for name, value in parts if name != "intercept" and value]
+    intercept = dict(parts).get("intercept", 0.0)
+    text = " + ".join(shown) or "nothing"
+    if intercept:
+        text += f" {'-' if intercept < 0 else '+'} {abs(intercept):.2f}"
+    return text
+
+
+def _evidence_lines(ev: Evidence) -> list[str]:
+    where = ev.story_a if ev.story_a == ev.story_b else f"{ev.story_a} ~ {ev.story_b}"
+    language = "same language" if ev.same_language else "across languages"
+    if ev.day_a and ev.day_b:
+        days = f"{ev.day_a} and {ev.day_b}, similarity x{ev.day_factor:.2f}"
+    else:
+        days = "not both known, no discount"
+    return [
+        f"  {where}  {ev.a} ~ {ev.b}  {ev.similarity:.2f}  {language}",
+        f"    shared: {', '.join(t for t, _ in ev.shared) or 'nothing'}",
+        f"    days: {days}",
+        f"    signals: {_signal_text(ev.components.items())} = {ev.base:.2f}",
+    ]
+
+
 def render_table(report: Report, *, width: int = 100, color: bool = False) -> str:
     """The terminal view as a string: exact for a given width, no trailing whitespace."""
     buffer = io.StringIO()
@@ -543,6 +586,12 @@ def render_table(report: Report, *, width: int = 100, color: bool = False) -> st
         console.print(Text("Related:"))
         for line in _capped(_related_lines(report.related), "pairs"):
             console.print(Text(line))
+    if report.explanations:
+        console.print()
+        console.print(Text("Evidence (--explain):"))
+        for ev in report.explanations:
+            for line in _evidence_lines(ev):
+                console.print(Text(line), no_wrap=True, overflow="ellipsis")
     if report.skipped:
         console.print()
         console.print(Text(f"Skipped {_plural(len(report.skipped), 'input')}:"))

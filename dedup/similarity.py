@@ -1,23 +1,49 @@
 """Pair similarity: the representations of a corpus and the rule that combines them.
 
 One rule serves whole blocks of rows (exact linking) and lists of pairs (scoring candidates,
-stories, evaluation), so every stage sees the same number for the same two articles.
+stories, evaluation, ``--explain``), so every stage sees the same number for the same two
+articles.
 
-* ``dense``: cosine of the sentence embeddings.
-* ``lexical``: between articles in one language, the mean of the entity and the word cosine;
-  across languages, the entity cosine alone, since words of two languages meet only by chance
-  and would dilute the evidence that does cross (names, numbers, days).
-* ``hybrid``: the mean of ``dense`` and ``lexical``.
+* ``dense``: cosine of the sentence embeddings after per-language centring (below).
+* ``lexical`` and ``hybrid``: a fusion, ``intercept + sum(weight * feature)`` clipped to
+  [0, 1], of cosines that each carry evidence of their own (:data:`FEATURES`): character
+  3-5-grams of the title; names, numbers and days (entities); four-letter stems; for
+  ``hybrid`` the centred dense cosine; and *gated* features (:func:`add_gated`), the
+  geometric mean of the entity cosine and the stems' (or dense) cosine, and its square root.
+  A gated feature is high only when the names, numbers and days agree as well as the words:
+  two articles on one topic with other people, figures or days share stems but not
+  entities, and are not one event. Stems enter only gated: ungated, the fit on the dev
+  pairs gave them most of the weight, and articles of one topic in one month merged whatever
+  their names and numbers. Pairs in one language and pairs across languages have a fusion
+  each: across languages only evidence that crosses languages and scripts takes part (names,
+  numbers, days, stems of accent-folded and transliterated words, the dense cosine), never
+  character n-grams, which meet across languages only by chance. The weights are
+  non-negative (more shared evidence never lowers a similarity), fitted on the SemEval-2022
+  dev pairs by ``bench/fit_fusion.py`` and stored as plain numbers in
+  ``dedup/data/fusion.json``; a fused similarity estimates ``(4 - overall) / 3``: about 1 for
+  the same story, 0 for unrelated articles.
 
-Whatever the backend, two articles whose leads name different days of the event are
-discounted by the gap: ``1 / (1 + DAY_GAP_PENALTY * gap_days)``. Two meetings of the same people
-on consecutive days are two stories; articles with no stated day are not discounted.
+Per-language centring: multilingual models place articles of one language near each other,
+whatever their story. Subtracting each language's mean vector removes that shared direction.
+The mean is shrunk by ``n / (n + CENTRING_PRIOR)`` for a language with ``n`` articles, so
+on a tiny corpus (a language with one or two articles) centring fades out instead of
+subtracting an article from itself.
+
+Whatever the backend, two articles whose leads name different days for their event are
+discounted by the gap: ``1 / (1 + DAY_GAP_PENALTY * gap_days)``. Two meetings of the same
+people on consecutive days are two stories; articles with no known day are not discounted.
+When a day is only the publication date (``stated`` false), the gap is first reduced by
+``PUBLICATION_SLACK_DAYS``: outlets publish one event a day apart (time zones, next-day
+coverage), which says nothing about two events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -27,10 +53,107 @@ from dedup.lexical import LexicalVectors
 
 Array = np.ndarray
 
-LEXICAL_ENTITY_WEIGHT = 0.5
 DAY_GAP_PENALTY = 2.0
+PUBLICATION_SLACK_DAYS = 1
 DAYS_IN_YEAR = 366
-HYBRID_DENSE_WEIGHT = 0.5
+CENTRING_PRIOR = 10.0
+
+# The cosines of LexicalVectors' matrices, and the ones that also enter as square roots.
+LEXICAL_MATRICES = ("title", "entities", "words", "stems")
+_ROOTED = ("entities", "words", "stems")
+DENSE_FEATURES = ("dense", "dense_centred")
+# Evidence that holds only when the names, numbers and days agree too: the geometric mean of
+# the entity cosine and another cosine (and its square root). Two articles on one topic with
+# different people, figures or days share stems and title n-grams but not entities, and two
+# meetings of the same people share entities but not what was said: an event needs both.
+GATED = ("stems", "title", "dense_centred")
+_SAME = (
+    "title",
+    "entities_x_stems",
+    "sqrt_entities_x_stems",
+    "entities_x_title",
+    "sqrt_entities_x_title",
+)
+_CROSS = ("entities", "sqrt_entities", "entities_x_stems")
+# The features each fusion may use: backend -> "same" / "cross" language -> names.
+FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
+    "lexical": {"same": _SAME, "cross": _CROSS},
+    "hybrid": {
+        "same": (*_SAME, "entities_x_dense_centred", "dense_centred"),
+        "cross": (*_CROSS, "entities_x_dense_centred", "dense_centred"),
+    },
+}
+
+
+def add_gated(feats: dict[str, Array]) -> dict[str, Array]:
+    """Add ``entities_x_NAME`` (geometric mean of the entity cosine and NAME's) and its square
+    root ``sqrt_entities_x_NAME`` for each NAME of :data:`GATED` present; returns ``feats``."""
+    if "entities" in feats:
+        entities = np.clip(feats["entities"], 0.0, None)
+        for name in GATED:
+            if name in feats:
+                gated = np.sqrt(entities * np.clip(feats[name], 0.0, None))
+                feats[f"entities_x_{name}"] = gated
+                feats[f"sqrt_entities_x_{name}"] = np.sqrt(gated)
+    return feats
+
+
+@dataclass(frozen=True)
+class Linear:
+    """``intercept + sum(weights[name] * feature[name])``: a linear model, in plain numbers."""
+
+    intercept: float
+    weights: Mapping[str, float]
+
+    def __call__(self, features: Mapping[str, Array]) -> Array:
+        total = np.full(np.shape(next(iter(features.values()))), self.intercept, np.float32)
+        for name, weight in self.weights.items():
+            total += np.float32(weight) * features[name].astype(np.float32)
+        return total
+
+    def contributions(self, features: Mapping[str, float]) -> dict[str, float]:
+        """What each feature adds to the sum, for one pair."""
+        return {name: weight * float(features[name]) for name, weight in self.weights.items()}
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """One linear model for pairs in one language, another for pairs across languages."""
+
+    same: Linear
+    cross: Linear
+
+    def __call__(self, features: Mapping[str, Array], same_lang: Array) -> Array:
+        fused = np.where(same_lang, self.same(features), self.cross(features))
+        return np.clip(fused, 0.0, 1.0).astype(np.float32)
+
+
+def _linear(spec: Mapping[str, object]) -> Linear:
+    weights = spec["weights"]
+    assert isinstance(weights, Mapping)
+    return Linear(float(str(spec["intercept"])), {str(k): float(v) for k, v in weights.items()})
+
+
+@lru_cache(maxsize=1)
+def default_fusions() -> dict[str, Fusion]:
+    """The fitted fusions shipped with dedup (``dedup/data/fusion.json``)."""
+    doc = json.loads(resources.files("dedup").joinpath("data/fusion.json").read_text("utf-8"))
+    return {
+        name: Fusion(_linear(spec["same"]), _linear(spec["cross"]))
+        for name, spec in doc["backends"].items()
+    }
+
+
+def centre_by_language(vectors: Array, langs: Array) -> Array:
+    """Subtract each language's (shrunk) mean vector, then L2-normalise the rows."""
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    for code in np.unique(langs):
+        rows = langs == code
+        n = float(rows.sum())
+        out[rows] -= vectors[rows].mean(axis=0) * (n / (n + CENTRING_PRIOR))
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(out / norms, dtype=np.float32)
 
 
 def _rowwise_dot(m: sp.csr_matrix, i: Array, j: Array) -> Array:
@@ -41,14 +164,21 @@ def _rowwise_dot(m: sp.csr_matrix, i: Array, j: Array) -> Array:
 class Representations:
     """What the represent stage made of the corpus, row ``k`` for article ``k``.
 
-    ``backend`` is the backend that ran: ``dense``, ``lexical`` or ``hybrid``.
+    ``backend`` is the backend that ran: ``dense``, ``lexical`` or ``hybrid``. ``dense`` holds
+    the raw embeddings and ``dense_centred`` the per-language centred ones (the raw ones when
+    not given).
     """
 
     backend: str
     langs: Array  # int codes, one language per article; -1 unknown
     days: Array  # event day of the year (1..366) per article; -1 unknown
     dense: Array | None = None
+    dense_centred: Array | None = None
     lexical: LexicalVectors | None = None
+    fusions: Mapping[str, Fusion] | None = None  # None: the fitted ones shipped with dedup
+    # Per article, whether its day is stated in its text (else it is the publication date);
+    # None: every known day is stated.
+    stated: Array | None = None
 
     def __post_init__(self) -> None:
         if self.backend in ("dense", "hybrid") and self.dense is None:
@@ -60,35 +190,43 @@ class Representations:
     def n(self) -> int:
         return len(self.langs)
 
-    def _combine(
-        self,
-        dense: Array | None,
-        ent: Array | None,
-        words: Array | None,
-        same_lang: Array,
-        day_a: Array,
-        day_b: Array,
-    ) -> Array:
-        base = self._base(dense, ent, words, same_lang)
-        return np.asarray(base * _day_factor(day_a, day_b), dtype=np.float32)
-
-    def _base(
-        self, dense: Array | None, ent: Array | None, words: Array | None, same_lang: Array
-    ) -> Array:
-        lexical: Array | None = None
-        if ent is not None and words is not None:
-            within = LEXICAL_ENTITY_WEIGHT * ent + (1.0 - LEXICAL_ENTITY_WEIGHT) * words
-            lexical = np.where(same_lang, within, ent)
+    @property
+    def fusion(self) -> Fusion | None:
+        """The fusion the backend uses; None for ``dense``."""
         if self.backend == "dense":
-            assert dense is not None
-            return dense.astype(np.float32)
-        if self.backend == "lexical":
-            assert lexical is not None
-            return lexical.astype(np.float32)
-        assert dense is not None and lexical is not None
-        return (HYBRID_DENSE_WEIGHT * dense + (1 - HYBRID_DENSE_WEIGHT) * lexical).astype(
-            np.float32
-        )
+            return None
+        return (self.fusions or default_fusions())[self.backend]
+
+    def _stated(self) -> Array:
+        return np.ones(self.n, dtype=bool) if self.stated is None else self.stated
+
+    def _centred(self) -> Array:
+        centred = self.dense if self.dense_centred is None else self.dense_centred
+        assert centred is not None
+        return centred
+
+    def _features(
+        self,
+        dense_cos: Callable[[Array], Array],
+        sparse_cos: Callable[[sp.csr_matrix], Array],
+    ) -> dict[str, Array]:
+        feats: dict[str, Array] = {}
+        if self.lexical is not None:
+            for name in LEXICAL_MATRICES:
+                feats[name] = sparse_cos(getattr(self.lexical, name))
+            for name in _ROOTED:
+                feats[f"sqrt_{name}"] = np.sqrt(np.clip(feats[name], 0.0, None))
+        if self.dense is not None:
+            feats["dense"] = dense_cos(self.dense)
+            # Without centred vectors (a caller's own Representations) they are the raw ones.
+            centred = self.dense_centred
+            feats["dense_centred"] = feats["dense"] if centred is None else dense_cos(centred)
+        return add_gated(feats)
+
+    def _similarity(self, feats: Mapping[str, Array], same_lang: Array, day: Array) -> Array:
+        fusion = self.fusion
+        base = feats["dense_centred"] if fusion is None else fusion(feats, same_lang)
+        return np.asarray(base * day, dtype=np.float32)
 
     def block(self, rows: Array, cols: Array | None = None) -> Array:
         """Similarities of the articles ``rows`` to the articles ``cols`` (default: all)."""
@@ -96,64 +234,87 @@ class Representations:
         def pick(m: Any) -> Any:  # a copy only when there are columns to pick
             return m if cols is None else m[cols]
 
-        dense = ent = words = None
-        if self.backend != "lexical":
-            assert self.dense is not None
-            dense = self.dense[rows] @ pick(self.dense).T
-        if self.backend != "dense":
-            assert self.lexical is not None
-            ent = (self.lexical.entities[rows] @ pick(self.lexical.entities).T).toarray()
-            words = (self.lexical.words[rows] @ pick(self.lexical.words).T).toarray()
         langs = pick(self.langs)
-        same = self.langs[rows][:, None] == langs[None, :]
-        same &= self.langs[rows][:, None] >= 0
-        return self._combine(
-            dense, ent, words, same, self.days[rows][:, None], pick(self.days)[None, :]
+        same = (self.langs[rows][:, None] == langs[None, :]) & (self.langs[rows][:, None] >= 0)
+        feats = self._features(
+            lambda m: m[rows] @ pick(m).T, lambda m: (m[rows] @ pick(m).T).toarray()
         )
+        stated = self._stated()
+        day = day_factor(
+            self.days[rows][:, None],
+            pick(self.days)[None, :],
+            stated[rows][:, None] & pick(stated)[None, :],
+        )
+        return self._similarity(feats, same, day)
+
+    @property
+    def search_vectors(self) -> Array:
+        """The dense vectors a nearest-neighbour search runs on: the language-centred ones,
+        whose cosine is the dense similarity and a fused similarity's dense evidence."""
+        return self._centred()
 
     def dense_floor(self, floor: float) -> float:
-        """The lowest dense cosine a pair can have and still reach ``floor`` (``floor > 0``).
+        """The cosine of :attr:`search_vectors` below which a candidate search may stop.
 
-        The day discount only lowers a positive similarity, and a lexical similarity is at
-        most 1; so a dense candidate search may stop at this cosine without missing a pair.
+        For ``dense`` it is exact: the similarity is that cosine times a day discount of at
+        most 1, so no pair under ``floor`` can reach it. For ``hybrid`` it is a heuristic: the
+        fitted fusion adds lexical evidence, so a pair with a weaker dense cosine but strong
+        shared names may still reach ``floor``; such pairs can be missed by the approximate
+        search (never by the exact one). ``lexical`` has no dense vectors: no bound.
         """
-        if floor <= 0:  # a discount can raise a negative similarity: no bound
+        if floor <= 0 or self.backend == "lexical":  # a discount can raise a negative value
             return -1.0
-        if self.backend == "dense":
-            return floor
-        if self.backend == "hybrid":
-            return (floor - (1 - HYBRID_DENSE_WEIGHT)) / HYBRID_DENSE_WEIGHT
-        return -1.0
+        return floor
+
+    def features(self, i: Sequence[int] | Array, j: Sequence[int] | Array) -> dict[str, Array]:
+        """Every feature of the pairs ``(i[k], j[k])`` the representations allow, by name
+        (:data:`FEATURES`), and ``same_lang`` and ``day_factor``: for fitting and explaining."""
+        i = np.asarray(i, dtype=np.int64)
+        j = np.asarray(j, dtype=np.int64)
+        feats = self._features(
+            lambda m: np.einsum("ij,ij->i", m[i], m[j]), lambda m: _rowwise_dot(m, i, j)
+        )
+        feats["same_lang"] = (self.langs[i] == self.langs[j]) & (self.langs[i] >= 0)
+        stated = self._stated()
+        feats["day_factor"] = day_factor(self.days[i], self.days[j], stated[i] & stated[j])
+        return feats
 
     def pairs(self, i: Sequence[int] | Array, j: Sequence[int] | Array) -> Array:
         """Similarities of the pairs ``(i[k], j[k])``."""
-        i = np.asarray(i, dtype=np.int64)
-        j = np.asarray(j, dtype=np.int64)
-        dense = ent = words = None
-        if self.backend != "lexical":
-            assert self.dense is not None
-            dense = np.einsum("ij,ij->i", self.dense[i], self.dense[j])
-        if self.backend != "dense":
-            assert self.lexical is not None
-            ent = _rowwise_dot(self.lexical.entities, i, j)
-            words = _rowwise_dot(self.lexical.words, i, j)
-        same = (self.langs[i] == self.langs[j]) & (self.langs[i] >= 0)
-        return self._combine(dense, ent, words, same, self.days[i], self.days[j])
+        feats = self.features(i, j)
+        return self._similarity(feats, feats["same_lang"], feats["day_factor"])
+
+    def components(self, i: int, j: int) -> tuple[dict[str, float], float]:
+        """What each signal adds to the similarity of articles ``i`` and ``j`` before the day
+        discount (the fusion's ``intercept`` included), and their sum clipped to [0, 1]."""
+        feats = self.features([i], [j])
+        fusion = self.fusion
+        if fusion is None:
+            value = float(feats["dense_centred"][0])
+            return {"dense_centred": value}, value
+        linear = fusion.same if bool(feats["same_lang"][0]) else fusion.cross
+        parts = linear.contributions({k: float(v[0]) for k, v in feats.items()})
+        parts = {"intercept": linear.intercept, **parts}
+        return parts, float(fusion(feats, feats["same_lang"])[0])
 
     def matrix(self, idx: Sequence[int] | Array) -> Array:
         """The full similarity matrix among the articles ``idx`` (a story, a component)."""
         idx = np.asarray(idx, dtype=np.int64)
         ii, jj = np.meshgrid(idx, idx, indexing="ij")
         m = self.pairs(ii.ravel(), jj.ravel()).reshape(len(idx), len(idx))
+        m = (m + m.T) / 2
         np.fill_diagonal(m, 1.0)
-        return np.asarray((m + m.T) / 2, dtype=np.float32)
+        return np.asarray(m, dtype=np.float32)
 
 
-def _day_factor(a: Array, b: Array) -> Array:
+def day_factor(a: Array, b: Array, stated: Array | bool = True) -> Array:
+    """``1 / (1 + DAY_GAP_PENALTY * gap)`` where both days are known, else 1; the gap less
+    ``PUBLICATION_SLACK_DAYS`` unless both days are ``stated`` in the articles."""
     if not ((a > 0).any() and (b > 0).any()):  # no pair has both days: skip the n x m work
-        return np.ones(1, dtype=np.float32)
+        return np.broadcast_to(np.float32(1.0), np.broadcast_shapes(np.shape(a), np.shape(b)))
     gap = np.abs(a - b)
     gap = np.minimum(gap, DAYS_IN_YEAR - gap)  # December 31 and January 1 are one day apart
+    gap = np.where(stated, gap, np.maximum(gap - PUBLICATION_SLACK_DAYS, 0))
     known = (a > 0) & (b > 0)
     return np.where(known, 1.0 / (1.0 + DAY_GAP_PENALTY * gap), 1.0).astype(np.float32)
 

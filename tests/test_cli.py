@@ -67,7 +67,7 @@ def test_samples_table_is_exact() -> None:
     assert lines[1] == f"backend lexical, threshold {DEFAULT_THRESHOLDS['lexical']:.2f}"
     assert [line[:4] for line in lines if line[:1] == "S"] == ["S1  ", "S2  ", "S3  "]
     assert "Related:" in lines
-    assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.13"
+    assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.19"
 
 
 def test_auto_falls_back_to_lexical_with_a_warning(tmp_path: Path) -> None:
@@ -314,3 +314,43 @@ def test_evaluate_commands_have_help_with_an_example(command: list[str]) -> None
     result = invoke(*command, "--help")
     assert result.exit_code == 0
     assert "Example:" in result.stdout
+
+
+def test_explain_shows_the_evidence_that_linked_each_story() -> None:
+    result = invoke("cluster", ARTICLES, "--backend", "lexical", "--explain", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    evidence = doc["explanations"]
+    inside = [e for e in evidence if e["stories"][0] == e["stories"][1]]
+    assert sorted(sorted((e["a"], e["b"])) for e in inside) == TRUE_STORIES[:2]
+    story_a = next(e for e in inside if "000_f774f4f1cbedfdc2.txt" in (e["a"], e["b"]))
+    # English and Vietnamese meet on a name, a place, a year and the day.
+    assert {"tolam", "newyork", "#2030", "@09-22"} <= {s["token"] for s in story_a["shared"]}
+    assert story_a["days"] == {"a": "09-22", "b": "09-22", "factor": 1.0}
+    assert not story_a["same_language"]
+    assert sum(story_a["components"].values()) == pytest.approx(story_a["base"], abs=1e-3)
+    assert story_a["similarity"] == pytest.approx(story_a["base"], abs=1e-3)
+    # B and C are related, not one story: the same people, but December 6 and December 5.
+    across = [e for e in evidence if e["stories"][0] != e["stories"][1]]
+    assert len(across) == 1
+    assert {across[0]["days"]["a"], across[0]["days"]["b"]} == {"12-05", "12-06"}
+    assert across[0]["similarity"] == pytest.approx(across[0]["base"] / 3, abs=1e-3)
+
+    table = invoke("cluster", ARTICLES, "--backend", "lexical", "--explain").stdout
+    lines = table.splitlines()
+    assert "Evidence (--explain):" in lines
+    assert all(len(line) <= 100 for line in lines)
+    assert sum(line.startswith("    shared: ") for line in lines) == len(evidence)
+    plain = json.loads(invoke("cluster", ARTICLES, "--backend", "lexical", "--json").stdout)
+    assert "explanations" not in plain
+
+
+def test_explain_with_a_model_shows_the_dense_signal(tiny_model_dir: Path) -> None:
+    result = invoke(
+        "cluster", ARTICLES, "--backend", "hybrid", "--model", str(tiny_model_dir),
+        "--threshold", "0.01", "--explain", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    evidence = json.loads(result.stdout)["explanations"]
+    assert evidence
+    assert any({"dense", "dense_centred"} & set(e["components"]) for e in evidence)

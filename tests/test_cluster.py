@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -14,8 +16,13 @@ def dense_reps(vectors: list[list[float]]) -> Representations:
     m = np.asarray(vectors, dtype=np.float32)
     m /= np.linalg.norm(m, axis=1, keepdims=True)
     n = len(m)
+    # One language: the tests hand the vectors over as the centred ones too.
     return Representations(
-        backend="dense", langs=np.zeros(n, dtype=np.int32), days=np.full(n, -1), dense=m
+        backend="dense",
+        langs=np.zeros(n, dtype=np.int32),
+        days=np.full(n, -1),
+        dense=m,
+        dense_centred=m,
     )
 
 
@@ -89,32 +96,97 @@ def test_related_pairs_between_neighbouring_stories() -> None:
     assert rel[0][2] == pytest.approx(np.cos(gaps).mean(), abs=1e-5)
 
 
-def test_lexical_rule_uses_entities_across_languages() -> None:
+def test_fusion_is_the_linear_model_it_states() -> None:
     import scipy.sparse as sp
 
     from dedup.lexical import LexicalVectors
+    from dedup.similarity import Fusion, Linear
 
-    ent = sp.csr_matrix(np.array([[1, 0], [1, 0], [1, 0]], dtype=np.float32))
-    words = sp.csr_matrix(np.array([[1, 0], [0, 1], [0, 1]], dtype=np.float32))
+    def rows(*values: list[float]) -> sp.csr_matrix:
+        return sp.csr_matrix(np.array(values, dtype=np.float32))
+
+    a, b = [1.0, 0.0], [0.6, 0.8]
+    lexical = LexicalVectors(
+        entities=rows(a, b, a),
+        words=rows(a, a, b),
+        stems=rows(a, b, b),
+        title=rows(a, b, b),
+    )
+    # One model for pairs in one language, another across languages.
+    fusion = Fusion(
+        same=Linear(0.1, {"entities": 0.5, "sqrt_words": 0.25}),
+        cross=Linear(-0.1, {"sqrt_stems": 0.5, "entities": 0.25}),
+    )
     reps = Representations(
         backend="lexical",
         langs=np.array([0, 0, 1], dtype=np.int32),
         days=np.full(3, -1),
-        lexical=LexicalVectors(entities=ent, words=words),
+        lexical=lexical,
+        fusions={"lexical": fusion},
     )
-    # same language: mean of entity (1) and word (0) cosines; across: the entity cosine alone.
-    assert reps.pairs([0, 0], [1, 2]).tolist() == pytest.approx([0.5, 1.0])
-    assert reps.block(np.array([0]))[0].tolist() == pytest.approx([1.0, 0.5, 1.0])
+    # (0,1) same language: entities 0.6, words 1; (0,2) across: stems 0.6, entities 1.
+    expected = [0.1 + 0.5 * 0.6 + 0.25 * 1.0, -0.1 + 0.5 * np.sqrt(0.6) + 0.25 * 1.0]
+    assert reps.pairs([0, 0], [1, 2]).tolist() == pytest.approx(expected, abs=1e-6)
+    assert reps.block(np.array([0]))[0, 1:].tolist() == pytest.approx(expected, abs=1e-6)
+    # The fused value is a similarity: clipped to [0, 1].
+    loud = Fusion(same=Linear(0.9, {"entities": 1.0}), cross=Linear(-0.5, {"entities": 0.1}))
+    clipped = dataclasses.replace(reps, fusions={"lexical": loud})
+    assert clipped.pairs([0, 0], [1, 2]).tolist() == pytest.approx([1.0, 0.0])
+    parts, base = clipped.components(0, 2)
+    assert parts == pytest.approx({"intercept": -0.5, "entities": 0.1}) and base == 0.0
+
+
+def test_shipped_fusions_cross_languages_on_evidence_that_crosses() -> None:
+    from dedup.similarity import FEATURES, default_fusions
+
+    for backend, fusion in default_fusions().items():
+        assert set(fusion.same.weights) <= set(FEATURES[backend]["same"])
+        assert set(fusion.cross.weights) <= set(FEATURES[backend]["cross"])
+        assert not {"title", "words"} & set(fusion.cross.weights)
+        assert all(w >= 0 for w in (*fusion.same.weights.values(), *fusion.cross.weights.values()))
+
+
+def test_language_centring_removes_the_shared_direction() -> None:
+    from dedup.similarity import CENTRING_PRIOR, centre_by_language
+
+    rng = np.random.default_rng(0)
+    shared = np.array([5.0, 0, 0, 0])
+    vectors = np.vstack([shared + rng.normal(size=4) for _ in range(40)]).astype(np.float32)
+    langs = np.zeros(40, dtype=np.int32)
+    raw = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    centred = centre_by_language(vectors, langs)
+    assert np.allclose(np.linalg.norm(centred, axis=1), 1.0, atol=1e-5)
+    # Raw cosines are all high (one language); centred ones scatter around zero.
+    assert (raw @ raw.T).mean() > 0.8
+    assert abs((centred @ centred.T)[~np.eye(40, dtype=bool)].mean()) < 0.2
+    # A lone article of another language barely moves: the mean is shrunk by n / (n + prior).
+    lone = centre_by_language(vectors[:1], np.array([7]))
+    assert np.allclose(lone, raw[:1], atol=1e-6)
+    assert CENTRING_PRIOR > 1
 
 
 def test_different_event_days_discount_similarity() -> None:
     m = np.ones((3, 2), dtype=np.float32) / np.sqrt(2)
     reps = Representations(
-        backend="dense", langs=np.zeros(3, dtype=np.int32), days=np.array([340, 341, -1]), dense=m
+        backend="dense",
+        langs=np.zeros(3, dtype=np.int32),
+        days=np.array([340, 341, -1]),
+        dense=m,
+        dense_centred=m,
     )
     # one day apart: 1 / (1 + 2 * 1); an unknown day is never discounted
     assert reps.pairs([0, 0, 1], [1, 2, 2]).tolist() == pytest.approx([1 / 3, 1.0, 1.0])
     wrap = Representations(
-        backend="dense", langs=np.zeros(2, dtype=np.int32), days=np.array([1, 366]), dense=m[:2]
+        backend="dense",
+        langs=np.zeros(2, dtype=np.int32),
+        days=np.array([1, 366]),
+        dense=m[:2],
+        dense_centred=m[:2],
     )
     assert wrap.pairs([0], [1]).tolist() == pytest.approx([1 / 3])  # 31 Dec ~ 1 Jan
+    # Publication dates only: a day's lag between outlets is no evidence of two events.
+    published = dataclasses.replace(wrap, stated=np.array([True, False]))
+    assert published.pairs([0], [1]).tolist() == pytest.approx([1.0])
+    far = dataclasses.replace(reps, stated=np.array([False, True, True]), days=np.array([1, 4, -1]))
+    assert far.pairs([0], [1]).tolist() == pytest.approx([1 / 5])  # 3 days, less 1 of slack
+    assert far.block(np.array([0]))[0, 1] == pytest.approx(1 / 5)

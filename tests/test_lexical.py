@@ -68,9 +68,20 @@ def test_same_story_across_languages_beats_other_story_in_same_language() -> Non
         "Chiều 2.4, tại Hà Nội, Thủ tướng Phạm Minh Chính tiếp Phó Thủ tướng Belarus.",
         "vi",
     )
-    vectors = lexical_vectors([profile(a) for a in (en, vi, other)])
+    vectors = lexical_vectors([en, vi, other])
     ent = (vectors.entities @ vectors.entities.T).toarray()
     assert ent[0, 1] > 2 * ent[1, 2]
     assert np.allclose(np.diag(ent), 1.0, atol=1e-5)
     evidence = [t for t, _ in shared_evidence(profile(en), profile(vi))]
     assert "jensenhuang" in evidence and "@12-06" in evidence
+
+
+def test_stems_meet_across_inflection_and_common_words_weigh_nothing() -> None:
+    de = profile(art("x", "Die Regierungen Deutschlands beraten über Impfstoffe.", "de"))
+    en = profile(art("x", "The government of Germany discusses the vaccines.", "en"))
+    assert "regi" in de.stems and "germ" in en.stems
+    assert "the" not in en.stems  # "the" is as common as words get: its stem weighs nothing
+    # Vietnamese syllables of titles are common words: they give no stem weight either.
+    vi = profile(art("x", "Tổng Bí thư Tô Lâm tiếp Chủ tịch Tập đoàn NVIDIA.", "vi"))
+    assert "nvid" in vi.stems
+    assert vi.stems.get("chu", 0.0) < vi.stems["nvid"] / 2

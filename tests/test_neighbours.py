@@ -106,7 +106,7 @@ def test_auto_picks_by_size_and_needs_dense_vectors() -> None:
         backend="lexical",
         langs=np.zeros(2, dtype=np.int32),
         days=np.full(2, -1),
-        lexical=LexicalVectors(entities=eye, words=eye),
+        lexical=LexicalVectors(entities=eye, words=eye, stems=eye, title=eye),
     )
     assert resolve_method(lexical, "ann") == "exact"
     with pytest.raises(InputError, match="unknown neighbour method"):
@@ -168,7 +168,6 @@ def test_large_components_go_sparse_and_keep_the_rule(monkeypatch: pytest.Monkey
     reps = reps_of(x)
     links = link_exact(reps, FLOOR)
     expected = partition(group(reps, links, THRESHOLD))
-    monkeypatch.setattr(cluster, "SMALL_COMPONENT_MAX", 2)
     monkeypatch.setattr(cluster, "EXACT_COMPONENT_MAX", 2)  # every component is "large"
     assert partition(group(reps, links, THRESHOLD)) == expected
     # A chain of 30 articles 10 degrees apart (next: 0.985, two on: 0.94): one component at

