@@ -38,6 +38,7 @@ __all__ = [
     "CacheUnavailable",
     "EmbeddingCache",
     "article_keys",
+    "cached_vectors",
     "embed_cached",
 ]
 
@@ -72,7 +73,10 @@ def _model_space(encoder: Encoder) -> bytes:
 
 def article_keys(encoder: Encoder, articles: Sequence[Article]) -> list[bytes]:
     """One 32-byte key per article: model identity, pooling rules and embedded text."""
-    space = _model_space(encoder)
+    return _keys(_model_space(encoder), articles)
+
+
+def _keys(space: bytes, articles: Sequence[Article]) -> list[bytes]:
     keys = []
     for article in articles:
         digest = hashlib.blake2b(space, digest_size=32)
@@ -103,6 +107,12 @@ class EmbeddingCache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS vectors "
                 "(key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID"
+            )
+            # A model's identity from its files (embed.local_model_identity) -> the key space
+            # and width of its vectors, so a run can find them without loading the model.
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS encoders "
+                "(identity TEXT PRIMARY KEY, space BLOB NOT NULL, dim INTEGER NOT NULL)"
             )
         except sqlite3.Error as exc:
             self._db.close()
@@ -139,6 +149,26 @@ class EmbeddingCache:
             raise CacheUnavailable(f"cannot read {self.path}: {_reason(exc)}") from exc
         return found
 
+    def remember(self, identity: str, encoder: Encoder) -> None:
+        """Note that the model known by ``identity`` loads as ``encoder``."""
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO encoders VALUES (?, ?, ?)",
+                (identity, _model_space(encoder), encoder.dim),
+            )
+        except sqlite3.Error as exc:
+            raise CacheUnavailable(f"cannot write {self.path}: {_reason(exc)}") from exc
+
+    def recall(self, identity: str) -> tuple[bytes, int] | None:
+        """The key space and width noted for ``identity``, if any."""
+        try:
+            row = self._db.execute(
+                "SELECT space, dim FROM encoders WHERE identity = ?", (identity,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise CacheUnavailable(f"cannot read {self.path}: {_reason(exc)}") from exc
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
     def put(self, keys: Sequence[bytes], vectors: FloatArray) -> None:
         """Store ``vectors[k]`` under ``keys[k]`` in one transaction."""
         rows = [
@@ -165,13 +195,16 @@ def embed_cached(
     batch_size: int = 32,
     progress: bool = False,
     warnings: list[str] | None = None,
+    identity: str | None = None,
 ) -> FloatArray:
     """:func:`~dedup.embed.embed_articles`, reading and filling the cache in ``cache_dir``.
 
     Articles already in the cache are not embedded; the others are embedded :data:`SLICE` at a
     time, each slice committed before the next, and an article whose text appears twice is
     embedded once. ``cache_dir=None`` embeds everything without a cache. A cache that fails is
-    dropped for the rest of the run with a line in ``warnings``.
+    dropped for the rest of the run with a line in ``warnings``. ``identity`` (from
+    :func:`~dedup.embed.local_model_identity`) is noted beside the vectors, so that
+    :func:`cached_vectors` can find them next time without loading the model.
     """
     if cache_dir is None or not articles:
         return embed_articles(encoder, articles, batch_size=batch_size, progress=progress)
@@ -184,6 +217,8 @@ def embed_cached(
     assert cache is not None
     keys = article_keys(encoder, articles)
     try:
+        if identity is not None:
+            cache.remember(identity, encoder)
         found = cache.get(keys, encoder.dim)
     except CacheUnavailable as exc:
         notes.append(f"embedding cache unusable ({exc}); embedded without it")
@@ -227,3 +262,31 @@ def embed_cached(
         if key not in found and first_of[key] != row:
             out[row] = out[first_of[key]]
     return out
+
+
+def cached_vectors(
+    cache_dir: Path, identity: str, articles: Sequence[Article]
+) -> FloatArray | None:
+    """Every article's vector from the cache, when all are there; else None.
+
+    ``identity`` names the model by its files (:func:`~dedup.embed.local_model_identity`);
+    an earlier run that embedded with that model noted which keys its vectors have. So an
+    unchanged corpus needs no model at all: neither torch nor the weights are loaded.
+    """
+    if not articles:
+        return None
+    try:
+        with EmbeddingCache(cache_dir) as cache:
+            noted = cache.recall(identity)
+            if noted is None:
+                return None
+            space, dim = noted
+            keys = _keys(space, articles)
+            found = cache.get(keys, dim)
+    except CacheUnavailable as exc:
+        log.info("embedding cache not read: %s", exc)
+        return None
+    if any(key not in found for key in keys):
+        return None
+    log.info("embedding cache: all %d articles found; the model is not loaded", len(articles))
+    return np.stack([found[key] for key in keys])

@@ -54,6 +54,7 @@ __all__ = [
     "embed_articles",
     "encoder_fingerprint",
     "load_encoder",
+    "local_model_identity",
     "resolve_device",
     "weights_identity",
 ]
@@ -373,6 +374,25 @@ def _model_dir(source: str) -> Path | None:
         return Path(snapshot_download(source, local_files_only=True, cache_dir=_cache_folder()))
     except Exception:
         return None
+
+
+def local_model_identity(model: str, *, device: str, fast: bool) -> str | None:
+    """Which model ``model`` would load as with these options, from its local files alone.
+
+    No torch, no network: a local directory, or a hub name complete in the local cache;
+    None when the model is not on this machine. The embedding cache keys on it to find a
+    corpus's vectors without loading the model (see :func:`dedup.cache.cached_vectors`).
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        source: str | None = str(path)
+    elif path.exists() or not _valid_repo_id(model):
+        return None
+    else:
+        source = _cached_repo(model)
+    if source is None:
+        return None
+    return "\n".join((model, weights_identity(source), device.strip().lower(), f"fast={fast}"))
 
 
 def weights_identity(source: str) -> str:

@@ -13,12 +13,12 @@ from typing import BinaryIO
 import numpy as np
 
 from dedup import __version__
-from dedup.cache import embed_cached
+from dedup.cache import cached_vectors, embed_cached
 from dedup.clean import clean_corpus
 from dedup.cluster import describe, group, related_pairs, story_order
 from dedup.config import Settings
 from dedup.corpus import read_corpus
-from dedup.embed import Encoder, load_encoder
+from dedup.embed import Encoder, load_encoder, local_model_identity
 from dedup.errors import InputError, ModelError
 from dedup.explain import explain_report
 from dedup.lexical import event_day, lexical_vectors, stated_event_day
@@ -72,7 +72,20 @@ def represent(
     timer = timer or _Timer()
     warnings: list[str] = []
     backend = settings.backend
-    if backend != "lexical" and encoder is None:
+    model: str | None = None
+    dense = None
+    identity = None
+    if backend != "lexical" and encoder is None and settings.cache is not None:
+        with timer.stage("embed"):  # an unchanged corpus: its vectors without the model
+            identity = local_model_identity(
+                settings.model, device=settings.device, fast=settings.fast
+            )
+            if identity is not None:
+                dense = cached_vectors(settings.cache, identity, articles)
+        if dense is not None:
+            model = settings.model
+            backend = "hybrid" if backend == "auto" else backend
+    if backend != "lexical" and encoder is None and dense is None:
         with timer.stage("load_model"):
             try:
                 encoder = load_encoder(settings.model, device=settings.device, fast=settings.fast)
@@ -83,9 +96,10 @@ def represent(
                 backend = "lexical"
     if backend == "auto":
         backend = "hybrid"
-    dense = lexical = None
-    if backend in ("dense", "hybrid"):
+    lexical = None
+    if backend in ("dense", "hybrid") and dense is None:
         assert encoder is not None
+        model = encoder.name
         with timer.stage("embed"):
             dense = embed_cached(
                 encoder,
@@ -94,6 +108,7 @@ def represent(
                 batch_size=settings.batch_size,
                 progress=settings.progress,
                 warnings=warnings,
+                identity=identity,
             )
     if backend in ("lexical", "hybrid"):
         with timer.stage("lexical"):
@@ -108,7 +123,6 @@ def represent(
         lexical=lexical,
         stated=np.array([stated_event_day(a) is not None for a in articles], dtype=bool),
     )
-    model = encoder.name if encoder is not None and backend != "lexical" else None
     return reps, model, warnings
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -188,7 +189,7 @@ def test_cli_cache_options(
     assert "0 of 5 articles found, 5 to embed" in caplog.text
     caplog.clear()
     second = cli("--cache", str(moved))
-    assert "5 of 5 articles found, 0 to embed" in caplog.text
+    assert "all 5 articles found; the model is not loaded" in caplog.text
     assert json.loads(second.stdout)["stories"] == json.loads(first.stdout)["stories"]
     default = Path(os.environ["XDG_CACHE_HOME"]) / "dedup" / CACHE_FILE
     cli("--no-cache")
@@ -219,3 +220,38 @@ def test_two_runs_sharing_a_cache_both_finish(tiny_model_dir: Path, tmp_path: Pa
     docs = [json.loads(out) for out, _ in outputs]
     assert docs[0]["stories"] == docs[1]["stories"]
     assert rows_in(tmp_path / "shared" / CACHE_FILE) == 600
+
+
+def test_an_unchanged_corpus_needs_no_model(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dedup.pipeline
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    settings = Settings(
+        inputs=("x",), backend="dense", model=str(model), device="cpu", cache=tmp_path / "c"
+    )
+    articles = corpus(12)
+    first = cluster_articles(articles, settings)
+    loads: list[str] = []
+    real_load = dedup.pipeline.load_encoder
+
+    def counting_load(name: str, **options: Any) -> Any:
+        loads.append(name)
+        return real_load(name, **options)
+
+    monkeypatch.setattr(dedup.pipeline, "load_encoder", counting_load)
+    again = cluster_articles(articles, settings)
+    assert loads == []  # every vector came from the cache: no model loaded
+    assert again.stories == first.stories and again.run.model == str(model)
+    cluster_articles([*articles, *corpus(1, start=50)], settings)  # one new article
+    assert loads == [str(model)]
+    # Other weights under the same path are another model: loaded again, never mixed up.
+    os.utime(model / "model.safetensors", ns=(1, 1))
+    cluster_articles(articles, settings)
+    assert loads == [str(model)] * 2
+    auto = cluster_articles(articles, dataclasses.replace(settings, backend="auto"))
+    assert (auto.run.backend, auto.run.model, len(loads)) == ("hybrid", str(model), 2)
+    fast = cluster_articles(articles, dataclasses.replace(settings, fast=True))
+    assert fast.run.model == str(model) and len(loads) == 3  # int8 vectors are other vectors
