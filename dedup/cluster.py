@@ -35,6 +35,8 @@ Array = np.ndarray
 
 # A component this large is linked on its exact matrix (2,000^2 floats: 16 MB); above, sparse.
 EXACT_COMPONENT_MAX = 2000
+# Pairs scored per call when many are scored at once: a few MB of gathered rows.
+PAIR_SLICE = 1 << 15
 # fcluster keeps merges at height <= t; a tiny epsilon keeps "at the threshold" inside.
 AT_THRESHOLD = 1e-9
 
@@ -199,15 +201,26 @@ def related_pairs(
     candidates = sorted(
         {(int(min(x, y)), int(max(x, y))) for x, y in zip(a, b, strict=True) if x != y}
     )
+    if not candidates:
+        return []
     members = _members_by_label(labels)  # labels are 0..k-1: label x is members[x]
-    out: list[tuple[int, int, float]] = []
-    for x, y in candidates:
-        left, right = members[x], members[y]
-        ii, jj = np.meshgrid(left, right, indexing="ij")
-        mean = float(reps.pairs(ii.ravel(), jj.ravel()).mean())
-        if floor <= mean < threshold:
-            out.append((x, y, mean))
-    return out
+    # Every cross pair of every candidate at once, scored in slices: one pass, bounded memory.
+    ii = np.concatenate([np.repeat(members[x], len(members[y])) for x, y in candidates])
+    jj = np.concatenate([np.tile(members[y], len(members[x])) for x, y in candidates])
+    counts = np.array([len(members[x]) * len(members[y]) for x, y in candidates])
+    owner = np.repeat(np.arange(len(candidates)), counts)
+    sims = np.concatenate(
+        [
+            reps.pairs(ii[s : s + PAIR_SLICE], jj[s : s + PAIR_SLICE])
+            for s in range(0, len(ii), PAIR_SLICE)
+        ]
+    )
+    means = np.bincount(owner, weights=sims, minlength=len(candidates)) / counts
+    return [
+        (x, y, float(mean))
+        for (x, y), mean in zip(candidates, means, strict=True)
+        if floor <= mean < threshold
+    ]
 
 
 def story_order(groups: Sequence[Group], keys: Sequence[tuple[object, ...]]) -> list[int]:

@@ -300,8 +300,7 @@ class Representations:
     def matrix(self, idx: Sequence[int] | Array) -> Array:
         """The full similarity matrix among the articles ``idx`` (a story, a component)."""
         idx = np.asarray(idx, dtype=np.int64)
-        ii, jj = np.meshgrid(idx, idx, indexing="ij")
-        m = self.pairs(ii.ravel(), jj.ravel()).reshape(len(idx), len(idx))
+        m = self.block(idx, idx)  # matrix products: no gathered copy per pair
         m = (m + m.T) / 2
         np.fill_diagonal(m, 1.0)
         return np.asarray(m, dtype=np.float32)
