@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.embed import POOLING_VERSION, Encoder, embed_articles, encoder_fingerprint
+from dedup.errors import one_line
 from dedup.models import Article
 
 __all__ = [
@@ -87,10 +88,6 @@ def _keys(space: bytes, articles: Sequence[Article]) -> list[bytes]:
     return keys
 
 
-def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 class EmbeddingCache:
     """Vectors by key in ``directory/embeddings-v1.sqlite3``; see the module docstring."""
 
@@ -100,7 +97,7 @@ class EmbeddingCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise CacheUnavailable(f"cannot open {self.path}: {_reason(exc)}") from exc
+            raise CacheUnavailable(f"cannot open {self.path}: {one_line(exc)}") from exc
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -116,7 +113,7 @@ class EmbeddingCache:
             )
         except sqlite3.Error as exc:
             self._db.close()
-            raise CacheUnavailable(f"cannot use {self.path}: {_reason(exc)}") from exc
+            raise CacheUnavailable(f"cannot use {self.path}: {one_line(exc)}") from exc
 
     def __enter__(self) -> EmbeddingCache:
         return self
@@ -146,7 +143,7 @@ class EmbeddingCache:
                     if len(blob) == size:  # anything else is not ours: embed it again
                         found[bytes(key)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
         except sqlite3.Error as exc:
-            raise CacheUnavailable(f"cannot read {self.path}: {_reason(exc)}") from exc
+            raise CacheUnavailable(f"cannot read {self.path}: {one_line(exc)}") from exc
         return found
 
     def remember(self, identity: str, encoder: Encoder) -> None:
@@ -157,7 +154,7 @@ class EmbeddingCache:
                 (identity, _model_space(encoder), encoder.dim),
             )
         except sqlite3.Error as exc:
-            raise CacheUnavailable(f"cannot write {self.path}: {_reason(exc)}") from exc
+            raise CacheUnavailable(f"cannot write {self.path}: {one_line(exc)}") from exc
 
     def recall(self, identity: str) -> tuple[bytes, int] | None:
         """The key space and width noted for ``identity``, if any."""
@@ -166,7 +163,7 @@ class EmbeddingCache:
                 "SELECT space, dim FROM encoders WHERE identity = ?", (identity,)
             ).fetchone()
         except sqlite3.Error as exc:
-            raise CacheUnavailable(f"cannot read {self.path}: {_reason(exc)}") from exc
+            raise CacheUnavailable(f"cannot read {self.path}: {one_line(exc)}") from exc
         return None if row is None else (bytes(row[0]), int(row[1]))
 
     def put(self, keys: Sequence[bytes], vectors: FloatArray) -> None:
@@ -184,7 +181,7 @@ class EmbeddingCache:
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise CacheUnavailable(f"cannot write {self.path}: {_reason(exc)}") from exc
+            raise CacheUnavailable(f"cannot write {self.path}: {one_line(exc)}") from exc
 
 
 def embed_cached(

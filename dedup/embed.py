@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.errors import InputError, ModelError
+from dedup.errors import InputError, ModelError, one_line
 from dedup.models import Article
 
 if TYPE_CHECKING:
@@ -179,11 +179,6 @@ def _offline() -> bool:
     return _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE")
 
 
-def _one_line(exc: BaseException, limit: int = 240) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _cache_folder() -> str | None:
     # sentence-transformers stores models here when set; otherwise the Hugging Face cache.
     return os.environ.get("SENTENCE_TRANSFORMERS_HOME") or None
@@ -251,7 +246,7 @@ def _hub_unreachable(timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
         return f"looking up {host} timed out"
     result = found[0]
     if isinstance(result, OSError):
-        return f"cannot resolve {host}: {_one_line(result)}"
+        return f"cannot resolve {host}: {one_line(result)}"
     last: OSError | None = None
     for family, kind, proto, _, address in result:
         remaining = deadline - time.monotonic()
@@ -264,7 +259,7 @@ def _hub_unreachable(timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
             return None
         except OSError as exc:
             last = exc
-    reason = _one_line(last) if last else "timed out"
+    reason = one_line(last) if last else "timed out"
     return f"cannot connect to {host}:{port}: {reason}"
 
 
@@ -359,7 +354,7 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
     except ModelError:
         raise
     except Exception as exc:
-        raise ModelError(f"cannot load model {model}: {_one_line(exc)}") from exc
+        raise ModelError(f"cannot load model {model}: {one_line(exc)}") from exc
     return st, source
 
 
@@ -506,7 +501,7 @@ class SentenceTransformerEncoder:
                 normalize_embeddings=True,
             )
         except Exception as exc:
-            raise ModelError(f"model {self.name} failed while encoding: {_one_line(exc)}") from exc
+            raise ModelError(f"model {self.name} failed while encoding: {one_line(exc)}") from exc
         # Renormalise in float32: on GPU the model's own normalisation ran in fp16.
         return _normalise_rows(np.asarray(raw, dtype=np.float32))
 

@@ -28,3 +28,15 @@ class OutputError(DedupError):
     """A report cannot be written where the user asked."""
 
     exit_code = 1
+
+
+def one_line(exc: BaseException, limit: int = 240) -> str:
+    """An exception's message on one line (whitespace collapsed), cut at ``limit`` characters;
+    its type's name when it has no message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def os_reason(exc: OSError) -> str:
+    """What the system said about a failed file operation, without the errno and path."""
+    return exc.strerror or one_line(exc)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dedup.config import cache_root
-from dedup.errors import ModelError
+from dedup.errors import ModelError, one_line
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -50,11 +50,6 @@ _OUTPUT = "last_hidden_state"
 _OPSET = 17
 # A temporary export directory this old belongs to an export that was killed.
 _STALE_SECONDS = 24 * 3600
-
-
-def _one_line(exc: BaseException, limit: int = 240) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _transformer(st: SentenceTransformer) -> Any:
@@ -194,7 +189,7 @@ def use_onnx_int8(st: SentenceTransformer, model: str, identity: str) -> Path:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise ModelError(
-            f"--fast needs onnxruntime and onnx, which are not installed ({_one_line(exc)}): "
+            f"--fast needs onnxruntime and onnx, which are not installed ({one_line(exc)}): "
             "pip install onnxruntime onnx"
         ) from exc
     try:
@@ -218,7 +213,7 @@ def use_onnx_int8(st: SentenceTransformer, model: str, identity: str) -> Path:
             session = _session(path)
         except Exception as exc:
             raise ModelError(
-                f"cannot export model {model} to int8 ONNX for --fast: {_one_line(exc)}"
+                f"cannot export model {model} to int8 ONNX for --fast: {one_line(exc)}"
             ) from exc
     wrapper = _OnnxTransformer(session, names, first.model.config)
     # Replace the torch module: plain attribute assignment, so its weights are freed.

@@ -31,7 +31,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from dedup.errors import OutputError
+from dedup.errors import OutputError, os_reason
 from dedup.models import Evidence, Member, Related, Report, Story
 
 log = logging.getLogger(__name__)
@@ -605,10 +605,6 @@ def render_table(report: Report, *, width: int = 100, color: bool = False) -> st
 # Files
 
 
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
-
-
 def _umask() -> int:
     # The only portable way to read the umask is to set it and put it back.
     mask = os.umask(0o022)
@@ -643,7 +639,7 @@ def write_text_atomic(path: Path, text: str) -> None:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 log.debug("could not remove temporary file %s", tmp)
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
     except BaseException:  # Ctrl-C or SIGTERM mid-write: leave no temporary file behind
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -665,7 +661,7 @@ def check_writable(out_dir: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".dedup-check-", suffix=".tmp"):
             pass
     except OSError as exc:
-        raise OutputError(f"cannot write to {out_dir}: {_reason(exc)}") from exc
+        raise OutputError(f"cannot write to {out_dir}: {os_reason(exc)}") from exc
 
 
 def write_outputs(report: Report, out_dir: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from dedup.config import DEFAULT_MAX_BYTES
 from dedup.corpus import formats
 from dedup.corpus.decode import declared_charset, decode
 from dedup.corpus.records import Result, to_article
-from dedup.errors import InputError
+from dedup.errors import InputError, os_reason
 from dedup.models import Article, Skipped
 
 __all__ = ["DEFAULT_MAX_BYTES", "STDIN", "read_corpus"]
@@ -132,7 +132,7 @@ class _Run:
         try:
             info = os.stat(path)
         except OSError as exc:
-            self.skip(path, f"cannot read file: {_os_reason(exc)}")
+            self.skip(path, f"cannot read file: {os_reason(exc)}")
             return
         regular = stat.S_ISREG(info.st_mode)
         if not regular and not explicit:  # a FIFO or device in a directory would block or never end
@@ -165,7 +165,7 @@ class _Run:
                     return
                 data = stream.read(self.max_bytes + 1)
         except OSError as exc:
-            self.skip(path, f"cannot read file: {_os_reason(exc)}")
+            self.skip(path, f"cannot read file: {os_reason(exc)}")
             return
         if len(data) > self.max_bytes:  # a pipe, or a file that grew after stat
             self.skip(path, f"file is {_over_limit(self.max_bytes)}")
@@ -206,7 +206,7 @@ def _walk(root: str) -> Iterator[tuple[str, str, str | None]]:
         try:
             names = sorted(n for n in os.listdir(path) if not n.startswith("."))
         except OSError as exc:
-            return f"cannot read directory: {_os_reason(exc)}"
+            return f"cannot read directory: {os_reason(exc)}"
         stack.append(iter([(os.path.join(path, n), f"{rel}{n}") for n in names]))
         return None
 
@@ -230,10 +230,6 @@ def _walk(root: str) -> Iterator[tuple[str, str, str | None]]:
         error = push(path, rel + "/")
         if error is not None:
             yield path, rel, error
-
-
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
 
 
 def _size(n: int) -> str:
