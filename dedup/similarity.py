@@ -40,7 +40,7 @@ coverage), which says nothing about two events.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -85,17 +85,34 @@ FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def add_gated(feats: dict[str, Array]) -> dict[str, Array]:
+def add_gated(feats: dict[str, Array], wanted: Set[str] | None = None) -> dict[str, Array]:
     """Add ``entities_x_NAME`` (geometric mean of the entity cosine and NAME's) and its square
-    root ``sqrt_entities_x_NAME`` for each NAME of :data:`GATED` present; returns ``feats``."""
+    root ``sqrt_entities_x_NAME`` for each NAME of :data:`GATED` present, only those in
+    ``wanted`` (and what they are made of) when given; returns ``feats``."""
     if "entities" in feats:
         entities = np.clip(feats["entities"], 0.0, None)
         for name in GATED:
-            if name in feats:
-                gated = np.sqrt(entities * np.clip(feats[name], 0.0, None))
-                feats[f"entities_x_{name}"] = gated
-                feats[f"sqrt_entities_x_{name}"] = np.sqrt(gated)
+            gated_name, root_name = f"entities_x_{name}", f"sqrt_entities_x_{name}"
+            if name not in feats or (wanted is not None and not {gated_name, root_name} & wanted):
+                continue
+            gated = np.sqrt(entities * np.clip(feats[name], 0.0, None))
+            feats[gated_name] = gated
+            if wanted is None or root_name in wanted:
+                feats[root_name] = np.sqrt(gated)
     return feats
+
+
+def _sources(names: Set[str]) -> set[str]:
+    """The cosines the features ``names`` are made of (``sqrt_entities_x_stems`` -> entities,
+    stems)."""
+    out: set[str] = set()
+    for name in names:
+        base = name.removeprefix("sqrt_")
+        if base.startswith("entities_x_"):
+            out |= {"entities", base.removeprefix("entities_x_")}
+        else:
+            out.add(base)
+    return out
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,11 @@ class Fusion:
 
     same: Linear
     cross: Linear
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """The features either linear model weighs."""
+        return frozenset(self.same.weights) | frozenset(self.cross.weights)
 
     def __call__(self, features: Mapping[str, Array], same_lang: Array) -> Array:
         fused = np.where(same_lang, self.same(features), self.cross(features))
@@ -205,23 +227,39 @@ class Representations:
         assert centred is not None
         return centred
 
+    @property
+    def needed(self) -> frozenset[str]:
+        """The features the backend's similarity is computed from."""
+        fusion = self.fusion
+        return frozenset({"dense_centred"}) if fusion is None else fusion.needs
+
     def _features(
         self,
         dense_cos: Callable[[Array], Array],
         sparse_cos: Callable[[sp.csr_matrix], Array],
+        wanted: Set[str] | None,
     ) -> dict[str, Array]:
+        """The features ``wanted`` (every one when None) and the cosines they are made of."""
+        sources = None if wanted is None else _sources(wanted)
         feats: dict[str, Array] = {}
         if self.lexical is not None:
             for name in LEXICAL_MATRICES:
-                feats[name] = sparse_cos(getattr(self.lexical, name))
+                if sources is None or name in sources:
+                    feats[name] = sparse_cos(getattr(self.lexical, name))
             for name in _ROOTED:
-                feats[f"sqrt_{name}"] = np.sqrt(np.clip(feats[name], 0.0, None))
+                if name in feats and (wanted is None or f"sqrt_{name}" in wanted):
+                    feats[f"sqrt_{name}"] = np.sqrt(np.clip(feats[name], 0.0, None))
         if self.dense is not None:
-            feats["dense"] = dense_cos(self.dense)
-            # Without centred vectors (a caller's own Representations) they are the raw ones.
-            centred = self.dense_centred
-            feats["dense_centred"] = feats["dense"] if centred is None else dense_cos(centred)
-        return add_gated(feats)
+            if sources is None or "dense" in sources:
+                feats["dense"] = dense_cos(self.dense)
+            if sources is None or "dense_centred" in sources:
+                # Without centred vectors (a caller's own Representations) they are the raw ones.
+                centred = self.dense_centred
+                if centred is None and "dense" in feats:
+                    feats["dense_centred"] = feats["dense"]
+                else:
+                    feats["dense_centred"] = dense_cos(self._centred())
+        return add_gated(feats, wanted)
 
     def _similarity(self, feats: Mapping[str, Array], same_lang: Array, day: Array) -> Array:
         fusion = self.fusion
@@ -237,7 +275,9 @@ class Representations:
         langs = pick(self.langs)
         same = (self.langs[rows][:, None] == langs[None, :]) & (self.langs[rows][:, None] >= 0)
         feats = self._features(
-            lambda m: m[rows] @ pick(m).T, lambda m: (m[rows] @ pick(m).T).toarray()
+            lambda m: m[rows] @ pick(m).T,
+            lambda m: (m[rows] @ pick(m).T).toarray(),
+            self.needed,
         )
         stated = self._stated()
         day = day_factor(
@@ -266,13 +306,19 @@ class Representations:
             return -1.0
         return floor
 
-    def features(self, i: Sequence[int] | Array, j: Sequence[int] | Array) -> dict[str, Array]:
-        """Every feature of the pairs ``(i[k], j[k])`` the representations allow, by name
-        (:data:`FEATURES`), and ``same_lang`` and ``day_factor``: for fitting and explaining."""
+    def features(
+        self,
+        i: Sequence[int] | Array,
+        j: Sequence[int] | Array,
+        wanted: Set[str] | None = None,
+    ) -> dict[str, Array]:
+        """The features of the pairs ``(i[k], j[k])`` by name (:data:`FEATURES`): those
+        ``wanted``, by default every one the representations allow (for fitting and
+        explaining); and ``same_lang`` and ``day_factor``."""
         i = np.asarray(i, dtype=np.int64)
         j = np.asarray(j, dtype=np.int64)
         feats = self._features(
-            lambda m: np.einsum("ij,ij->i", m[i], m[j]), lambda m: _rowwise_dot(m, i, j)
+            lambda m: np.einsum("ij,ij->i", m[i], m[j]), lambda m: _rowwise_dot(m, i, j), wanted
         )
         feats["same_lang"] = (self.langs[i] == self.langs[j]) & (self.langs[i] >= 0)
         stated = self._stated()
@@ -281,7 +327,7 @@ class Representations:
 
     def pairs(self, i: Sequence[int] | Array, j: Sequence[int] | Array) -> Array:
         """Similarities of the pairs ``(i[k], j[k])``."""
-        feats = self.features(i, j)
+        feats = self.features(i, j, self.needed)
         return self._similarity(feats, feats["same_lang"], feats["day_factor"])
 
     def components(self, i: int, j: int) -> tuple[dict[str, float], float]:
