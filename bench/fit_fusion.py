@@ -33,7 +33,7 @@ from sklearn.model_selection import KFold
 
 from dedup import evaluate
 from dedup.config import Settings
-from dedup.similarity import FEATURES, add_gated
+from dedup.similarity import FEATURES, add_derived
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
@@ -83,7 +83,9 @@ def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Arr
     if cache is not None and cache.exists():
         data = np.load(cache)
         feats = {k: data[k] for k in data.files if k not in ("target", "keys")}
-        return add_gated(feats), data["target"], data["keys"]
+        # Keep the cosines only and derive the rest as the current code does.
+        feats = {k: v for k, v in feats.items() if not k.startswith(("sqrt_", "entities_x_"))}
+        return add_derived(feats), data["target"], data["keys"]
     pairs = evaluate.load_pairs(DEV)
     dev = evaluate.represent_pairs(
         pairs, Settings(inputs=(str(DEV),), backend="hybrid", model=model)

@@ -67,7 +67,7 @@ def test_samples_table_is_exact() -> None:
     assert lines[1] == f"backend lexical, threshold {DEFAULT_THRESHOLDS['lexical']:.2f}"
     assert [line[:4] for line in lines if line[:1] == "S"] == ["S1  ", "S2  ", "S3  "]
     assert "Related:" in lines
-    assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.19"
+    assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.23"
 
 
 def test_auto_falls_back_to_lexical_with_a_warning(tmp_path: Path) -> None:
