@@ -44,7 +44,7 @@ def explain_report(
         return profiles[k]
 
     def evidence(i: int, j: int) -> Evidence:
-        parts, base = reps.components(i, j)
+        parts, fused, base = reps.components(i, j)
         feats = reps.features([i], [j])
         return Evidence(
             story_a=story_of[articles[i].id],
@@ -53,6 +53,7 @@ def explain_report(
             b=articles[j].id,
             similarity=round(float(reps.pairs([i], [j])[0]), DIGITS),
             base=round(base, DIGITS),
+            fused=round(fused, DIGITS),
             same_language=bool(feats["same_lang"][0]),
             components={k: round(v, DIGITS) for k, v in parts.items()},
             shared=tuple(

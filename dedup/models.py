@@ -109,8 +109,9 @@ class Related:
 class Evidence:
     """Why two articles are as similar as they are (``dedup cluster --explain``).
 
-    ``components`` is what each signal adds to the similarity before the day discount
-    (``base``, the fusion's intercept included, is their sum clipped to [0, 1]); ``shared``
+    ``components`` is what each signal adds to the fused sum (the fusion's intercept
+    included); ``fused`` is that sum clipped to [0, 1], ``base`` the similarity before the day
+    discount (``fused`` on the fusion's curve; for dense both are the cosine); ``shared``
     the names, acronyms (``^``), numbers (``#``) and days (``@MM-DD``) both articles state,
     strongest first; ``day_a``/``day_b`` each article's event day (``MM-DD``) when known and
     ``day_factor`` the discount for their gap.
@@ -122,6 +123,7 @@ class Evidence:
     b: str
     similarity: float
     base: float
+    fused: float
     same_language: bool
     components: Mapping[str, float]
     shared: tuple[tuple[str, float], ...]

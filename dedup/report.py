@@ -129,6 +129,7 @@ def _evidence_dict(ev: Evidence) -> dict[str, Any]:
         "b": ev.b,
         "similarity": _num(ev.similarity, SIM_PLACES),
         "base": _num(ev.base, SIM_PLACES),
+        "fused": _num(ev.fused, SIM_PLACES),
         "same_language": ev.same_language,
         "components": {k: _num(v, SIM_PLACES) for k, v in ev.components.items()},
         "shared": [{"token": t, "weight": _num(w, SIM_PLACES)} for t, w in ev.shared],
@@ -556,7 +557,8 @@ def _evidence_lines(ev: Evidence) -> list[str]:
         f"  {where}  {ev.a} ~ {ev.b}  {ev.similarity:.2f}  {language}",
         f"    shared: {', '.join(t for t, _ in ev.shared) or 'nothing'}",
         f"    days: {days}",
-        f"    signals: {_signal_text(ev.components.items())} = {ev.base:.2f}",
+        f"    signals: {_signal_text(ev.components.items())} = {ev.fused:.2f}"
+        + ("" if abs(ev.base - ev.fused) < 0.005 else f", on the story scale {ev.base:.2f}"),
     ]
 
 

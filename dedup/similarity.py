@@ -20,8 +20,12 @@ articles.
   accent-folded and transliterated words, the dense cosine), never character n-grams, which
   meet across languages only by chance. The weights are non-negative (more shared evidence
   never lowers a similarity), fitted on the SemEval-2022 dev pairs by ``bench/fit_fusion.py``
-  and stored as plain numbers in ``dedup/data/fusion.json``; a fused similarity estimates
-  ``(4 - overall) / 3``: about 1 for the same story, 0 for unrelated articles.
+  and stored as plain numbers in ``dedup/data/fusion.json``. The clipped sum is then put on
+  the story scale by a fitted logistic :class:`Curve` through (0, 0) and (1, 1): the dev
+  pairs' grades rise steeply through the middle of the sum and level off at both ends, and a
+  straight line cannot follow that. The curve is monotone, so it changes no ranking and no
+  story, only what the numbers say: a fused similarity estimates ``(4 - overall) / 3``, up to
+  scale, about 1 for the same story and 0 for unrelated articles.
 
 Per-language centring: multilingual models place articles of one language near each other,
 whatever their story. Subtracting each language's mean vector removes that shared direction.
@@ -143,20 +147,43 @@ class Linear:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """A logistic curve through (0, 0) and (1, 1), steepest at ``centre``: the map from a
+    fused sum to the story scale. It changes no ranking, only the spacing of the values."""
+
+    steepness: float
+    centre: float
+
+    def __call__(self, x: Array) -> Array:
+        def sigmoid(v: Array | float) -> Array:
+            return np.asarray(1.0 / (1.0 + np.exp(-self.steepness * (np.asarray(v) - self.centre))))
+
+        low, high = sigmoid(0.0), sigmoid(1.0)
+        return np.asarray((sigmoid(x) - low) / (high - low), dtype=np.float32)
+
+
+@dataclass(frozen=True)
 class Fusion:
-    """One linear model for pairs in one language, another for pairs across languages."""
+    """One linear model for pairs in one language, another for pairs across languages; their
+    sum is clipped to [0, 1] and, with a ``curve``, put on the story scale."""
 
     same: Linear
     cross: Linear
+    curve: Curve | None = None
 
     @property
     def needs(self) -> frozenset[str]:
         """The features either linear model weighs."""
         return frozenset(self.same.weights) | frozenset(self.cross.weights)
 
-    def __call__(self, features: Mapping[str, Array], same_lang: Array) -> Array:
+    def fused(self, features: Mapping[str, Array], same_lang: Array) -> Array:
+        """The linear sum clipped to [0, 1], before the curve."""
         fused = np.where(same_lang, self.same(features), self.cross(features))
         return np.clip(fused, 0.0, 1.0).astype(np.float32)
+
+    def __call__(self, features: Mapping[str, Array], same_lang: Array) -> Array:
+        fused = self.fused(features, same_lang)
+        return fused if self.curve is None else self.curve(fused)
 
 
 def _linear(spec: Mapping[str, object]) -> Linear:
@@ -170,7 +197,13 @@ def default_fusions() -> dict[str, Fusion]:
     """The fitted fusions shipped with dedup (``dedup/data/fusion.json``)."""
     doc = json.loads(resources.files("dedup").joinpath("data/fusion.json").read_text("utf-8"))
     return {
-        name: Fusion(_linear(spec["same"]), _linear(spec["cross"]))
+        name: Fusion(
+            _linear(spec["same"]),
+            _linear(spec["cross"]),
+            Curve(float(spec["curve"]["steepness"]), float(spec["curve"]["centre"]))
+            if "curve" in spec
+            else None,
+        )
         for name, spec in doc["backends"].items()
     }
 
@@ -336,18 +369,20 @@ class Representations:
         feats = self.features(i, j, self.needed)
         return self._similarity(feats, feats["same_lang"], feats["day_factor"])
 
-    def components(self, i: int, j: int) -> tuple[dict[str, float], float]:
-        """What each signal adds to the similarity of articles ``i`` and ``j`` before the day
-        discount (the fusion's ``intercept`` included), and their sum clipped to [0, 1]."""
+    def components(self, i: int, j: int) -> tuple[dict[str, float], float, float]:
+        """What each signal adds to the fused sum of articles ``i`` and ``j`` (the fusion's
+        ``intercept`` included), that sum clipped to [0, 1], and the similarity before the day
+        discount (the sum on the fusion's curve; for dense, the cosine all along)."""
         feats = self.features([i], [j])
         fusion = self.fusion
         if fusion is None:
             value = float(feats["dense_centred"][0])
-            return {"dense_centred": value}, value
+            return {"dense_centred": value}, value, value
         linear = fusion.same if bool(feats["same_lang"][0]) else fusion.cross
         parts = linear.contributions({k: float(v[0]) for k, v in feats.items()})
         parts = {"intercept": linear.intercept, **parts}
-        return parts, float(fusion(feats, feats["same_lang"])[0])
+        same_lang = feats["same_lang"]
+        return parts, float(fusion.fused(feats, same_lang)[0]), float(fusion(feats, same_lang)[0])
 
     def matrix(self, idx: Sequence[int] | Array) -> Array:
         """The full similarity matrix among the articles ``idx`` (a story, a component)."""

@@ -6,12 +6,14 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from dedup import __version__
 from dedup.cli import app
 from dedup.config import DEFAULT_THRESHOLDS
+from dedup.similarity import default_fusions
 
 ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
 runner = CliRunner()
@@ -67,7 +69,7 @@ def test_samples_table_is_exact() -> None:
     assert lines[1] == f"backend lexical, threshold {DEFAULT_THRESHOLDS['lexical']:.2f}"
     assert [line[:4] for line in lines if line[:1] == "S"] == ["S1  ", "S2  ", "S3  "]
     assert "Related:" in lines
-    assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.23"
+    assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.30"
 
 
 def test_auto_falls_back_to_lexical_with_a_warning(tmp_path: Path) -> None:
@@ -328,7 +330,10 @@ def test_explain_shows_the_evidence_that_linked_each_story() -> None:
     assert {"tolam", "newyork", "#2030", "@09-22"} <= {s["token"] for s in story_a["shared"]}
     assert story_a["days"] == {"a": "09-22", "b": "09-22", "factor": 1.0}
     assert not story_a["same_language"]
-    assert sum(story_a["components"].values()) == pytest.approx(story_a["base"], abs=1e-3)
+    assert sum(story_a["components"].values()) == pytest.approx(story_a["fused"], abs=1e-3)
+    curve = default_fusions()["lexical"].curve
+    assert curve is not None  # the fused sum on the story scale is the similarity's base
+    assert float(curve(np.float32(story_a["fused"]))) == pytest.approx(story_a["base"], abs=1e-3)
     assert story_a["similarity"] == pytest.approx(story_a["base"], abs=1e-3)
     # B and C are related, not one story: the same people, but December 6 and December 5.
     across = [e for e in evidence if e["stories"][0] != e["stories"][1]]

@@ -132,8 +132,8 @@ def test_fusion_is_the_linear_model_it_states() -> None:
     loud = Fusion(same=Linear(0.9, {"entities": 1.0}), cross=Linear(-0.5, {"entities": 0.1}))
     clipped = dataclasses.replace(reps, fusions={"lexical": loud})
     assert clipped.pairs([0, 0], [1, 2]).tolist() == pytest.approx([1.0, 0.0])
-    parts, base = clipped.components(0, 2)
-    assert parts == pytest.approx({"intercept": -0.5, "entities": 0.1}) and base == 0.0
+    parts, fused, base = clipped.components(0, 2)
+    assert parts == pytest.approx({"intercept": -0.5, "entities": 0.1}) and fused == base == 0.0
 
 
 def test_shipped_fusions_cross_languages_on_evidence_that_crosses() -> None:
@@ -190,3 +190,22 @@ def test_different_event_days_discount_similarity() -> None:
     far = dataclasses.replace(reps, stated=np.array([False, True, True]), days=np.array([1, 4, -1]))
     assert far.pairs([0], [1]).tolist() == pytest.approx([1 / 5])  # 3 days, less 1 of slack
     assert far.block(np.array([0]))[0, 1] == pytest.approx(1 / 5)
+
+
+def test_curve_keeps_ends_and_order_and_spreads_the_middle() -> None:
+    from dedup.similarity import Curve
+
+    curve = Curve(steepness=8.7, centre=0.37)
+    x = np.linspace(0.0, 1.0, 101, dtype=np.float32)
+    y = curve(x)
+    assert y[0] == pytest.approx(0.0, abs=1e-6) and y[-1] == pytest.approx(1.0, abs=1e-6)
+    assert np.all(np.diff(y) > 0)  # strictly increasing: no ranking changes, no ties
+    assert y[40] - y[30] > 0.1 > y[100] - y[90]  # steep near the centre, flat at the top
+
+
+def test_shipped_fusions_put_their_sum_on_a_fitted_curve() -> None:
+    from dedup.similarity import default_fusions
+
+    for name, fusion in default_fusions().items():
+        assert fusion.curve is not None, name
+        assert 0.0 < fusion.curve.centre < 1.0 and fusion.curve.steepness > 1.0
