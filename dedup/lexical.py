@@ -9,7 +9,6 @@ words weigh next to nothing and names weigh most. Non-Latin scripts are translit
 
 Token kinds, each in its own namespace so they never collide:
 
-* words: accent-folded, lower-cased; weight from rarity in the article's language;
 * names: runs of capitalised words joined without spaces (``Tô Lâm`` -> ``tolam``,
   ``Hà Nội`` -> ``hanoi``), so compound spellings across languages meet;
 * ``#`` numbers with thousands separators removed; short numbers weigh little;
@@ -124,20 +123,20 @@ def event_day(article: Article) -> int | None:
 _GAP_BREAKS_SENTENCE = re.compile(r"[.!?…:;\"“”«»(\[—–]\s*$")
 
 
-def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float, bool]]:
-    """(token, strength, is_entity) for one line of text, before position weighting."""
+def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float]]:
+    """(entity, strength) for one line of text, before position weighting."""
     for day in _days(segment, lang):
-        yield day, DATE_WEIGHT, True
+        yield day, DATE_WEIGHT
 
     run: list[str] = []
 
-    def flush() -> Iterable[tuple[str, float, bool]]:
+    def flush() -> Iterable[tuple[str, float]]:
         # Every stretch of two to four words of a run, so that "NVIDIA Jensen Huang" meets
         # "Jensen Huang" and "Chủ tịch Tập đoàn" noise meets nothing in another language.
         for size in range(2, min(len(run), MAX_NAME_WORDS) + 1):
             for start in range(len(run) - size + 1):
                 part = run[start : start + size]
-                yield "".join(part), max(NAME_FLOOR, rarity(" ".join(part), lang)), True
+                yield "".join(part), max(NAME_FLOOR, rarity(" ".join(part), lang))
         run.clear()
 
     prev_end = 0
@@ -153,7 +152,7 @@ def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float
             yield from flush()
             number = _THOUSANDS.sub("", raw).replace(",", ".")
             if number.replace(".", "").isdigit() and len(number) >= 3:
-                yield "#" + number, 1.0 if len(number) >= 4 else 0.5, True
+                yield "#" + number, 1.0 if len(number) >= 4 else 0.5
             continue
 
         word = fold(raw).replace("'", "").replace("’", "")
@@ -162,15 +161,13 @@ def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float
             continue
         r = rarity(raw.lower(), lang)
         if raw.isupper() and 2 <= len(raw) <= 6 and raw.isalpha():
-            yield "^" + word, max(ACRONYM_FLOOR, rarity(word, "en")), True
+            yield "^" + word, max(ACRONYM_FLOOR, rarity(word, "en"))
         if raw[0].isupper() and (not sentence_start or r >= NAME_AT_START_RARITY):
             run.append(word)
             if r >= SINGLE_NAME_RARITY:
-                yield word, max(r, NAME_FLOOR), True
+                yield word, max(r, NAME_FLOOR)
         else:
             yield from flush()
-        if r > 0 and len(word) >= 2:
-            yield word, r, False
     yield from flush()
 
 
@@ -187,17 +184,15 @@ def _weighted_segments(article: Article) -> Iterable[tuple[str, float]]:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """Token -> weight (sublinear term frequency times strength) in three parts.
+    """Token -> weight (sublinear term frequency times strength) in two parts.
 
-    ``entities`` holds what crosses languages (names, acronyms, numbers, days); ``words`` holds
-    every informative word, which only means something between articles in one language;
-    ``stems`` holds the first ``STEM_CHARS`` letters of every accent-folded word, a crude
-    stemmer that needs no language: ``Regierung``/``Regierungen``, ``Merkels``/``Merkel`` and
+    ``entities`` holds what crosses languages (names, acronyms, numbers, days); ``stems`` holds
+    the first ``STEM_CHARS`` letters of every accent-folded word, a crude stemmer that needs no
+    language: ``Regierung``/``Regierungen``, ``Merkels``/``Merkel`` and
     ``Präsident``/``president`` meet, inflection and compounds weigh less.
     """
 
     entities: dict[str, float]
-    words: dict[str, float]
     stems: dict[str, float]
 
 
@@ -219,8 +214,8 @@ def _sublinear(count: float) -> float:
 
 
 def profile(article: Article) -> Profile:
-    tf: dict[tuple[str, bool], float] = defaultdict(float)
-    strength: dict[tuple[str, bool], float] = {}
+    tf: dict[str, float] = defaultdict(float)
+    strength: dict[str, float] = {}
     stem_tf: dict[str, float] = defaultdict(float)
     stem_strength: dict[str, float] = defaultdict(float)
     for segment, position in _weighted_segments(article):
@@ -228,32 +223,28 @@ def profile(article: Article) -> Profile:
             stem_tf[stem] += position
             stem_strength[stem] = max(stem_strength[stem], math.sqrt(weight))
         for line in segment.split("\n"):
-            for token, weight, entity in _segment_tokens(line, article.lang):
-                key = (token, entity)
-                tf[key] += position
-                strength[key] = max(strength.get(key, 0.0), weight)
-    parts: tuple[dict[str, float], dict[str, float]] = ({}, {})
-    for (token, entity), count in tf.items():
-        parts[0 if entity else 1][token] = (1.0 + math.log(count)) * strength[(token, entity)]
+            for token, weight in _segment_tokens(line, article.lang):
+                tf[token] += position
+                strength[token] = max(strength.get(token, 0.0), weight)
+    entities = {token: (1.0 + math.log(count)) * strength[token] for token, count in tf.items()}
     stems = {
         stem: _sublinear(count) * stem_strength[stem]
         for stem, count in stem_tf.items()
         if stem_strength[stem] > 0
     }
-    return Profile(entities=parts[0], words=parts[1], stems=stems)
+    return Profile(entities=entities, stems=stems)
 
 
 @dataclass(frozen=True, slots=True)
 class LexicalVectors:
     """Hashed, IDF-weighted, L2-normalised rows: a dot product of two rows is a cosine.
 
-    ``entities``, ``words`` and ``stems`` come from the profile; ``title`` holds character
+    ``entities`` and ``stems`` come from the profile; ``title`` holds character
     3-5-grams (within words) of the accent-folded title, which match inflected and compound
     forms (German, Polish, Turkish) that whole words miss.
     """
 
     entities: sp.csr_matrix
-    words: sp.csr_matrix
     stems: sp.csr_matrix
     title: sp.csr_matrix
 
@@ -300,7 +291,6 @@ def lexical_vectors(articles: Sequence[Article]) -> LexicalVectors:
     profiles = [profile(a) for a in articles]
     return LexicalVectors(
         entities=vectorize([p.entities for p in profiles]),
-        words=vectorize([p.words for p in profiles]),
         stems=vectorize([p.stems for p in profiles]),
         title=char_vectors([a.title or a.text[:TITLE_FALLBACK_CHARS] for a in articles]),
     )

@@ -63,8 +63,8 @@ DAYS_IN_YEAR = 366
 CENTRING_PRIOR = 10.0
 
 # The cosines of LexicalVectors' matrices, and the ones that also enter as square roots.
-LEXICAL_MATRICES = ("title", "entities", "words", "stems")
-_ROOTED = ("entities", "words", "stems")
+LEXICAL_MATRICES = ("title", "entities", "stems")
+_ROOTED = ("entities", "stems")
 DENSE_FEATURES = ("dense", "dense_centred")
 # Evidence that holds only when the names, numbers and days agree too: the geometric mean of
 # the entity cosine and another cosine (and its square root). Two articles on one topic with

@@ -108,13 +108,12 @@ def test_fusion_is_the_linear_model_it_states() -> None:
     a, b = [1.0, 0.0], [0.6, 0.8]
     lexical = LexicalVectors(
         entities=rows(a, b, a),
-        words=rows(a, a, b),
         stems=rows(a, b, b),
-        title=rows(a, b, b),
+        title=rows(a, a, b),
     )
     # One model for pairs in one language, another across languages.
     fusion = Fusion(
-        same=Linear(0.1, {"entities": 0.5, "sqrt_words": 0.25}),
+        same=Linear(0.1, {"entities": 0.5, "title": 0.25}),
         cross=Linear(-0.1, {"sqrt_stems": 0.5, "entities": 0.25}),
     )
     reps = Representations(
@@ -124,7 +123,7 @@ def test_fusion_is_the_linear_model_it_states() -> None:
         lexical=lexical,
         fusions={"lexical": fusion},
     )
-    # (0,1) same language: entities 0.6, words 1; (0,2) across: stems 0.6, entities 1.
+    # (0,1) same language: entities 0.6, title 1; (0,2) across: stems 0.6, entities 1.
     expected = [0.1 + 0.5 * 0.6 + 0.25 * 1.0, -0.1 + 0.5 * np.sqrt(0.6) + 0.25 * 1.0]
     assert reps.pairs([0, 0], [1, 2]).tolist() == pytest.approx(expected, abs=1e-6)
     assert reps.block(np.array([0]))[0, 1:].tolist() == pytest.approx(expected, abs=1e-6)
@@ -142,7 +141,7 @@ def test_shipped_fusions_cross_languages_on_evidence_that_crosses() -> None:
     for backend, fusion in default_fusions().items():
         assert set(fusion.same.weights) <= set(FEATURES[backend]["same"])
         assert set(fusion.cross.weights) <= set(FEATURES[backend]["cross"])
-        assert not {"title", "words"} & set(fusion.cross.weights)
+        assert "title" not in fusion.cross.weights
         assert all(w >= 0 for w in (*fusion.same.weights.values(), *fusion.cross.weights.values()))
 
 
