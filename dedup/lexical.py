@@ -40,8 +40,6 @@ from wordfreq import available_languages, zipf_frequency
 from dedup.dates import day_of_year, find_mentions
 from dedup.models import Article
 
-LEXICAL_VERSION = "1"
-
 N_FEATURES = 2**20
 TITLE_WEIGHT = 2.0
 LEAD_WEIGHT = 1.5
