@@ -455,6 +455,8 @@ def evaluate_clusters_cmd(
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     fast: FastOpt = False,
+    neighbours: NeighboursOpt = "auto",
+    window_days: WindowOpt = None,
     max_bytes: MaxBytesOpt = DEFAULT_MAX_BYTES,
     json_out: EvalJsonOpt = False,
     sweep: SweepOpt = False,
@@ -477,6 +479,8 @@ def evaluate_clusters_cmd(
         batch_size=batch_size,
         max_bytes=max_bytes,
         fast=fast,
+        neighbours=neighbours,
+        window_days=window_days,
     )
     gold = evaluate.load_labels(labels) if labels is not None else None
     _, result = evaluate.evaluate_clusters(paths, settings, labels=gold)

@@ -304,6 +304,30 @@ def test_evaluate_clusters_on_samples_is_perfect_without_a_model() -> None:
     assert doc["n"] == 5 and doc["stories"] == 3
 
 
+def test_evaluate_clusters_takes_the_window_that_cluster_takes(tmp_path: Path) -> None:
+    # One story told twice, the second telling published ten days after the first (its lead
+    # states the day, so no day discount applies: only the window can part them).
+    text = "On December 6 Tô Lâm met Jensen Huang of NVIDIA in Hanoi to sign an AI deal."
+    records = [
+        {"id": "a", "title": "NVIDIA and Vietnam sign AI deal", "text": text, "lang": "en",
+         "published": "2024-12-06", "story": "deal"},
+        {"id": "b", "title": "NVIDIA and Vietnam sign AI deal", "text": text, "lang": "en",
+         "published": "2024-12-16", "story": "deal"},
+    ]  # fmt: skip
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    scores = {}
+    for window in ("30", "3"):
+        result = invoke(
+            "evaluate", "clusters", str(corpus), "-b", "lexical", "--neighbours", "exact",
+            "--window-days", window, "--json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        scores[window] = json.loads(result.stdout)
+    assert scores["30"]["stories"] == 1 and scores["30"]["pairwise_recall"] == 1.0
+    assert scores["3"]["stories"] == 2 and scores["3"]["pairwise_recall"] == 0.0
+
+
 def test_evaluate_bad_range_is_a_usage_error(tmp_path: Path) -> None:
     pairs = write_pairs(tmp_path / "pairs.jsonl")
     result = invoke("evaluate", "pairs", str(pairs), "--sweep", "--range", "0.5:0.1:0.1")

@@ -106,7 +106,7 @@ def test_auto_picks_by_size_and_needs_dense_vectors() -> None:
         backend="lexical",
         langs=np.zeros(2, dtype=np.int32),
         days=np.full(2, -1),
-        lexical=LexicalVectors(entities=eye, words=eye, stems=eye, title=eye),
+        lexical=LexicalVectors(entities=eye, stems=eye, title=eye),
     )
     assert resolve_method(lexical, "ann") == "exact"
     with pytest.raises(InputError, match="unknown neighbour method"):
