@@ -23,9 +23,10 @@ articles.
   and stored as plain numbers in ``dedup/data/fusion.json``. The clipped sum is then put on
   the story scale by a fitted logistic :class:`Curve` through (0, 0) and (1, 1): the dev
   pairs' grades rise steeply through the middle of the sum and level off at both ends, and a
-  straight line cannot follow that. The curve is monotone, so it changes no ranking and no
-  story, only what the numbers say: a fused similarity estimates ``(4 - overall) / 3``, up to
-  scale, about 1 for the same story and 0 for unrelated articles.
+  straight line cannot follow that. The curve is monotone, so it changes no ranking of pairs,
+  mostly what the numbers say (average linkage averages the curved values): a fused
+  similarity estimates ``(4 - overall) / 3``, up to scale, about 1 for the same story and 0
+  for unrelated articles.
 
 Per-language centring: multilingual models place articles of one language near each other,
 whatever their story. Subtracting each language's mean vector removes that shared direction.
