@@ -3,6 +3,8 @@ fusion weighs (what dedup does) beside every feature computed (what it did befor
 
 The corpus is the dev pairs' 1,466 texts, cleaned and represented as ``dedup cluster`` does
 (lexical backend), copied ``--copies`` times to reach a size where the n x n work dominates.
+``--backend hybrid`` adds random 384-dimensional unit vectors as the dense ones (their values
+do not matter here, only the work: no model needed).
 Each way runs ``--repeat`` times over all rows in slices of 256 (``Representations.block``);
 the best time counts. The two ways must give the same similarities, else the run fails.
 
@@ -23,7 +25,7 @@ from dedup.clean import clean_corpus
 from dedup.config import Settings
 from dedup.models import Article
 from dedup.pipeline import represent
-from dedup.similarity import Representations
+from dedup.similarity import Representations, centre_by_language
 
 DEV = (
     Path(__file__).resolve().parent.parent.parent
@@ -75,9 +77,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backend", choices=("lexical", "hybrid"), default="lexical")
     args = parser.parse_args()
     corpus = articles(args.copies)
     reps, _, _ = represent(corpus, Settings(inputs=("dev",), backend="lexical", cache=None))
+    if args.backend == "hybrid":
+        rng = np.random.default_rng(0)
+        dense = rng.standard_normal((reps.n, 384)).astype(np.float32)
+        dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+        centred = centre_by_language(dense, reps.langs)
+        reps = dataclasses.replace(reps, backend="hybrid", dense=dense, dense_centred=centred)
     every = EveryFeature(**{f.name: getattr(reps, f.name) for f in dataclasses.fields(reps)})
     needed_s, needed = best_of(reps, args.repeat)
     every_s, everything = best_of(every, args.repeat)
@@ -85,7 +94,7 @@ def main() -> None:
         raise SystemExit(
             f"the two ways disagree: max difference {np.abs(needed - everything).max():g}"
         )
-    print(f"{reps.n:,} articles (lexical), all rows against all, best of {args.repeat}:")
+    print(f"{reps.n:,} articles ({reps.backend}), all rows against all, best of {args.repeat}:")
     print(f"  every feature   {every_s:.2f} s")
     print(
         f"  needed features {needed_s:.2f} s  ({every_s / needed_s:.2f}x faster, same similarities)"

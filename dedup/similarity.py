@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 
 from dedup.lexical import LexicalVectors
 
@@ -156,11 +157,15 @@ class Curve:
     centre: float
 
     def __call__(self, x: Array) -> Array:
-        def sigmoid(v: Array | float) -> Array:
-            return np.asarray(1.0 / (1.0 + np.exp(-self.steepness * (np.asarray(v) - self.centre))))
-
-        low, high = sigmoid(0.0), sigmoid(1.0)
-        return np.asarray((sigmoid(x) - low) / (high - low), dtype=np.float32)
+        k, c = self.steepness, self.centre
+        low, high = float(expit(-k * c)), float(expit(k * (1.0 - c)))
+        out = np.array(x, dtype=np.float32)  # a copy, changed in place below
+        out -= np.float32(c)
+        out *= np.float32(k)
+        expit(out, out=out)  # in place, in float32: blocks of similarities are large
+        out -= np.float32(low)
+        out *= np.float32(1.0 / (high - low))
+        return out
 
 
 @dataclass(frozen=True)
