@@ -103,19 +103,23 @@ def stated_event_day(article: Article) -> int | None:
     return day_of_year(mentions[0].month, mentions[0].day) if mentions else None
 
 
-def event_day(article: Article) -> int | None:
-    """The day of the year the article's event happened, as its lead states it.
+def event_days(articles: Sequence[Article]) -> tuple[np.ndarray, np.ndarray]:
+    """Per article, the day of the year its event happened (-1 when unknown), and whether its
+    title or lead states that day (else it is the publication date).
 
     The first date in the title and lead wins: news leads name the event's day ("On the
-    afternoon of September 22", "Chiều 6.12"). Else the publication date. None when neither.
-    Years are ignored because leads rarely give them.
+    afternoon of September 22", "Chiều 6.12"). Else the publication date. Years are ignored
+    because leads rarely give them.
     """
-    stated = stated_event_day(article)
-    if stated is not None:
-        return stated
-    if article.published is not None:
-        return day_of_year(article.published.month, article.published.day)
-    return None
+    days = np.full(len(articles), -1, dtype=np.int32)
+    stated = np.zeros(len(articles), dtype=bool)
+    for k, article in enumerate(articles):
+        day = stated_event_day(article)
+        if day is not None:
+            days[k], stated[k] = day, True
+        elif article.published is not None:
+            days[k] = day_of_year(article.published.month, article.published.day)
+    return days, stated
 
 
 _GAP_BREAKS_SENTENCE = re.compile(r"[.!?…:;\"“”«»(\[—–]\s*$")

@@ -10,8 +10,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import BinaryIO
 
-import numpy as np
-
 from dedup import __version__
 from dedup.cache import cached_vectors, embed_cached
 from dedup.clean import clean_corpus
@@ -21,7 +19,7 @@ from dedup.corpus import read_corpus
 from dedup.embed import Encoder, load_encoder, local_model_identity
 from dedup.errors import InputError, ModelError
 from dedup.explain import explain_report
-from dedup.lexical import event_day, lexical_vectors, stated_event_day
+from dedup.lexical import event_days, lexical_vectors
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.neighbours import date_ordinals, find_links
 from dedup.similarity import Representations, centre_by_language, language_codes
@@ -114,14 +112,15 @@ def represent(
         with timer.stage("lexical"):
             lexical = lexical_vectors(articles)
     langs = language_codes([a.lang for a in articles])
+    days, stated = event_days(articles)
     reps = Representations(
         backend=backend,
         langs=langs,
-        days=np.array([event_day(a) or -1 for a in articles], dtype=np.int32),
+        days=days,
         dense=dense,
         dense_centred=None if dense is None else centre_by_language(dense, langs),
         lexical=lexical,
-        stated=np.array([stated_event_day(a) is not None for a in articles], dtype=bool),
+        stated=stated,
     )
     return reps, model, warnings
 
