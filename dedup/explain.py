@@ -46,12 +46,13 @@ def explain_report(
     def evidence(i: int, j: int) -> Evidence:
         parts, fused, base = reps.components(i, j)
         feats = reps.features([i], [j])
+        day = feats["day_factor"][0]
         return Evidence(
             story_a=story_of[articles[i].id],
             story_b=story_of[articles[j].id],
             a=articles[i].id,
             b=articles[j].id,
-            similarity=round(float(reps.pairs([i], [j])[0]), DIGITS),
+            similarity=round(float(np.float32(base) * day), DIGITS),  # as Representations.pairs
             base=round(base, DIGITS),
             fused=round(fused, DIGITS),
             same_language=bool(feats["same_lang"][0]),
@@ -62,7 +63,7 @@ def explain_report(
             ),
             day_a=_day(int(reps.days[i])),
             day_b=_day(int(reps.days[j])),
-            day_factor=round(float(feats["day_factor"][0]), DIGITS),
+            day_factor=round(float(day), DIGITS),
         )
 
     links: list[tuple[int, int]] = []
