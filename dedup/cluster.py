@@ -35,8 +35,6 @@ Array = np.ndarray
 
 # A component this large is linked on its exact matrix (2,000^2 floats: 16 MB); above, sparse.
 EXACT_COMPONENT_MAX = 2000
-# Pairs scored per call when many are scored at once: a few MB of gathered rows.
-PAIR_SLICE = 1 << 15
 # fcluster keeps merges at height <= t; a tiny epsilon keeps "at the threshold" inside.
 AT_THRESHOLD = 1e-9
 
@@ -204,17 +202,12 @@ def related_pairs(
     if not candidates:
         return []
     members = _members_by_label(labels)  # labels are 0..k-1: label x is members[x]
-    # Every cross pair of every candidate at once, scored in slices: one pass, bounded memory.
+    # Every cross pair of every candidate at once: one pass.
     ii = np.concatenate([np.repeat(members[x], len(members[y])) for x, y in candidates])
     jj = np.concatenate([np.tile(members[y], len(members[x])) for x, y in candidates])
     counts = np.array([len(members[x]) * len(members[y]) for x, y in candidates])
     owner = np.repeat(np.arange(len(candidates)), counts)
-    sims = np.concatenate(
-        [
-            reps.pairs(ii[s : s + PAIR_SLICE], jj[s : s + PAIR_SLICE])
-            for s in range(0, len(ii), PAIR_SLICE)
-        ]
-    )
+    sims = reps.pairs(ii, jj)  # in slices: bounded memory
     means = np.bincount(owner, weights=sims, minlength=len(candidates)) / counts
     return [
         (x, y, float(mean))

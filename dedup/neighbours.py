@@ -54,7 +54,6 @@ DEFAULT_NPROBE = 6
 KMEANS_ITERATIONS = 6
 TRAIN_PER_CELL = 24
 QUERY_ROWS = 1 << 17
-SCORE_PAIRS = 1 << 16
 NO_DATE = np.iinfo(np.int64).min
 
 
@@ -253,7 +252,7 @@ def link_ann(
     # A pair may come from both ends: score it once.
     key = np.unique(np.concatenate(found))
     i, j = key // n, key % n
-    sims = _score(reps, i, j)
+    sims = reps.pairs(i, j)
     keep = sims >= floor
     return Links(i[keep], j[keep], sims[keep])
 
@@ -314,15 +313,3 @@ def _scan(
     i = np.concatenate([rows[r], *strong_i])
     j = np.concatenate([best_j[r, c], *strong_j])
     return i, j
-
-
-def _score(reps: Representations, i: Array, j: Array) -> Array:
-    """``reps.pairs`` in slices, so that gathering the rows stays within a few MB."""
-    if not len(i):
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(
-        [
-            reps.pairs(i[s : s + SCORE_PAIRS], j[s : s + SCORE_PAIRS])
-            for s in range(0, len(i), SCORE_PAIRS)
-        ]
-    )

@@ -63,6 +63,9 @@ DAY_GAP_PENALTY = 2.0
 PUBLICATION_SLACK_DAYS = 1
 DAYS_IN_YEAR = 366
 CENTRING_PRIOR = 10.0
+# Pairs scored at once by ``Representations.pairs``: the rows it gathers (two per pair, up to
+# 1.5 KB each for 384-dimensional vectors) stay within about 100 MB however many pairs.
+PAIR_SLICE = 1 << 15
 
 # The cosines of LexicalVectors' matrices, and the ones that also enter as square roots.
 LEXICAL_MATRICES = ("title", "entities", "stems")
@@ -371,7 +374,16 @@ class Representations:
         return feats
 
     def pairs(self, i: Sequence[int] | Array, j: Sequence[int] | Array) -> Array:
-        """Similarities of the pairs ``(i[k], j[k])``."""
+        """Similarities of the pairs ``(i[k], j[k])``, scored :data:`PAIR_SLICE` at a time."""
+        i = np.asarray(i, dtype=np.int64)
+        j = np.asarray(j, dtype=np.int64)
+        if len(i) > PAIR_SLICE:
+            return np.concatenate(
+                [
+                    self.pairs(i[s : s + PAIR_SLICE], j[s : s + PAIR_SLICE])
+                    for s in range(0, len(i), PAIR_SLICE)
+                ]
+            )
         feats = self.features(i, j, self.needed)
         return self._similarity(feats, feats["same_lang"], feats["day_factor"])
 
