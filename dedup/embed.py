@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup import bundled
+from dedup.config import cache_root
 from dedup.errors import InputError, ModelError, one_line
 from dedup.models import Article
 
@@ -54,6 +56,7 @@ __all__ = [
     "embed_articles",
     "encoder_fingerprint",
     "load_encoder",
+    "local_model_dir",
     "local_model_identity",
     "resolve_device",
     "weights_identity",
@@ -302,7 +305,10 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
     Returns the model and where it was loaded from (a directory or a hub repository id).
     """
     path = Path(model).expanduser()
-    if path.exists():
+    if model == bundled.BUNDLED_MODEL:
+        with _quiet(not progress):  # converted on first use; transformers chatters meanwhile
+            source, local_only = str(bundled.model_dir(cache_root())), True
+    elif path.exists():
         if not path.is_dir():
             raise ModelError(f"cannot load model {model}: it is a file, not a model directory")
         source, local_only = str(path), True
@@ -371,20 +377,34 @@ def _model_dir(source: str) -> Path | None:
         return None
 
 
+def _local_source(model: str) -> str | None:
+    """What ``model`` would load from, from local files alone: a local directory, a hub name
+    complete in the local cache, or the bundled model once converted; else None."""
+    path = Path(model).expanduser()
+    if model == bundled.BUNDLED_MODEL:
+        converted = bundled.converted_dir(cache_root())
+        return str(converted) if bundled.source_digest(converted) else None
+    if path.is_dir():
+        return str(path)
+    if path.exists() or not _valid_repo_id(model):
+        return None
+    return _cached_repo(model)
+
+
+def local_model_dir(model: str) -> Path | None:
+    """The directory of ``model``'s files when it is on this machine (no torch, no network)."""
+    source = _local_source(model)
+    return None if source is None else _model_dir(source)
+
+
 def local_model_identity(model: str, *, device: str, fast: bool) -> str | None:
     """Which model ``model`` would load as with these options, from its local files alone.
 
-    No torch, no network: a local directory, or a hub name complete in the local cache;
-    None when the model is not on this machine. The embedding cache keys on it to find a
-    corpus's vectors without loading the model (see :func:`dedup.cache.cached_vectors`).
+    No torch, no network: None when the model is not on this machine. The embedding cache
+    keys on it to find a corpus's vectors without loading the model (see
+    :func:`dedup.cache.cached_vectors`).
     """
-    path = Path(model).expanduser()
-    if path.is_dir():
-        source: str | None = str(path)
-    elif path.exists() or not _valid_repo_id(model):
-        return None
-    else:
-        source = _cached_repo(model)
+    source = _local_source(model)
     if source is None:
         return None
     return "\n".join((model, weights_identity(source), device.strip().lower(), f"fast={fast}"))
@@ -435,6 +455,9 @@ class SentenceTransformerEncoder:
         self.name = model
         self.device = resolve_device(device)
         self.model, source = _load_model(model, self.device, progress)
+        #: Where the model's files are (None if they cannot be found): its calibration is
+        #: looked up by the digest of the weights there (see dedup.calibration).
+        self.directory = _model_dir(source)
         identity = weights_identity(source)
         if fast and self.device == "cpu":
             from dedup.quantize import use_onnx_int8

@@ -261,7 +261,7 @@ def represent_pairs(
     if not cleaned:
         raise InputError("no pair has an article with usable text")
     row = {a.id: k for k, a in enumerate(cleaned)}
-    reps, model, warnings = represent(cleaned, settings, encoder=encoder)
+    reps, model, _, warnings = represent(cleaned, settings, encoder=encoder)
     usable = np.array([a in row and b in row for a, b in ends], dtype=bool)
     i = np.array([row[a] for (a, _), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
     j = np.array([row[b] for (_, b), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
@@ -641,7 +641,7 @@ def sweep_clusters(
         raise InputError("no usable article in the input")
     gold = _gold_labels(cleaned, labels)
     langs = {a.id: a.lang for a in cleaned}
-    reps, _, notes = represent(cleaned, settings, encoder=encoder)
+    reps, _, _, notes = represent(cleaned, settings, encoder=encoder)
     for note in notes:  # e.g. the model could not load: the thresholds are then lexical ones
         log.warning("%s", note)
     # Grouping keeps only links at or above its threshold: link once at the lowest.

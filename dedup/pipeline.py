@@ -8,15 +8,18 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from dedup import __version__
+from dedup.bundled import BUNDLED_MODEL
 from dedup.cache import cached_vectors, embed_cached
+from dedup.calibration import Calibration, model_key
+from dedup.calibration import for_model as calibration_for
 from dedup.clean import clean_corpus
 from dedup.cluster import describe, group, related_pairs, story_order
 from dedup.config import Settings
 from dedup.corpus import read_corpus
-from dedup.embed import Encoder, load_encoder, local_model_identity
+from dedup.embed import Encoder, load_encoder, local_model_dir, local_model_identity
 from dedup.errors import InputError, ModelError
 from dedup.explain import explain_report
 from dedup.lexical import event_days, lexical_vectors
@@ -59,20 +62,30 @@ def run(
     return cluster_articles(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
 
 
+class Represented(NamedTuple):
+    """What the represent stage gives the rest of the run."""
+
+    reps: Representations
+    model: str | None  # the dense model that ran; None for the lexical backend
+    calibration: Calibration  # the thresholds and fusions fitted for that model
+    warnings: list[str]
+
+
 def represent(
     articles: Sequence[Article],
     settings: Settings,
     *,
     encoder: Encoder | None = None,
     timer: _Timer | None = None,
-) -> tuple[Representations, str | None, list[str]]:
-    """Representations for the backend that can run, its model name, and warnings."""
+) -> Represented:
+    """Representations for the backend that can run, its model, its numbers, and warnings."""
     timer = timer or _Timer()
     warnings: list[str] = []
     backend = settings.backend
     model: str | None = None
     dense = None
     identity = None
+    directory = None
     if backend != "lexical" and encoder is None and settings.cache is not None:
         with timer.stage("embed"):  # an unchanged corpus: its vectors without the model
             identity = local_model_identity(
@@ -82,22 +95,22 @@ def represent(
                 dense = cached_vectors(settings.cache, identity, articles)
         if dense is not None:
             model = settings.model
+            directory = local_model_dir(settings.model)
             backend = "hybrid" if backend == "auto" else backend
     if backend != "lexical" and encoder is None and dense is None:
         with timer.stage("load_model"):
-            try:
-                encoder = load_encoder(settings.model, device=settings.device, fast=settings.fast)
-            except ModelError as exc:
-                if backend != "auto":
-                    raise
-                warnings.append(f"{exc}; ran the lexical backend alone (model-free)")
+            encoder = _load_or_fall_back(settings, backend, warnings)
+            if encoder is None:
                 backend = "lexical"
+            elif encoder.name != settings.model:  # the fallback: not the identity looked up
+                identity = None
     if backend == "auto":
         backend = "hybrid"
     lexical = None
     if backend in ("dense", "hybrid") and dense is None:
         assert encoder is not None
         model = encoder.name
+        directory = getattr(encoder, "directory", None)
         with timer.stage("embed"):
             dense = embed_cached(
                 encoder,
@@ -111,6 +124,11 @@ def represent(
     if backend in ("lexical", "hybrid"):
         with timer.stage("lexical"):
             lexical = lexical_vectors(articles)
+    calibration = calibration_for(model_key(directory))
+    if model is not None:
+        note = calibration.note(model)
+        if note:
+            warnings.append(note)
     langs = language_codes([a.lang for a in articles])
     days, stated = event_days(articles)
     reps = Representations(
@@ -120,9 +138,31 @@ def represent(
         dense=dense,
         dense_centred=None if dense is None else centre_by_language(dense, langs),
         lexical=lexical,
+        fusions=calibration.fusions,
         stated=stated,
     )
-    return reps, model, warnings
+    return Represented(reps, model, calibration, warnings)
+
+
+def _load_or_fall_back(settings: Settings, backend: str, warnings: list[str]) -> Encoder | None:
+    """The configured model; for ``auto``, when it cannot load, the bundled multilingual model,
+    and when neither can, None (the lexical backend alone), each fallback with a warning."""
+    try:
+        return load_encoder(settings.model, device=settings.device, fast=settings.fast)
+    except ModelError as exc:
+        if backend != "auto":
+            raise
+        reason = str(exc)
+    if settings.model != BUNDLED_MODEL:
+        try:
+            encoder = load_encoder(BUNDLED_MODEL, device=settings.device, fast=settings.fast)
+        except ModelError as exc:
+            reason = f"{reason}; {exc}"
+        else:
+            warnings.append(f"{reason}; ran the bundled {BUNDLED_MODEL} instead")
+            return encoder
+    warnings.append(f"{reason}; ran the lexical backend alone (model-free)")
+    return None
 
 
 def cluster_articles(
@@ -144,11 +184,11 @@ def cluster_articles(
             else ""
         )
         raise InputError(f"no usable article in the input{detail}")
-    reps, model, warnings = represent(cleaned, settings, encoder=encoder, timer=timer)
+    reps, model, calibration, warnings = represent(cleaned, settings, encoder=encoder, timer=timer)
     if settings.neighbours == "ann" and reps.dense is None:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
-    threshold = settings.threshold_for(reps.backend)
-    related_floor = settings.related_for(reps.backend)
+    threshold = settings.threshold_for(reps.backend, calibration.thresholds)
+    related_floor = settings.related_for(reps.backend, calibration.thresholds)
     with timer.stage("link"):
         links = find_links(
             reps,
@@ -219,4 +259,4 @@ def labels_for(report: Report) -> dict[str, str]:
     return {m.article.id: s.id for s in report.stories for m in s.members}
 
 
-__all__ = ["canonical_order", "cluster_articles", "labels_for", "represent", "run"]
+__all__ = ["Represented", "canonical_order", "cluster_articles", "labels_for", "represent", "run"]

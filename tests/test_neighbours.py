@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from dedup import cluster
+from dedup.calibration import default
 from dedup.cluster import _average_linkage, _sparse_average_linkage, group
 from dedup.config import Settings
 from dedup.errors import InputError
@@ -107,6 +108,7 @@ def test_auto_picks_by_size_and_needs_dense_vectors() -> None:
         langs=np.zeros(2, dtype=np.int32),
         days=np.full(2, -1),
         lexical=LexicalVectors(entities=eye, stems=eye, title=eye),
+        fusions=default().fusions,
     )
     assert resolve_method(lexical, "ann") == "exact"
     with pytest.raises(InputError, match="unknown neighbour method"):

