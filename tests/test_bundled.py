@@ -78,7 +78,7 @@ def test_converted_directory_is_a_plain_sentence_transformers_model(converted: P
         "Normalize",
     ]
     config = json.loads((converted / "config_sentence_transformers.json").read_text("utf-8"))
-    assert config["prompts"]["query"] == "query: "
+    assert not any(config.get("prompts", {}).values())  # the prefix is dedup's choice
     marker = json.loads((converted / bundled.MARKER).read_text("utf-8"))
     assert marker["sha256"] == bundled.WEIGHTS_SHA256
     assert calibration.model_key(converted) == f"sha256:{bundled.WEIGHTS_SHA256}"

