@@ -140,7 +140,9 @@ class EmbeddingCache:
                     f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch
                 )
                 for key, blob in rows:
-                    if len(blob) == size:  # anything else is not ours: embed it again
+                    # Anything else (another width, another SQLite type) is not ours: embed it
+                    # again.
+                    if isinstance(key, bytes) and isinstance(blob, bytes) and len(blob) == size:
                         found[bytes(key)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
         except sqlite3.Error as exc:
             raise CacheUnavailable(f"cannot read {self.path}: {one_line(exc)}") from exc
@@ -164,7 +166,9 @@ class EmbeddingCache:
             ).fetchone()
         except sqlite3.Error as exc:
             raise CacheUnavailable(f"cannot read {self.path}: {one_line(exc)}") from exc
-        return None if row is None else (bytes(row[0]), int(row[1]))
+        if row is None or not isinstance(row[0], bytes) or not isinstance(row[1], int):
+            return None  # nothing noted, or not by dedup: the model is loaded instead
+        return bytes(row[0]), int(row[1])
 
     def put(self, keys: Sequence[bytes], vectors: FloatArray) -> None:
         """Store ``vectors[k]`` under ``keys[k]`` in one transaction."""

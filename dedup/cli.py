@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import shutil
 import signal
 import sys
@@ -31,12 +33,13 @@ from dedup.config import (
     cache_root,
     default_model,
 )
-from dedup.errors import DedupError, OutputError
-from dedup.html import to_html
+from dedup.errors import DedupError, OutputError, one_line
+from dedup.html import DEDUP_PAGE_MARK, to_html
 from dedup.models import Report
 from dedup.pipeline import run
 from dedup.report import (
     check_writable,
+    output_paths,
     render_table,
     to_json,
     write_outputs,
@@ -70,9 +73,12 @@ class _OneLineErrors(TyperGroup):
         except DedupError as exc:
             _fail(str(exc), exc.exit_code)
         except Exception as exc:  # a bug, not a user's mistake: say so, keep it one line
-            if log.isEnabledFor(logging.DEBUG):
+            if log.isEnabledFor(logging.INFO):  # -v: the traceback the message promises
                 log.exception("internal error")
-            _fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", 1)
+            _fail(
+                f"internal error: {type(exc).__name__}: {one_line(exc)} (run with -v for details)",
+                1,
+            )
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -258,6 +264,31 @@ def build_settings(
     )
 
 
+def _outputs(out: Path | None, html: Path | None) -> list[Path]:
+    return (output_paths(out) if out is not None else []) + ([html] if html is not None else [])
+
+
+def _refuse_overwriting_an_article(target: Path, inputs: Sequence[str]) -> None:
+    """An existing page that dedup did not write, named by --html and among the inputs, is an
+    article: writing the report there would destroy it."""
+    try:
+        with target.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return  # nothing there (or unreadable: writing will say so)
+    if DEDUP_PAGE_MARK in head:
+        return  # an earlier report: replacing it is the point
+    real = os.path.realpath(target)
+    for item in inputs:
+        if item == "-":
+            continue
+        root = os.path.realpath(item)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            raise OutputError(
+                f"--html {target} is an input article ({item}): name another file for the report"
+            )
+
+
 @app.command(
     epilog="Example: dedup cluster samples/ --out out/  |  cat feed.jsonl | dedup cluster - --json"
 )
@@ -315,6 +346,7 @@ def cluster(
         neighbours=neighbours,
         window_days=window_days,
         explain=explain,
+        outputs=tuple(str(p) for p in _outputs(out, html)),
     )
     if out is not None:
         check_writable(out)  # before any expensive work
@@ -322,6 +354,7 @@ def cluster(
         if html.is_dir():
             raise OutputError(f"cannot write {html}: it is a directory")
         check_writable(html.parent)
+        _refuse_overwriting_an_article(html, paths)
     report = run(settings)
     _warn(report)
     if out is not None:
@@ -358,6 +391,10 @@ PlotOpt = Annotated[
 EvalJsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
+# Thresholds differ in the 6th decimal at most; a sweep finer than 10^-4 on [0, 1] shows nothing.
+MAX_SWEEP_POINTS = 10_001
+
+
 def parse_range(text: str) -> list[float]:
     """``"0.05:0.5:0.05"`` -> [0.05, 0.1, ..., 0.5]; a usage error when malformed."""
     try:
@@ -366,9 +403,16 @@ def parse_range(text: str) -> list[float]:
         raise typer.BadParameter(
             f"expected START:STOP:STEP, got {text!r}", param_hint="--range"
         ) from None
+    if not all(math.isfinite(x) for x in (start, stop, step)):
+        raise typer.BadParameter("START, STOP and STEP must be numbers", param_hint="--range")
     if step <= 0 or stop < start:
         raise typer.BadParameter("STEP must be positive and STOP >= START", param_hint="--range")
     count = round((stop - start) / step) + 1
+    if count > MAX_SWEEP_POINTS:
+        raise typer.BadParameter(
+            f"{count:,} thresholds; at most {MAX_SWEEP_POINTS:,} (use a larger STEP)",
+            param_hint="--range",
+        )
     return [round(start + k * step, 6) for k in range(count)]
 
 

@@ -23,6 +23,10 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 #: Set to a directory to keep dedup's caches (embeddings, ONNX exports) somewhere else.
 CACHE_ENV = "DEDUP_CACHE_DIR"
 
+# Larger values mean the same as these: no file is this big, no two dates this far apart
+# (dates run from year 1 to 9999).
+MAX_BYTES_CAP = 1 << 50
+MAX_WINDOW_DAYS = 10_000 * 366
 # Stories whose mean cross similarity reaches this fraction of the threshold are "related".
 RELATED_FRACTION = 0.45
 
@@ -31,7 +35,10 @@ def cache_root() -> Path:
     """dedup's cache directory: ``$DEDUP_CACHE_DIR``, else the user's (``~/.cache/dedup``)."""
     override = os.environ.get(CACHE_ENV)
     if override:
-        return Path(override).expanduser()
+        try:
+            return Path(override).expanduser()
+        except RuntimeError as exc:  # ~user for a user this system does not have
+            raise InputError(f"{CACHE_ENV}={override!r}: {exc}") from exc
     return user_cache_path("dedup", appauthor=False)
 
 
@@ -64,6 +71,8 @@ class Settings:
     neighbour_k: int = 32
     # Articles whose published dates are both known and further apart are never compared.
     window_days: int | None = None
+    #: The files the run writes (reports): never read as input, even under an input directory.
+    outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -86,6 +95,10 @@ class Settings:
             raise InputError(f"neighbour k must be at least 1, got {self.neighbour_k}")
         if self.window_days is not None and self.window_days < 0:
             raise InputError(f"window days must be at least 0, got {self.window_days}")
+        # Past these, a limit limits nothing; the arithmetic behind it must not overflow.
+        object.__setattr__(self, "max_bytes", min(self.max_bytes, MAX_BYTES_CAP))
+        if self.window_days is not None:
+            object.__setattr__(self, "window_days", min(self.window_days, MAX_WINDOW_DAYS))
 
     def threshold_for(self, backend: str, defaults: Mapping[str, float]) -> float:
         """The grouping threshold: the one set, else ``defaults[backend]`` (the calibrated

@@ -307,11 +307,11 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
 
     Returns the model and where it was loaded from (a directory or a hub repository id).
     """
-    path = Path(model).expanduser()
+    path = _local_path(model)
     if model == bundled.BUNDLED_MODEL:
         with _quiet(not progress):  # converted on first use; transformers chatters meanwhile
             source, local_only = str(bundled.model_dir(cache_root())), True
-    elif path.exists():
+    elif path is not None:
         if not path.is_dir():
             raise ModelError(f"cannot load model {model}: it is a file, not a model directory")
         source, local_only = str(path), True
@@ -383,15 +383,23 @@ def _model_dir(source: str) -> Path | None:
 def _local_source(model: str) -> str | None:
     """What ``model`` would load from, from local files alone: a local directory, a hub name
     complete in the local cache, or the bundled model once converted; else None."""
-    path = Path(model).expanduser()
+    path = _local_path(model)
     if model == bundled.BUNDLED_MODEL:
         converted = bundled.converted_dir(cache_root())
         return str(converted) if bundled.source_digest(converted) else None
-    if path.is_dir():
-        return str(path)
-    if path.exists() or not _valid_repo_id(model):
+    if path is not None:
+        return str(path) if path.is_dir() else None
+    return _cached_repo(model) if _valid_repo_id(model) else None
+
+
+def _local_path(model: str) -> Path | None:
+    """``model`` as a path that exists here; None when it is not one (a 5,000-character name
+    or ``~nouser`` is no path, and must not be an OSError)."""
+    try:
+        path = Path(model).expanduser()
+        return path if path.exists() else None
+    except (OSError, RuntimeError):
         return None
-    return _cached_repo(model)
 
 
 def local_model_dir(model: str) -> Path | None:

@@ -23,12 +23,13 @@ and L2-normalised, so the similarity of two profiles is a dot product.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,6 +39,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from wordfreq import available_languages, zipf_frequency
 
 from dedup.dates import day_of_year, find_mentions
+from dedup.errors import one_line
 from dedup.models import Article
 
 N_FEATURES = 2**20
@@ -71,6 +73,8 @@ EVENT_DAY_CHARS = 400
 # Languages wordfreq has a frequency list for (wordfreq.available_languages()).
 _WORDFREQ_LANGS = frozenset(available_languages())
 
+log = logging.getLogger(__name__)
+
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
 
 _THOUSANDS = re.compile(r"(?<=\d)[.,'’](?=\d{3}\b)")
@@ -81,10 +85,26 @@ def fold(text: str) -> str:
     return anyascii(text).lower()
 
 
+@cache
+def _has_word_list(lang: str) -> bool:
+    """Whether wordfreq can look words of ``lang`` up here. It has lists for Chinese, Japanese
+    and Korean, but splits their text into words with optional packages (jieba, MeCab) that
+    dedup does not install: without them, those languages count as unknown, never as a
+    failed run."""
+    if lang not in _WORDFREQ_LANGS:
+        return False
+    try:
+        zipf_frequency("a", lang)
+    except Exception as exc:  # ModuleNotFoundError, or a tokenizer's dictionary missing
+        log.info("no word frequencies for %s: %s", lang, one_line(exc))
+        return False
+    return True
+
+
 @lru_cache(maxsize=200_000)
 def rarity(word: str, lang: str | None) -> float:
     """0 for the commonest words of the language, 1 for words it does not know (names)."""
-    if lang not in _WORDFREQ_LANGS:
+    if lang is None or not _has_word_list(lang):
         return UNKNOWN_LANGUAGE_RARITY
     zipf = zipf_frequency(word, lang)
     return min(1.0, max(0.0, (COMMON_ZIPF - zipf) / COMMON_ZIPF))
@@ -103,18 +123,21 @@ def stated_event_day(article: Article) -> int | None:
     return day_of_year(mentions[0].month, mentions[0].day) if mentions else None
 
 
-def event_days(articles: Sequence[Article]) -> tuple[np.ndarray, np.ndarray]:
+def event_days(
+    articles: Sequence[Article], stated_days: Sequence[int | None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per article, the day of the year its event happened (-1 when unknown), and whether its
     title or lead states that day (else it is the publication date).
 
     The first date in the title and lead wins: news leads name the event's day ("On the
     afternoon of September 22", "Chiều 6.12"). Else the publication date. Years are ignored
-    because leads rarely give them.
+    because leads rarely give them. ``stated_days``: each article's :func:`stated_event_day`,
+    when already found.
     """
     days = np.full(len(articles), -1, dtype=np.int32)
     stated = np.zeros(len(articles), dtype=bool)
     for k, article in enumerate(articles):
-        day = stated_event_day(article)
+        day = stated_event_day(article) if stated_days is None else stated_days[k]
         if day is not None:
             days[k], stated[k] = day, True
         elif article.published is not None:
@@ -289,8 +312,12 @@ def char_vectors(texts: Sequence[str]) -> sp.csr_matrix:
     return _idf_normalise(counts)
 
 
-def lexical_vectors(articles: Sequence[Article]) -> LexicalVectors:
-    profiles = [profile(a) for a in articles]
+def lexical_vectors(
+    articles: Sequence[Article], profiles: Sequence[Profile] | None = None
+) -> LexicalVectors:
+    """The corpus' lexical rows; ``profiles`` when the articles' profiles are already made."""
+    if profiles is None:
+        profiles = [profile(a) for a in articles]
     return LexicalVectors(
         entities=vectorize([p.entities for p in profiles]),
         stems=vectorize([p.stems for p in profiles]),

@@ -15,14 +15,14 @@ from dedup.bundled import BUNDLED_MODEL
 from dedup.cache import cached_vectors, embed_cached
 from dedup.calibration import Calibration, model_key
 from dedup.calibration import for_model as calibration_for
-from dedup.clean import clean_corpus
+from dedup.clean import clean_article
 from dedup.cluster import describe, group, related_pairs, story_order
 from dedup.config import Settings
 from dedup.corpus import read_corpus
 from dedup.embed import Encoder, load_encoder, local_model_dir, local_model_identity
-from dedup.errors import InputError, ModelError
+from dedup.errors import InputError, ModelError, one_line
 from dedup.explain import explain_report
-from dedup.lexical import event_days, lexical_vectors
+from dedup.lexical import Profile, event_days, lexical_vectors, profile, stated_event_day
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.neighbours import date_ordinals, find_links
 from dedup.similarity import Representations, centre_by_language, language_codes
@@ -43,13 +43,43 @@ class _Timer:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
 
+def _order_key(a: Article) -> tuple[str, str]:
+    # surrogatepass: a lone surrogate (half an emoji) must not stop the run here.
+    return hashlib.sha1(a.full_text.encode("utf-8", "surrogatepass")).hexdigest(), a.id
+
+
 def canonical_order(articles: Sequence[Article]) -> list[Article]:
     """Sort by content, then id, so the same corpus in any order gives the same stories."""
+    return sorted(articles, key=_order_key)
 
-    def key(a: Article) -> tuple[str, str]:
-        return hashlib.sha1(a.full_text.encode("utf-8")).hexdigest(), a.id
 
-    return sorted(articles, key=key)
+class _Prepared(NamedTuple):
+    """One article through the stages that see it alone: cleaned, profiled, its day found."""
+
+    article: Article
+    profile: Profile | None
+    day: int | None
+
+
+def _prepare(articles: Sequence[Article], lexical: bool, skipped: list[Skipped]) -> list[_Prepared]:
+    """Each article cleaned, its lexical profile made (when ``lexical``) and its event day
+    found. An article that makes any of these fail is skipped with the stage and the error:
+    whatever it holds, it must not cost the other articles their run."""
+    out: list[_Prepared] = []
+    for article in articles:
+        stage = "cleaning"
+        try:
+            cleaned = clean_article(article)
+            stage = "the lexical profile"
+            made = profile(cleaned) if lexical else None
+            stage = "finding its event day"
+            out.append(_Prepared(cleaned, made, stated_event_day(cleaned)))
+        except Exception as exc:  # one article's failure, whatever it is
+            log.debug("article %s failed in %s", article.id, stage, exc_info=True)
+            reason = f"{stage} failed: {type(exc).__name__}: {one_line(exc)}"
+            skipped.append(Skipped(article.origin or article.id, reason))
+    log.debug("cleaned %d articles", len(out))
+    return out
 
 
 def run(
@@ -58,7 +88,9 @@ def run(
     """Read the inputs named in ``settings`` and group them into stories."""
     timer = _Timer()
     with timer.stage("read"):
-        articles, skipped = read_corpus(settings.inputs, max_bytes=settings.max_bytes, stdin=stdin)
+        articles, skipped = read_corpus(
+            settings.inputs, max_bytes=settings.max_bytes, stdin=stdin, outputs=settings.outputs
+        )
     return cluster_articles(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
 
 
@@ -77,8 +109,13 @@ def represent(
     *,
     encoder: Encoder | None = None,
     timer: _Timer | None = None,
+    profiles: Sequence[Profile] | None = None,
+    stated_days: Sequence[int | None] | None = None,
 ) -> Represented:
-    """Representations for the backend that can run, its model, its numbers, and warnings."""
+    """Representations for the backend that can run, its model, its numbers, and warnings.
+
+    ``profiles`` and ``stated_days``, when given, are the articles' lexical profiles and
+    stated event days, already made (see :func:`cluster_articles`)."""
     timer = timer or _Timer()
     warnings: list[str] = []
     backend = settings.backend
@@ -123,14 +160,14 @@ def represent(
             )
     if backend in ("lexical", "hybrid"):
         with timer.stage("lexical"):
-            lexical = lexical_vectors(articles)
+            lexical = lexical_vectors(articles, profiles)
     calibration = calibration_for(model_key(directory))
     if model is not None:
         note = calibration.note(model)
         if note:
             warnings.append(note)
     langs = language_codes([a.lang for a in articles])
-    days, stated = event_days(articles)
+    days, stated = event_days(articles, stated_days)
     reps = Representations(
         backend=backend,
         langs=langs,
@@ -175,8 +212,13 @@ def cluster_articles(
 ) -> Report:
     """Group already-read articles into stories and report them."""
     timer = timer or _Timer()
+    skipped = list(skipped)
     with timer.stage("clean"):
-        cleaned = canonical_order(clean_corpus(articles))
+        prepared = sorted(
+            _prepare(articles, settings.backend != "dense", skipped),
+            key=lambda p: _order_key(p.article),
+        )
+    cleaned = [p.article for p in prepared]
     if not cleaned:
         detail = (
             f" ({len(skipped)} inputs skipped; first: {skipped[0].origin}: {skipped[0].reason})"
@@ -184,7 +226,16 @@ def cluster_articles(
             else ""
         )
         raise InputError(f"no usable article in the input{detail}")
-    reps, model, calibration, warnings = represent(cleaned, settings, encoder=encoder, timer=timer)
+    reps, model, calibration, warnings = represent(
+        cleaned,
+        settings,
+        encoder=encoder,
+        timer=timer,
+        profiles=[p.profile for p in prepared if p.profile]
+        if settings.backend != "dense"
+        else None,
+        stated_days=[p.day for p in prepared],
+    )
     if settings.neighbours == "ann" and reps.dense is None:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)

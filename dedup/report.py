@@ -666,6 +666,11 @@ def check_writable(out_dir: Path) -> None:
         raise OutputError(f"cannot write to {out_dir}: {os_reason(exc)}") from exc
 
 
+def output_paths(out_dir: Path) -> list[Path]:
+    """The files :func:`write_outputs` writes into ``out_dir``, in the order it writes them."""
+    return [out_dir / name for name in (JSON_NAME, MARKDOWN_NAME, STORIES_NAME, HTML_NAME)]
+
+
 def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     """Write ``report.json``, ``report.md``, ``stories.jsonl`` and ``report.html`` into
     ``out_dir``, each atomically.
@@ -677,11 +682,9 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     check_writable(out_dir)
+    renderers = (to_json, to_markdown, to_jsonl, to_html)
     texts = {
-        out_dir / JSON_NAME: to_json(report),
-        out_dir / MARKDOWN_NAME: to_markdown(report),
-        out_dir / STORIES_NAME: to_jsonl(report),
-        out_dir / HTML_NAME: to_html(report),
+        path: render(report) for path, render in zip(output_paths(out_dir), renderers, strict=True)
     }
     written: list[Path] = []
     for path, text in texts.items():

@@ -258,3 +258,22 @@ def test_an_unchanged_corpus_needs_no_model(
     assert (auto.run.backend, auto.run.model, len(loads)) == ("hybrid", str(model), 2)
     fast = cluster_articles(articles, dataclasses.replace(settings, fast=True))
     assert fast.run.model == str(model) and len(loads) == 3  # int8 vectors are other vectors
+
+
+def test_rows_of_the_wrong_sqlite_type_are_embedded_again(tmp_path: Path) -> None:
+    """A cache another program wrote into: text and numbers where blobs belong."""
+    articles = corpus(3)
+    keys = article_keys(CountingEncoder(), articles)
+    with EmbeddingCache(tmp_path):
+        pass  # creates the tables
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
+        db.execute("INSERT INTO vectors VALUES (?, ?)", (keys[0], "x" * 256))
+        db.execute("INSERT INTO vectors VALUES (?, ?)", (keys[1], 12345))
+        db.execute("INSERT INTO vectors VALUES (?, ?)", (keys[2], 3.5))
+        db.execute("INSERT INTO encoders VALUES (?, ?, ?)", ("some identity", 7, "wide"))
+    enc = CountingEncoder()
+    notes: list[str] = []
+    vectors = embed_cached(enc, articles, tmp_path, warnings=notes)
+    assert enc.encoded == 3 and vectors.shape == (3, 64) and notes == []
+    with EmbeddingCache(tmp_path) as cache:
+        assert cache.recall("some identity") is None

@@ -49,18 +49,20 @@ def read_corpus(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     stdin: BinaryIO | None = None,
+    outputs: Sequence[str] = (),
 ) -> tuple[list[Article], list[Skipped]]:
     """Read every input; return the usable articles and the skipped records, in input order.
 
     ``inputs`` are files, directories (walked recursively in sorted order, dot-names and files
     of other types left out) or ``-`` for JSONL on ``stdin`` (default ``sys.stdin.buffer``).
     A missing path raises ``InputError`` before anything is read; anything else that cannot be
-    used becomes a ``Skipped`` and reading goes on. No file over ``max_bytes`` is read.
+    used becomes a ``Skipped`` and reading goes on. No file over ``max_bytes`` is read, and
+    none of ``outputs`` (the files this run writes: a rerun must not read its own report).
     """
     for item in inputs:
         if item != STDIN and not os.path.exists(item):
             raise InputError(f"path not found: {item}")
-    run = _Run(max_bytes)
+    run = _Run(max_bytes, outputs={os.path.realpath(p) for p in outputs})
     for item in inputs:
         if item == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
@@ -91,6 +93,7 @@ class _Run:
     """What one read_corpus call has collected so far."""
 
     max_bytes: int
+    outputs: set[str] = dataclasses.field(default_factory=set)  # real paths, never read
     articles: list[Article] = dataclasses.field(default_factory=list)
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
     ids: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> origin
@@ -139,6 +142,9 @@ class _Run:
             log.debug("ignoring %s: not a regular file", path)
             return
         real = os.path.realpath(path)
+        if real in self.outputs:  # the run's own report, not an input: like a hidden file
+            log.debug("ignoring %s: this run writes it (--out or --html)", path)
+            return
         if regular and real in self.files:
             self.skip(path, f"same file as {self.files[real]}, already read")
             return
@@ -163,7 +169,7 @@ class _Run:
                         )
                     )
                     return
-                data = stream.read(self.max_bytes + 1)
+                data = formats.read_at_most(stream, self.max_bytes + 1)
         except OSError as exc:
             self.skip(path, f"cannot read file: {os_reason(exc)}")
             return

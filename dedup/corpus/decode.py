@@ -46,16 +46,20 @@ _TRANSLATE: dict[int, str | None] = {
     0xFEFF: None,
 }
 _SAMPLE = 8192
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 
 
 def normalise(text: str) -> str:
-    """NFC, newlines as \\n, no control characters but \\n and \\t, no trailing spaces.
+    """NFC, newlines as \\n, no control characters but \\n and \\t, no trailing spaces,
+    and U+FFFD for a lone surrogate (half an emoji, which JSON may carry as an escape and no
+    UTF-8 output can hold).
 
     Blank lines stay: the cleaning stage reads paragraphs from them.
     """
+    text = _SURROGATE.sub("\ufffd", text)
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").translate(_TRANSLATE))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 

@@ -118,6 +118,23 @@ def json_articles(text: str, *, display: str, id_base: str, name: str) -> Found:
         yield display, "JSON value is not an object"
 
 
+_CHUNK = 1 << 20
+
+
+def read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, read a chunk at a time: a limit far above the data
+    (``--max-bytes 30000000000``) must not allocate the limit."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(_CHUNK, left))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def jsonl_stream(
     stream: BinaryIO, *, display: str, id_base: str, name: str, max_bytes: int, limit: str
 ) -> Found:
@@ -125,10 +142,10 @@ def jsonl_stream(
 
     ``limit`` words the size limit for the reason given when the stream is longer.
     """
-    head = stream.read(min(_HEAD, max_bytes + 1))
+    head = read_at_most(stream, min(_HEAD, max_bytes + 1))
     if has_wide_encoding(head):
         # UTF-16/32 (or binary): its newline bytes do not split lines, so decode it whole.
-        data = head + stream.read(max_bytes + 1 - len(head))
+        data = head + read_at_most(stream, max_bytes + 1 - len(head))
         if len(data) > max_bytes:
             yield display, f"input is {limit}; it is not read"
             return

@@ -46,7 +46,7 @@ def to_article(record: Mapping[str, object], *, origin: str, auto_id: str, name:
     # for dates given as numbers.
     by_name: dict[str, tuple[str, object, str]] = {}
     for key, value in record.items():
-        clean_key = str(key).strip()
+        clean_key = normalise(str(key))
         lowered = clean_key.lower()
         if lowered not in by_name:
             text = as_text(value, join=lowered in FIELDS["text"])

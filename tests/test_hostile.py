@@ -1,0 +1,312 @@
+"""Hostile input, round two: scripts without spaces, one article that breaks a stage, lone
+surrogates, absurd option values. Each has a defined outcome and no run is lost.
+
+docs/reliability.md lists these inputs and their outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from dedup import pipeline
+from dedup.cli import app
+from dedup.config import Settings
+from dedup.models import Article
+from dedup.pipeline import cluster_articles
+
+runner = CliRunner()
+ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
+
+# One article in each script, two of them telling one story (Chinese and Japanese).
+SCRIPTS = {
+    "zh-hant": "搭載俄羅斯與美國太空人的聯盟MS-22發射升空，並與國際太空站完成對接。",
+    "zh-hans": "搭载俄罗斯与美国宇航员的联盟MS-22号飞船发射升空，并与国际空间站完成对接。",
+    "ja": "ロシアとアメリカの宇宙飛行士を乗せたソユーズMS-22が打ち上げられ、"
+    "国際宇宙ステーションにドッキングした。",
+    "ko": "러시아와 미국 우주비행사를 태운 소유스 MS-22호가 발사되어 국제우주정거장에 도킹했다.",
+    "th": "ยานโซยุซ MS-22 ที่บรรทุกนักบินอวกาศรัสเซียและอเมริกันได้ขึ้นสู่อวกาศแล้ว",
+    "km": "យានអវកាស Soyuz MS-22 បានបាញ់បង្ហោះទៅកាន់ស្ថានីយអវកាសអន្តរជាតិ",
+    "lo": "ຍານອະວະກາດ Soyuz MS-22 ໄດ້ຖືກປ່ອຍຂຶ້ນສູ່ສະຖານີອະວະກາດສາກົນ",
+    "my": "Soyuz MS-22 အာကာသယာဉ်သည် နိုင်ငံတကာ အာကာသစခန်းသို့ ပျံသန်းခဲ့သည်",
+    "ar": "انطلقت المركبة سويوز إم إس-22 وعلى متنها رواد فضاء روس وأمريكيون.",
+    "he": "החללית סויוז MS-22 שוגרה עם אסטרונאוטים רוסים ואמריקאים לתחנת החלל.",
+    "hi": "रूसी और अमेरिकी अंतरिक्ष यात्रियों को लेकर सोयुज एमएस-22 का प्रक्षेपण हुआ।",
+    "ru": "Корабль «Союз МС-22» с российскими и американским космонавтами стартовал к МКС.",
+    "el": "Το Soyuz MS-22 εκτοξεύτηκε με Ρώσους και Αμερικανούς αστροναύτες προς τον ΔΔΣ.",
+    "ka": "კოსმოსური ხომალდი სოიუზ MS-22 საერთაშორისო კოსმოსურ სადგურს მიუერთდა.",
+    "hy": "Սոյուզ MS-22 տիեզերանավը մեկնարկեց դեպի Միջազգային տիեզերական կայան։",
+}
+
+
+def jsonl(records: list[dict[str, str]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def invoke(*args: str, stdin: str | None = None) -> object:
+    return runner.invoke(app, list(args), input=stdin, env=ENV)
+
+
+def test_every_script_runs_to_a_report_without_optional_tokenizers() -> None:
+    """Chinese and Japanese once ended the run (wordfreq asked for jieba and MeCab)."""
+    records = [{"id": k, "title": "", "text": v} for k, v in SCRIPTS.items()]
+    result = runner.invoke(
+        app, ["cluster", "-", "--backend", "lexical", "--json"], input=jsonl(records), env=ENV
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["skipped"] == []
+    ids = sorted(m["id"] for s in doc["stories"] for m in s["members"])
+    assert ids == sorted(SCRIPTS)
+
+
+def test_an_article_that_breaks_a_stage_is_skipped_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_profile = pipeline.profile
+    real_clean = pipeline.clean_article
+
+    def profile(article: Article) -> object:
+        if article.id == "b2":
+            raise RuntimeError("boom in the profile")
+        return real_profile(article)
+
+    def clean(article: Article) -> Article:
+        if article.id == "c3":
+            raise ValueError("boom in cleaning")
+        return real_clean(article)
+
+    monkeypatch.setattr(pipeline, "profile", profile)
+    monkeypatch.setattr(pipeline, "clean_article", clean)
+    text = "Storm Kirk flooded the harbour of Lisbon on Tuesday; 1,200 homes lost power."
+    articles = [
+        Article(id=i, title="Storm Kirk floods Lisbon", text=text, origin=f"feed:{n}")
+        for n, i in enumerate(["a1", "b2", "c3", "d4"], start=1)
+    ]
+    report = cluster_articles(articles, Settings(inputs=("feed",), backend="lexical"))
+    assert [m.article.id for s in report.stories for m in s.members] == ["a1", "d4"]
+    assert [(s.origin, s.reason) for s in report.skipped] == [
+        ("feed:2", "the lexical profile failed: RuntimeError: boom in the profile"),
+        ("feed:3", "cleaning failed: ValueError: boom in cleaning"),
+    ]
+
+
+def test_lone_surrogates_in_title_text_and_id_do_not_end_the_run() -> None:
+    records = [
+        {"id": "half-\udc80", "title": "Emoji cut in half \ud83d", "text": "Storm Kirk \udc80 hit"},
+        {"id": "whole", "title": "Storm Kirk", "text": "Storm Kirk hit Lisbon on Tuesday."},
+    ]
+    stdin = "".join(json.dumps(r) + "\n" for r in records)  # \\udc80 escapes, as JSON allows
+    result = runner.invoke(
+        app, ["cluster", "-", "--backend", "lexical", "--json"], input=stdin, env=ENV
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    ids = sorted(m["id"] for s in doc["stories"] for m in s["members"])
+    assert ids == ["half-\ufffd", "whole"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-bytes", "30000000000"], None),
+        (["--max-bytes", "9223372036854775807"], None),
+        (["--window-days", "99999999999999999999"], None),
+        (["--window-days", "9223372036854775807"], None),
+    ],
+)
+def test_absurd_limits_are_no_limit_not_a_crash(
+    tmp_path: Path, args: list[str], message: str | None
+) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        jsonl(
+            [
+                {
+                    "id": str(k),
+                    "title": "Storm Kirk",
+                    "text": "Storm Kirk hit Lisbon.",
+                    "published": "2024-10-0" + str(k + 1),
+                }
+                for k in range(3)
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app, ["cluster", str(corpus), "--backend", "lexical", "--json", *args], env=ENV
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [len(s["members"]) for s in doc["stories"]] == [3]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.sampled_from("".join(SCRIPTS.values()) + " .,-0123456789\n\u200b\ufeff"),
+            min_size=0,
+            max_size=120,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_mix_of_scripts_ends_in_the_report_or_in_skipped(texts: list[str]) -> None:
+    articles = [
+        Article(id=f"a{k}", title=text[:20], text=text, origin=f"gen:{k}")
+        for k, text in enumerate(texts)
+    ]
+    try:
+        report = cluster_articles(articles, Settings(inputs=("gen",), backend="lexical"))
+    except Exception as exc:  # only "nothing usable" may end the run
+        assert type(exc).__name__ == "InputError" and "no usable article" in str(exc)
+        return
+    seen = {m.article.id for s in report.stories for m in s.members}
+    lost = {a.id for a in articles} - seen
+    assert {f"gen:{a[1:]}" for a in lost} == {s.origin for s in report.skipped}
+
+
+def test_a_rerun_into_an_out_dir_under_the_inputs_reads_no_report(tmp_path: Path) -> None:
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(Path(__file__).parent.parent / "samples" / "articles", corpus)
+    first = runner.invoke(
+        app,
+        [
+            "cluster",
+            str(corpus),
+            "--backend",
+            "lexical",
+            "--out",
+            str(corpus / "report"),
+            "--html",
+            str(corpus / "page.html"),
+            "--json",
+        ],
+        env=ENV,
+    )
+    assert first.exit_code == 0, first.stderr
+    again = runner.invoke(
+        app,
+        [
+            "cluster",
+            str(corpus),
+            "--backend",
+            "lexical",
+            "--out",
+            str(corpus / "report"),
+            "--html",
+            str(corpus / "page.html"),
+            "--json",
+        ],
+        env=ENV,
+    )
+    assert again.exit_code == 0, again.stderr
+    first_doc, again_doc = json.loads(first.stdout), json.loads(again.stdout)
+    assert again_doc["summary"]["articles"] == first_doc["summary"]["articles"] == 5
+    assert again_doc["stories"] == first_doc["stories"] and again_doc["skipped"] == []
+
+
+def test_html_naming_an_input_article_is_refused_before_any_work(tmp_path: Path) -> None:
+    page = tmp_path / "article.html"
+    original = (
+        "<html><head><title>Storm Kirk</title></head><body><p>Storm Kirk hit.</p></body></html>"
+    )
+    page.write_text(original, encoding="utf-8")
+    result = runner.invoke(
+        app, ["cluster", str(tmp_path), "--backend", "lexical", "--html", str(page)], env=ENV
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: --html {page} is an input article ({tmp_path}): name another file for the report\n"
+    )
+    assert page.read_text(encoding="utf-8") == original
+
+
+def test_every_page_carries_the_mark_that_tells_it_from_an_article() -> None:
+    from dedup.html import DEDUP_PAGE_MARK, to_html
+    from dedup.pipeline import run
+
+    samples = str(Path(__file__).parent.parent / "samples" / "articles")
+    page = to_html(run(Settings(inputs=(samples,), backend="lexical")))
+    assert DEDUP_PAGE_MARK in page.encode("utf-8")[:4096]
+
+
+def test_a_cache_dir_under_an_unknown_user_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEDUP_CACHE_DIR", "~nosuchuser-for-dedup/x")
+    samples = str(Path(__file__).parent.parent / "samples" / "articles")
+    result = runner.invoke(app, ["cluster", samples, "--backend", "lexical"], env=ENV)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: DEDUP_CACHE_DIR='~nosuchuser-for-dedup/x': ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_model_name_too_long_for_a_path_is_not_a_crash(tmp_path: Path) -> None:
+    from dedup.embed import load_encoder, local_model_identity
+    from dedup.errors import ModelError
+
+    name = "a" * 5000
+    assert local_model_identity(name, device="cpu", fast=False) is None
+    with pytest.raises(ModelError, match="not a model directory nor a valid Hugging Face"):
+        load_encoder(name, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nan:nan:nan", "START, STOP and STEP must be numbers"),
+        ("0:inf:0.1", "START, STOP and STEP must be numbers"),
+        ("0:1:1e-8", "100,000,001 thresholds; at most 10,001 (use a larger STEP)"),
+    ],
+)
+def test_sweep_ranges_that_are_not_numbers_or_too_fine_are_usage_errors(
+    spec: str, message: str
+) -> None:
+    pairs = str(
+        Path(__file__).parent.parent.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
+    )
+    result = runner.invoke(
+        app,
+        ["evaluate", "pairs", pairs, "--backend", "lexical", "--sweep", "--range", spec],
+        env=ENV,
+    )
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.startswith("Error: ")
+
+
+def test_minus_v_shows_the_traceback_of_an_internal_error() -> None:
+    """A real process (logging set up as a user gets it), with a bug put into the pipeline."""
+    import subprocess
+    import sys
+
+    samples = str(Path(__file__).parent.parent / "samples" / "articles")
+    code = (
+        "import sys, dedup.cli as cli\n"
+        "def broken(*args, **kwargs):\n    raise ZeroDivisionError('a bug')\n"
+        "cli.run = broken\n"
+        "sys.argv = ['dedup', *sys.argv[1:]]\n"
+        "cli.main()\n"
+    )
+    runs = {
+        flag: subprocess.run(
+            [sys.executable, "-c", code, "cluster", samples, *flag],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for flag in ((), ("-v",))
+    }
+    line = "Error: internal error: ZeroDivisionError: a bug (run with -v for details)\n"
+    assert runs[()].returncode == runs[("-v",)].returncode == 1
+    assert runs[()].stderr == line
+    assert "Traceback" in runs[("-v",)].stderr and runs[("-v",)].stderr.endswith(line)
