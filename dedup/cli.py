@@ -33,7 +33,7 @@ from dedup.config import (
     cache_root,
     default_model,
 )
-from dedup.errors import DedupError, OutputError, one_line
+from dedup.errors import DedupError, OutputError, one_line, os_reason
 from dedup.html import DEDUP_PAGE_MARK, to_html
 from dedup.models import Report
 from dedup.pipeline import run
@@ -72,6 +72,10 @@ class _OneLineErrors(TyperGroup):
             _fail("interrupted", exc.exit_code)
         except DedupError as exc:
             _fail(str(exc), exc.exit_code)
+        except _ReaderGone:
+            # Nothing more can reach the reader; the interpreter must not try to flush again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + 13)  # as if killed by SIGPIPE, like other tools in a pipeline
         except Exception as exc:  # a bug, not a user's mistake: say so, keep it one line
             if log.isEnabledFor(logging.INFO):  # -v: the traceback the message promises
                 log.exception("internal error")
@@ -355,6 +359,8 @@ def cluster(
             raise OutputError(f"cannot write {html}: it is a directory")
         check_writable(html.parent)
         _refuse_overwriting_an_article(html, paths)
+    if "-" in paths and sys.stdin is not None and sys.stdin.isatty():
+        typer.echo("Reading JSONL from standard input; end it with Ctrl-D.", err=True)
     report = run(settings)
     _warn(report)
     if out is not None:
@@ -364,10 +370,11 @@ def cluster(
         write_text_atomic(html, to_html(report))
         typer.echo(f"Wrote {html}", err=True)
     if json_out:
-        typer.echo(to_json(report), nl=False)
+        _out(to_json(report), nl=False)
     else:
         width = shutil.get_terminal_size((100, 24)).columns
-        typer.echo(render_table(report, width=max(80, width), color=sys.stdout.isatty()), nl=False)
+        color = sys.stdout is not None and sys.stdout.isatty()
+        _out(render_table(report, width=max(80, width), color=color), nl=False)
 
 
 evaluate_app = typer.Typer(
@@ -416,8 +423,26 @@ def parse_range(text: str) -> list[float]:
     return [round(start + k * step, 6) for k in range(count)]
 
 
+class _ReaderGone(Exception):
+    """The reader of standard output went away (``dedup ... | head``): stop, quietly."""
+
+
+def _out(text: str, *, nl: bool = True) -> None:
+    """Write to standard output and flush: a closed or failing stdout is an OutputError, never
+    a silent success; a reader that closed the pipe ends the run quietly (exit 141)."""
+    if sys.stdout is None:
+        raise OutputError("cannot write the report: standard output is closed")
+    try:
+        sys.stdout.write(text + ("\n" if nl else ""))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise _ReaderGone from None
+    except OSError as exc:
+        raise OutputError(f"cannot write to standard output: {os_reason(exc)}") from exc
+
+
 def _print_json(doc: object) -> None:
-    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False))
+    _out(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False))
 
 
 def _eval_warnings(warnings: Sequence[str]) -> None:
@@ -474,10 +499,9 @@ def evaluate_pairs_cmd(
     if json_out:
         _print_json({**result, "sweep": rows} if sweep else result)
         return
-    typer.echo(evaluate.render_pairs_table(result))
+    _out(evaluate.render_pairs_table(result))
     if sweep:
-        typer.echo()
-        typer.echo(evaluate.render_sweep_table(rows))
+        _out("\n" + evaluate.render_sweep_table(rows))
 
 
 @evaluate_app.command(
@@ -537,10 +561,9 @@ def evaluate_clusters_cmd(
     if json_out:
         _print_json({**result, "sweep": rows} if sweep else result)
         return
-    typer.echo(evaluate.render_clusters_table(result))
+    _out(evaluate.render_clusters_table(result))
     if sweep:
-        typer.echo()
-        typer.echo(evaluate.render_sweep_table(rows))
+        _out("\n" + evaluate.render_sweep_table(rows))
 
 
 def main() -> None:

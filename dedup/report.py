@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich import box
 from rich.cells import cell_len
@@ -302,10 +303,18 @@ def _md_url(url: str) -> str:
     return url
 
 
+def _web_url(url: str | None) -> bool:
+    """Only http and https become links (as in report.html): a ``javascript:`` or ``data:``
+    URL in an article's metadata must not be one click from running."""
+    return bool(url) and urlsplit(str(url).strip()).scheme.lower() in ("http", "https")
+
+
 def _md_title(member: Member) -> str:
     article = member.article
     title = _md(article.title) or UNTITLED
-    return f"[{title}](<{_md_url(article.url)}>)" if article.url else title
+    if article.url and _web_url(article.url):
+        return f"[{title}](<{_md_url(article.url)}>)"
+    return title
 
 
 def _md_row(cells: Iterable[str]) -> str:

@@ -7,6 +7,10 @@ docs/reliability.md lists these inputs and their outcomes.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,7 +178,6 @@ def test_any_mix_of_scripts_ends_in_the_report_or_in_skipped(texts: list[str]) -
 
 
 def test_a_rerun_into_an_out_dir_under_the_inputs_reads_no_report(tmp_path: Path) -> None:
-    import shutil
 
     corpus = tmp_path / "corpus"
     shutil.copytree(Path(__file__).parent.parent / "samples" / "articles", corpus)
@@ -286,8 +289,6 @@ def test_sweep_ranges_that_are_not_numbers_or_too_fine_are_usage_errors(
 
 def test_minus_v_shows_the_traceback_of_an_internal_error() -> None:
     """A real process (logging set up as a user gets it), with a bug put into the pipeline."""
-    import subprocess
-    import sys
 
     samples = str(Path(__file__).parent.parent / "samples" / "articles")
     code = (
@@ -310,3 +311,145 @@ def test_minus_v_shows_the_traceback_of_an_internal_error() -> None:
     assert runs[()].returncode == runs[("-v",)].returncode == 1
     assert runs[()].stderr == line
     assert "Traceback" in runs[("-v",)].stderr and runs[("-v",)].stderr.endswith(line)
+
+
+def _dedup(*args: str, **popen: object) -> subprocess.CompletedProcess[str]:
+
+    return subprocess.run(
+        [sys.executable, "-m", "dedup", *args],
+        text=True,
+        timeout=300,
+        env={**os.environ, **ENV},
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+SAMPLES_DIR = str(Path(__file__).parent.parent / "samples" / "articles")
+
+
+def test_a_full_stdout_is_a_one_line_output_error() -> None:
+    with open("/dev/full", "w") as full:
+        done = _dedup(
+            "cluster", SAMPLES_DIR, "--backend", "lexical", "--json", stdout=full, stderr=-1
+        )
+    assert done.returncode == 1
+    assert done.stderr == "Error: cannot write to standard output: No space left on device\n"
+
+
+@pytest.mark.parametrize("json_out", [[], ["--json"]])
+def test_a_closed_stdout_is_an_output_error_not_a_silent_success(json_out: list[str]) -> None:
+
+    done = _dedup(
+        "cluster",
+        SAMPLES_DIR,
+        "--backend",
+        "lexical",
+        *json_out,
+        stderr=-1,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 1
+    assert done.stderr == "Error: cannot write the report: standard output is closed\n"
+
+
+def test_a_reader_that_went_away_ends_the_run_quietly() -> None:
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        done = _dedup(
+            "cluster", SAMPLES_DIR, "--backend", "lexical", "--json", stdout=write_end, stderr=-1
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_a_closed_stdin_for_minus_is_a_one_line_input_error() -> None:
+
+    done = _dedup(
+        "cluster", "-", "--backend", "lexical", stdout=-1, stderr=-1, preexec_fn=lambda: os.close(0)
+    )
+    assert done.returncode == 2
+    assert done.stderr == "Error: cannot read - : standard input is closed\n"
+
+
+def test_file_names_with_foreign_bytes_or_terminal_escapes_are_shown_safely(
+    tmp_path: Path,
+) -> None:
+    corpus = os.fsencode(tmp_path)
+    text = b"Storm Kirk floods Lisbon\n\nStorm Kirk flooded the harbour of Lisbon on Tuesday.\n"
+    for name in (b"caf\xe9.txt", b"\x1b[31mred\x1b[0m.txt"):
+        with open(os.path.join(corpus, name), "wb") as handle:
+            handle.write(text)
+    result = runner.invoke(
+        app, ["cluster", str(tmp_path), "--backend", "lexical", "--json"], env=ENV
+    )
+    assert result.exit_code == 0, result.stderr
+    result.stdout_bytes.decode("utf-8")  # valid UTF-8 throughout
+    assert "\x1b" not in result.stdout
+    ids = sorted(m["id"] for s in json.loads(result.stdout)["stories"] for m in s["members"])
+    assert ids == ["\\x1b[31mred\\x1b[0m.txt", "caf\ufffd.txt"]
+    table = runner.invoke(app, ["cluster", str(tmp_path), "--backend", "lexical"], env=ENV)
+    assert "\x1b" not in table.stdout
+
+
+def test_only_web_links_become_links_in_markdown(tmp_path: Path) -> None:
+    records = [
+        {
+            "id": "a",
+            "title": "Storm Kirk",
+            "text": "Storm Kirk hit Lisbon.",
+            "url": "javascript:alert(1)",
+        },
+        {
+            "id": "b",
+            "title": "Storm Kirk",
+            "text": "Storm Kirk hit Lisbon harbour.",
+            "url": "https://example.org/kirk",
+        },
+    ]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(jsonl(records), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["cluster", str(corpus), "--backend", "lexical", "--out", str(out)], env=ENV
+    )
+    assert result.exit_code == 0, result.stderr
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "javascript:" not in markdown
+    assert "(<https://example.org/kirk>)" in markdown
+
+
+def test_good_articles_in_awkward_shapes_are_read(tmp_path: Path) -> None:
+    from dedup.corpus import read_corpus
+
+    story = "Storm Kirk floods Lisbon\n\nStorm Kirk flooded the harbour of Lisbon on Tuesday.\n"
+    (tmp_path / "cut16.txt").write_bytes((story * 3).encode("utf-16-le")[:-1])
+    wrapped = [
+        {"id": "w1", "title": "Kirk", "text": "Kirk hit Lisbon."},
+        {"id": "w2", "title": "Kirk", "text": "Kirk hit Porto."},
+    ]
+    (tmp_path / "wrap.json").write_text(
+        json.dumps({"articles": wrapped, "tags": ["storm", "portugal"], "count": 2}),
+        encoding="utf-8",
+    )
+    (tmp_path / "nested.json").write_text(
+        json.dumps(
+            {"data": {"articles": [{"id": "v1", "title": "Kirk", "text": "Kirk hit Faro."}]}}
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "twice.csv").write_text(
+        "id,text,title,text\nc1,,Kirk,Kirk hit Braga.\n", encoding="utf-8"
+    )
+    articles, skipped = read_corpus([str(tmp_path)])
+    assert skipped == []
+    texts = {a.id: a.text for a in articles}
+    assert texts["cut16.txt"].startswith("Storm Kirk flooded the harbour of Lisbon")
+    assert (texts["w1"], texts["w2"], texts["v1"]) == (
+        "Kirk hit Lisbon.",
+        "Kirk hit Porto.",
+        "Kirk hit Faro.",
+    )
+    assert texts["c1"] == "Kirk hit Braga."

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from dedup.config import DEFAULT_MAX_BYTES
 from dedup.corpus import formats
-from dedup.corpus.decode import declared_charset, decode
+from dedup.corpus.decode import declared_charset, decode, printable
 from dedup.corpus.records import Result, to_article
 from dedup.errors import InputError, os_reason
 from dedup.models import Article, Skipped
@@ -65,6 +65,8 @@ def read_corpus(
     run = _Run(max_bytes, outputs={os.path.realpath(p) for p in outputs})
     for item in inputs:
         if item == STDIN:
+            if stdin is None and sys.stdin is None:
+                raise InputError("cannot read - : standard input is closed")
             stream = stdin if stdin is not None else sys.stdin.buffer
             run.take(
                 formats.jsonl_stream(
@@ -79,7 +81,7 @@ def read_corpus(
         elif os.path.isdir(item):
             for path, rel, error in _walk(item):
                 if error is not None:
-                    run.skip(path, error)
+                    run.skip(printable(path), error)
                 else:
                     run.read_file(path, id_base=rel, explicit=False)
         else:
@@ -135,24 +137,26 @@ class _Run:
         try:
             info = os.stat(path)
         except OSError as exc:
-            self.skip(path, f"cannot read file: {os_reason(exc)}")
+            self.skip(printable(path), f"cannot read file: {os_reason(exc)}")
             return
         regular = stat.S_ISREG(info.st_mode)
         if not regular and not explicit:  # a FIFO or device in a directory would block or never end
             log.debug("ignoring %s: not a regular file", path)
             return
+        # What the report shows of the path: no raw undecodable bytes, no terminal escapes.
+        shown, id_base = printable(path), printable(id_base)
         real = os.path.realpath(path)
         if real in self.outputs:  # the run's own report, not an input: like a hidden file
             log.debug("ignoring %s: this run writes it (--out or --html)", path)
             return
         if regular and real in self.files:
-            self.skip(path, f"same file as {self.files[real]}, already read")
+            self.skip(shown, f"same file as {self.files[real]}, already read")
             return
-        self.files[real] = path
+        self.files[real] = shown
         if regular and info.st_size > self.max_bytes:
-            self.skip(path, f"file is {_size(info.st_size)}, {_over_limit(self.max_bytes)}")
+            self.skip(shown, f"file is {_size(info.st_size)}, {_over_limit(self.max_bytes)}")
             return
-        name = os.path.basename(path)
+        name = printable(os.path.basename(path))
         log.debug("reading %s as %s", path, kind)
         try:
             with open(path, "rb") as stream:
@@ -161,7 +165,7 @@ class _Run:
                     self.take(
                         formats.jsonl_stream(
                             stream,
-                            display=path,
+                            display=shown,
                             id_base=id_base,
                             name=name,
                             max_bytes=self.max_bytes,
@@ -171,30 +175,30 @@ class _Run:
                     return
                 data = formats.read_at_most(stream, self.max_bytes + 1)
         except OSError as exc:
-            self.skip(path, f"cannot read file: {os_reason(exc)}")
+            self.skip(shown, f"cannot read file: {os_reason(exc)}")
             return
         if len(data) > self.max_bytes:  # a pipe, or a file that grew after stat
-            self.skip(path, f"file is {_over_limit(self.max_bytes)}")
+            self.skip(shown, f"file is {_over_limit(self.max_bytes)}")
             return
         text = decode(data, declared_charset(data) if kind == "html" else None)
         if text is None:
-            self.skip(path, "binary file")
+            self.skip(shown, "binary file")
             return
         if kind in ("text", "markdown"):
             record = formats.text_record(text, markdown=kind == "markdown")
-            self.add(path, to_article(record, origin=path, auto_id=id_base, name=name))
+            self.add(shown, to_article(record, origin=shown, auto_id=id_base, name=name))
         elif kind == "html":
             page = formats.html_record(text)
             if isinstance(page, str):
-                self.skip(path, page)
+                self.skip(shown, page)
             else:
-                self.add(path, to_article(page, origin=path, auto_id=id_base, name=name))
+                self.add(shown, to_article(page, origin=shown, auto_id=id_base, name=name))
         elif kind == "json":
-            self.take(formats.json_articles(text, display=path, id_base=id_base, name=name))
+            self.take(formats.json_articles(text, display=shown, id_base=id_base, name=name))
         else:
             self.take(
                 formats.csv_articles(
-                    text, display=path, id_base=id_base, name=name, max_bytes=self.max_bytes
+                    text, display=shown, id_base=id_base, name=name, max_bytes=self.max_bytes
                 )
             )
 

@@ -47,9 +47,18 @@ _TRANSLATE: dict[int, str | None] = {
 }
 _SAMPLE = 8192
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def printable(path: str) -> str:
+    """A file path as report text: bytes that are not UTF-8 (kept by Python as surrogate
+    escapes) become U+FFFD, control characters (a terminal escape in a file name) their
+    ``\\xNN`` form."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _SURROGATE.sub("\ufffd", text))
 
 
 def normalise(text: str) -> str:
@@ -78,10 +87,9 @@ def decode(data: bytes, hint: str | None = None) -> str | None:
         if encoding16 is None and data.count(0, 0, _SAMPLE) > 0.01 * min(len(data), _SAMPLE):
             return None
         if encoding16 is not None:
-            try:
-                text = data.decode(encoding16)
-            except UnicodeDecodeError:
-                return None
+            # As with a BOM: a file cut by one byte (or a stray unpaired surrogate) keeps its
+            # text, the bad spot replaced.
+            text = data.decode(encoding16, errors="replace")
     if text is None:
         try:
             text = data.decode("utf-8")

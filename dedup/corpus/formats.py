@@ -82,6 +82,30 @@ def html_record(text: str) -> dict[str, object] | str:
     }
 
 
+_WRAPPER_DEPTH = 4
+
+
+def _unwrap(value: object) -> object:
+    """The articles inside a wrapper object: ``{"articles": [...], "tags": [...]}``,
+    ``{"data": {"articles": [...]}}``. A wrapper has no text of its own and one list of
+    objects (other values beside it are metadata), or else one object to look into."""
+    for _ in range(_WRAPPER_DEPTH):
+        if not isinstance(value, dict) or has_field(value, "text"):
+            return value
+        lists = [
+            v
+            for v in value.values()
+            if isinstance(v, list) and v and all(isinstance(item, dict) for item in v)
+        ]
+        inner = [v for v in value.values() if isinstance(v, dict)]
+        if len(lists) == 1:
+            return lists[0]
+        if lists or len(inner) != 1:
+            return value
+        value = inner[0]
+    return value
+
+
 def json_articles(text: str, *, display: str, id_base: str, name: str) -> Found:
     """A JSON object, an array of objects, or a wrapper object holding one such array."""
     try:
@@ -99,11 +123,7 @@ def json_articles(text: str, *, display: str, id_base: str, name: str) -> Found:
     except RecursionError:
         yield display, "invalid JSON (nested too deeply)"
         return
-    if isinstance(value, dict) and not has_field(value, "text"):
-        # A wrapper such as {"articles": [...]}: no text of its own and one list of objects.
-        lists = [v for v in value.values() if isinstance(v, list)]
-        if len(lists) == 1 and lists[0] and all(isinstance(item, dict) for item in lists[0]):
-            value = lists[0]
+    value = _unwrap(value)
     if isinstance(value, dict):
         yield display, to_article(value, origin=display, auto_id=id_base, name=name)
     elif isinstance(value, list):
@@ -247,6 +267,7 @@ def csv_articles(text: str, *, display: str, id_base: str, name: str, max_bytes:
             continue
         record: dict[str, object] = {}
         for column, cell in zip(columns, row, strict=False):
-            record.setdefault(column, cell)
+            if not str(record.get(column, "")).strip():  # of two same-named columns, the
+                record[column] = cell  # first that holds something
         origin = f"{display}:{start}"
         yield origin, to_article(record, origin=origin, auto_id=f"{id_base}:{start}", name=name)
