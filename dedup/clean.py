@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
@@ -731,17 +731,19 @@ def _clean(title: str, text: str, lang: str | None) -> _Cleaned:
     kept: list[str] = []
     # A derived title is the lead's own first sentence: the lead stays.
     title_key = "" if chosen.derived else title_para.key
-    seen_keys: list[str] = [title_key] if title_key else []
+    seen = _Seen()
+    if title_key:
+        seen.add(title_key)
     for i in range(lead, last + 1):
         p = paras[i]
         if i == chosen.index or not p.text or p.chrome or p.boiler or p.marker:
             continue
-        if (title_key and _is_title_repeat(title_key, p.key)) or _is_duplicate(p, seen_keys):
+        if (title_key and _is_title_repeat(title_key, p.key)) or seen.has(p):
             continue
         if p.caption and i != lead and foreign(i):
             continue
         kept.append(p.text)
-        seen_keys.append(p.key)
+        seen.add(p.key)
     return _Cleaned(chosen.text, kept, head_text, lines, stamp)
 
 
@@ -763,16 +765,41 @@ def _is_title_repeat(title_key: str, key: str) -> bool:
     return n >= 6 and key.startswith(title_key + " ") and len(key.split()) - n <= 3
 
 
-def _is_duplicate(p: _Para, seen: Sequence[str]) -> bool:
-    """Seen before, or (for a short paragraph such as a caption) contained in what was seen."""
-    if not p.key:
+def _pairs(key: str) -> set[tuple[str, str]]:
+    return set(pairwise(key.split()))
+
+
+class _Seen:
+    """The keys of the paragraphs kept so far, indexed by pairs of adjacent words: a key can
+    only be inside a kept one that has all its word pairs, so a caption is compared with the
+    kept paragraphs holding its rarest pair, not with all of them (a 2 MB article of 21,000
+    paragraphs was quadratic here)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.padded: list[str] = []
+        self.by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+
+    def add(self, key: str) -> None:
+        self.keys.add(key)
+        for pair in _pairs(key):
+            self.by_pair[pair].append(len(self.padded))
+        self.padded.append(f" {key} ")
+
+    def has(self, p: _Para) -> bool:
+        """Seen before, or (for a short paragraph such as a caption) inside what was seen."""
+        if not p.key:
+            return False
+        if p.key in self.keys:
+            return True
+        if 4 <= p.words <= 40:
+            padded = f" {p.key} "
+            pairs = _pairs(p.key)
+            if not pairs:  # a one-word key: no pair to look it up by
+                return any(padded in kept for kept in self.padded)
+            postings = min((self.by_pair.get(pair, []) for pair in pairs), key=len)
+            return any(padded in self.padded[k] for k in postings)
         return False
-    if p.key in seen:
-        return True
-    if 4 <= p.words <= 40:
-        padded = f" {p.key} "
-        return any(padded in f" {s} " for s in seen)
-    return False
 
 
 def clean_article(article: Article) -> Article:

@@ -7,6 +7,7 @@ error; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Errors are on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -109,11 +110,13 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def _catch_signals() -> dict[int, Any]:
-    """Route SIGINT and SIGTERM to ``_Interrupted``; return the handlers to put back."""
+    """Route SIGINT, SIGTERM and SIGHUP to ``_Interrupted``; return the handlers to put back."""
     if threading.current_thread() is not threading.main_thread():
         return {}  # only the main thread may set signal handlers
     previous: dict[int, Any] = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal closed under the run; it unwinds like Ctrl-C (exit 129).
+    hangup = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+    for signum in (signal.SIGINT, signal.SIGTERM, *hangup):
         current = signal.getsignal(signum)
         # An ignored SIGINT (a background job of a shell) stays ignored.
         if current in (signal.SIG_DFL, signal.default_int_handler):
@@ -122,7 +125,8 @@ def _catch_signals() -> dict[int, Any]:
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    with contextlib.suppress(OSError):  # no terminal left to tell (SIGHUP): the code says it
+        typer.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
 

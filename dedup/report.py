@@ -12,6 +12,7 @@ schema"); change both together, and bump SCHEMA_VERSION when a key changes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -20,7 +21,7 @@ import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -629,7 +630,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     A temporary file in the same directory is written, flushed to disk and renamed over
     ``path``. On failure the temporary file is removed and ``OutputError`` is raised.
     """
-    path = Path(path)
+    _commit([_stage(Path(path), text)])
+
+
+def _stage(path: Path, text: str) -> tuple[Path, Path]:
+    """``text`` written, flushed and synced to a temporary file beside ``path``: (it, path)."""
     # Lone surrogates (from undecodable input bytes) are shown, not a reason to lose a report.
     data = text.encode("utf-8", errors="backslashreplace")
     tmp: Path | None = None
@@ -643,19 +648,56 @@ def write_text_atomic(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         # The temporary file is private (0600); give the report the mode a new file would get.
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
     except OSError as exc:
+        _discard([tmp])
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
+    except BaseException:  # Ctrl-C or SIGTERM mid-write: leave no temporary file behind
+        _discard([tmp])
+        raise
+    log.debug("staged %s (%d bytes)", path, len(data))
+    return tmp, path
+
+
+def _commit(staged: Sequence[tuple[Path, Path]]) -> None:
+    """Rename each staged file over its target, all under one lock on their directory, so
+    that two runs writing the same files leave one run's set, not a mix of both."""
+    target = staged[0][1]
+    try:
+        with _directory_lock(target.parent):
+            for tmp, target in staged:  # target: the file named if a rename fails
+                os.replace(tmp, target)
+    except OSError as exc:
+        _discard([tmp for tmp, _ in staged])
+        raise OutputError(f"cannot write {target}: {os_reason(exc)}") from exc
+    except BaseException:
+        _discard([tmp for tmp, _ in staged])
+        raise
+
+
+def _discard(paths: Iterable[Path | None]) -> None:
+    for tmp in paths:
         if tmp is not None:
             try:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 log.debug("could not remove temporary file %s", tmp)
-        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
-    except BaseException:  # Ctrl-C or SIGTERM mid-write: leave no temporary file behind
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        raise
-    log.debug("wrote %s (%d bytes)", path, len(data))
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on ``directory`` itself, held by one dedup run at a time (POSIX flock
+    on the directory's descriptor: nothing is left behind); where there is none, no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def check_writable(out_dir: Path) -> None:
@@ -695,8 +737,14 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     texts = {
         path: render(report) for path, render in zip(output_paths(out_dir), renderers, strict=True)
     }
-    written: list[Path] = []
-    for path, text in texts.items():
-        write_text_atomic(path, text)
-        written.append(path)
-    return written
+    # Every file staged (written and synced beside its target) before any is renamed: a full
+    # disk halfway leaves the old set whole, never new JSON beside an old page.
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in texts.items():
+            staged.append(_stage(path, text))
+    except BaseException:
+        _discard([tmp for tmp, _ in staged])
+        raise
+    _commit(staged)
+    return [path for _, path in staged]

@@ -460,3 +460,31 @@ def test_detect_language() -> None:
 def test_split_paragraphs_normalises() -> None:
     text = "Cafe\u0301  con\u00a0leche\u200b\r\n\n   \n\tSecond   line  "
     assert split_paragraphs(text) == ["Café con leche", "Second line"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["storm", "kirk", "lisbon", "port", "a", "b"]), max_size=12),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_indexed_duplicate_check_agrees_with_comparing_every_kept_paragraph(
+    paragraphs: list[list[str]],
+) -> None:
+    """The word-pair index (linear on long articles) finds exactly what a comparison with every
+    kept paragraph finds."""
+    from dedup.clean import _analyse, _Seen
+
+    seen, kept = _Seen(), []
+    for words in paragraphs:
+        p = _analyse(" ".join(words))
+        padded = f" {p.key} "
+        brute = bool(p.key) and (
+            p.key in kept or (4 <= p.words <= 40 and any(padded in f" {k} " for k in kept))
+        )
+        assert seen.has(p) == brute
+        if not brute and p.key:
+            seen.add(p.key)
+            kept.append(p.key)

@@ -366,7 +366,9 @@ def big_corpus(tmp_path_factory: pytest.TempPathFactory) -> str:
     return write_jsonl(path, synthetic_corpus(400))
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_interrupted_run_leaves_no_partial_report(
     big_corpus: str, tmp_path: Path, signum: int, code: int
 ) -> None:

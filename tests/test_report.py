@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import json
@@ -452,3 +453,25 @@ def test_write_outputs_failure_leaves_no_temp_files(
     with pytest.raises(OutputError, match=r"report\.md: No space left on device$"):
         write_outputs(make_report(), tmp_path)
     assert os.listdir(tmp_path) == ["report.json"]
+
+
+def test_a_disk_that_fills_while_writing_the_set_keeps_the_old_set_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = make_report()
+    write_outputs(old, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real_fsync = os.fsync
+    calls: list[int] = []
+
+    def third_fills_the_disk(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", third_fills_the_disk)
+    new = dataclasses.replace(old, stories=old.stories[:1])
+    with pytest.raises(OutputError, match=r"stories\.jsonl: No space left on device$"):
+        write_outputs(new, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
