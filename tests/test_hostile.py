@@ -453,3 +453,49 @@ def test_good_articles_in_awkward_shapes_are_read(tmp_path: Path) -> None:
         "Kirk hit Faro.",
     )
     assert texts["c1"] == "Kirk hit Braga."
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "mark"),
+    [
+        ("control-reference", "", "&#x1;"),
+        ("non-character-reference", "", "&#xFFFE;"),
+        ("literal-control", "", "\x01"),
+        ("huge-inline-script", "<script>var x='" + "a" * 11_000_000 + "';</script>", ""),
+    ],
+)
+def test_pages_the_parser_used_to_drop_are_read(
+    tmp_path: Path, name: str, head: str, mark: str
+) -> None:
+    from dedup.corpus import read_corpus
+
+    sentence = "Storm Kirk flooded the harbour of Lisbon on Tuesday, and the port closed. "
+    page = (
+        f"<html><head><title>Storm Kirk floods Lisbon</title>{head}</head><body><article>"
+        f"<h1>Storm Kirk floods Lisbon</h1><p>{(sentence * 6).replace('Tuesday', 'Tuesday' + mark)}"
+        "</p></article></body></html>"
+    )
+    (tmp_path / f"{name}.html").write_text(page, encoding="utf-8")
+    articles, skipped = read_corpus([str(tmp_path)], max_bytes=50 * 1024 * 1024)
+    assert skipped == []
+    (article,) = articles
+    assert article.title == "Storm Kirk floods Lisbon"
+    assert "harbour of Lisbon" in article.text and "aaaa" not in article.text
+
+
+def test_a_file_beyond_path_max_is_a_recorded_skip_not_a_silent_loss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dedup.corpus import read_corpus
+
+    (tmp_path / "near.txt").write_text("Storm Kirk\n\nStorm Kirk hit Porto.\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for _ in range(22):  # 22 x 201 characters: past Linux's PATH_MAX of 4,096
+        os.mkdir("d" * 200)
+        os.chdir("d" * 200)
+    Path("far.txt").write_text("Storm Kirk\n\nStorm Kirk hit Lisbon.\n", encoding="utf-8")
+    articles, skipped = read_corpus([str(tmp_path)])
+    assert [a.id for a in articles] == ["near.txt"]
+    (skip,) = skipped
+    assert skip.origin.startswith(str(tmp_path / ("d" * 200)))
+    assert skip.reason == "cannot read file: File name too long"

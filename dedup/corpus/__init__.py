@@ -229,7 +229,12 @@ def _walk(root: str) -> Iterator[tuple[str, str, str | None]]:
             stack.pop()
             continue
         path, rel = entry
-        if not os.path.isdir(path):
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError as exc:  # a broken link, or a path longer than the system takes
+            yield path, rel, f"cannot read file: {os_reason(exc)}"
+            continue
+        if not is_dir:
             yield path, rel, None
             continue
         real = os.path.realpath(path)

@@ -47,6 +47,34 @@ def text_record(text: str, *, markdown: bool) -> dict[str, object]:
     return record
 
 
+# Scripts and styles hold no article text; a huge one (an 11 MB inline script) made the
+# parser give up on the body after it. JSON-LD stays: it carries the page's metadata.
+_SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b(?![^>]*ld\+json)[^>]*>.*?</\1\s*>", re.I | re.S)
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_XML_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe_reference(match: re.Match[str]) -> str:
+    hexa, decimal = match.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    bad = (
+        code > 0x10FFFF
+        or 0xD800 <= code <= 0xDFFF
+        or code in (0xFFFE, 0xFFFF)
+        or (code < 0x20 and code not in (0x9, 0xA, 0xD))
+    )
+    return " " if bad else match.group(0)
+
+
+def _parseable(html: str) -> str:
+    """The page without what makes the parser drop it: characters XML cannot hold (literal
+    or as ``&#x1;`` references, which made the whole page "no article text"), scripts and
+    styles."""
+    html = _SCRIPT_OR_STYLE.sub(" ", html)
+    html = _CHAR_REF.sub(_xml_safe_reference, html)
+    return _XML_BAD_CHARS.sub(" ", html)
+
+
 def html_record(text: str) -> dict[str, object] | str:
     """An HTML page's main text and metadata, or the reason there is none."""
     # Imported here: trafilatura is slow to import and only HTML needs it.
@@ -55,7 +83,7 @@ def html_record(text: str) -> dict[str, object] | str:
 
     try:
         doc = bare_extraction(
-            text,
+            _parseable(text),
             with_metadata=True,
             include_comments=False,
             # Dates from the page's metadata and URL only; the cleaning stage reads the body.
