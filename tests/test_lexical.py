@@ -85,3 +85,24 @@ def test_stems_meet_across_inflection_and_common_words_weigh_nothing() -> None:
     vi = profile(art("x", "Tổng Bí thư Tô Lâm tiếp Chủ tịch Tập đoàn NVIDIA.", "vi"))
     assert "nvid" in vi.stems
     assert vi.stems.get("chu", 0.0) < vi.stems["nvid"] / 2
+
+
+def test_scripts_without_spaces_meet_on_pairs_of_syllables() -> None:
+    """Chinese in traditional and simplified characters, and two Japanese reports of one
+    event, share transliterated character pairs; a report of another event shares few."""
+    from dedup.lexical import profile
+
+    def stems(text: str) -> set[str]:
+        return set(profile(Article(id="x", title="", text=text)).stems)
+
+    hant = stems("搭載俄羅斯與美國太空人的聯盟MS-22發射升空，並與國際太空站完成對接。")
+    hans = stems("搭载俄罗斯与美国宇航员的联盟MS-22号飞船发射升空，并与国际空间站完成对接。")
+    other = stems("台北市政府今天宣布，明年起將調漲公車票價，市民反應不一。")
+    assert {"e-luo", "luo-si", "guo-ji", "dui-jie"} <= hant & hans
+    assert len(hant & hans) >= 10 and len(hant & other) <= 2
+    ja_1 = stems(
+        "ロシアとアメリカの宇宙飛行士を乗せたソユーズが国際宇宙ステーションにドッキングした。"
+    )
+    ja_2 = stems("ソユーズが国際宇宙ステーションにドッキングし、宇宙飛行士が到着した。")
+    ja_other = stems("東京都は新たに300人の感染を確認したと発表した。")
+    assert len(ja_1 & ja_2) >= 15 and len(ja_1 & ja_other) <= 3
