@@ -26,6 +26,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
+from dedup.models import SIMILARITY_MEMBERS
 from dedup.neighbours import Links
 from dedup.similarity import Representations
 
@@ -46,12 +47,29 @@ def _members_by_label(labels: Array) -> list[Array]:
     return np.split(order, bounds) if len(order) else []
 
 
-def group(reps: Representations, links: Links, threshold: float) -> Array:
-    """A story label per article (0..k-1, numbered by each story's first article)."""
+def group(
+    reps: Representations, links: Links, threshold: float, copy_of: Array | None = None
+) -> Array:
+    """A story label per article (0..k-1, numbered by each story's first article).
+
+    ``copy_of[k]``, when given, is the article that ``k`` is an exact copy of (``k`` itself for
+    the first of its kind), and ``links`` join such first articles only: copies go where
+    their original goes. A large component is then linked on its originals, each weighing as
+    many articles as it has copies, which is what average linkage over all of them gives,
+    since a copy's similarities are its original's.
+    """
     n = reps.n
+    copy_of = np.arange(n) if copy_of is None else np.asarray(copy_of)
     strong = links.sim >= threshold
+    copied = np.flatnonzero(copy_of != np.arange(n))
     graph = sp.coo_matrix(
-        (np.ones(int(strong.sum()), dtype=np.int8), (links.i[strong], links.j[strong])),
+        (
+            np.ones(int(strong.sum()) + len(copied), dtype=np.int8),
+            (
+                np.concatenate([links.i[strong], copied]),
+                np.concatenate([links.j[strong], copy_of[copied]]),
+            ),
+        ),
         shape=(n, n),
     )
     _, component = connected_components(graph, directed=False)
@@ -68,20 +86,27 @@ def group(reps: Representations, links: Links, threshold: float) -> Array:
             labels[members] = members[0]
             continue
         if len(members) <= EXACT_COMPONENT_MAX:
-            subs = _average_linkage(reps.matrix(members), threshold)
-        else:
-            mine = in_large[component[links.i[in_large]] == component[members[0]]]
-            local = np.searchsorted(members, links.i[mine]), np.searchsorted(members, links.j[mine])
-            subs = _sparse_average_linkage(len(members), *local, links.sim[mine], threshold)
+            for sub in _average_linkage(reps.matrix(members), threshold):
+                labels[members[sub]] = members[sub].min()
+            continue
+        originals = members[copy_of[members] == members]
+        weights = np.bincount(np.searchsorted(originals, copy_of[members]))
+        mine = in_large[component[links.i[in_large]] == component[members[0]]]
+        local = np.searchsorted(originals, links.i[mine]), np.searchsorted(originals, links.j[mine])
+        subs = _sparse_average_linkage(
+            len(originals), *local, links.sim[mine], threshold, weights=weights
+        )
+        story = np.empty(n, dtype=np.int64)
         for sub in subs:
-            labels[members[sub]] = members[sub].min()
+            story[originals[sub]] = originals[sub].min()
+        labels[members] = story[copy_of[members]]
     # Renumber by first article so labels do not depend on component numbering.
     _, dense_labels = np.unique(labels, return_inverse=True)
     return np.asarray(dense_labels, dtype=np.int64)
 
 
 def _sparse_average_linkage(
-    n: int, i: Array, j: Array, sims: Array, threshold: float
+    n: int, i: Array, j: Array, sims: Array, threshold: float, weights: Array | None = None
 ) -> list[Array]:
     """Average linkage cut at ``threshold`` on links alone: index groups of ``0..n-1``.
 
@@ -91,18 +116,25 @@ def _sparse_average_linkage(
     first while the mean of their cross similarities, ``sum of linked pairs / (size_a x
     size_b)``, reaches the threshold; ties go to the pair of groups with the smaller first
     members, so the result depends only on the (canonical) order of the articles. Memory
-    O(n + links).
+    O(n + links). ``weights[a]``: how many articles node ``a`` stands for (exact copies), so
+    that its pairs count that many times.
     """
-    size = [1] * n
+    size = [1] * n if weights is None else [int(w) for w in weights]
     # cross[a][b]: sum of the linked similarities between groups a and b (a group's id is its
     # smallest member).
     cross: list[dict[int, float]] = [{} for _ in range(n)]
     for a, b, s in zip(i.tolist(), j.tolist(), sims.tolist(), strict=True):
         if a != b:
-            cross[a][b] = cross[a].get(b, 0.0) + s
-            cross[b][a] = cross[b].get(a, 0.0) + s
+            total = s * size[a] * size[b]
+            cross[a][b] = cross[a].get(b, 0.0) + total
+            cross[b][a] = cross[b].get(a, 0.0) + total
     version = [0] * n
-    heap = [(-total, a, b, 0, 0) for a in range(n) for b, total in cross[a].items() if a < b]
+    heap = [
+        (-total / (size[a] * size[b]), a, b, 0, 0)
+        for a in range(n)
+        for b, total in cross[a].items()
+        if a < b
+    ]
     heapq.heapify(heap)
     cut = threshold - AT_THRESHOLD
     parent = list(range(n))
@@ -153,7 +185,8 @@ def _average_linkage(sims: Array, threshold: float) -> list[Array]:
 class Group:
     """One story before it meets the articles: indices most central first.
 
-    ``sims`` is the members' similarity matrix, rows and columns ordered like ``members``.
+    ``sims`` is the similarity matrix of the first :data:`SIMILARITY_MEMBERS` members, rows
+    and columns ordered like ``members``.
     """
 
     members: Array
@@ -163,28 +196,54 @@ class Group:
     sims: Array
 
 
-def describe(reps: Representations, labels: Array) -> list[Group]:
-    """Order each group's members by centrality; measure its cohesion."""
+def describe(reps: Representations, labels: Array, copy_of: Array | None = None) -> list[Group]:
+    """Order each group's members by centrality; measure its cohesion.
+
+    ``copy_of`` as for :func:`group`: a group holding exact copies is measured on its distinct
+    articles, each counted as often as it has copies (a story of 10,000 copies is a 1 x 1
+    matrix, not 10,000 x 10,000), which gives the same figures.
+    """
     groups: list[Group] = []
     for members in _members_by_label(labels):
         if len(members) == 1:
             one = np.ones(1, dtype=np.float32)
             groups.append(Group(members, one, None, None, one.reshape(1, 1)))
             continue
-        sims = reps.matrix(members)
-        off = sims[~np.eye(len(members), dtype=bool)]
+        n = len(members)
+        distinct, at = np.unique(
+            members if copy_of is None else copy_of[members], return_inverse=True
+        )
+        if len(distinct) == n:
+            sims = reps.matrix(members)
+            off = sims[~np.eye(n, dtype=bool)]
+            cohesion_min, cohesion_mean = float(off.min()), float(off.mean())
+            rows = sims
+        else:
+            sims = reps.matrix(distinct).astype(np.float64)
+            weight = np.bincount(at).astype(np.float64)
+            self_pairs = weight * (weight - 1.0)  # pairs of copies of one article
+            pair_weight = np.outer(weight, weight)
+            np.fill_diagonal(pair_weight, self_pairs)
+            present = pair_weight > 0
+            cohesion_min = float(sims[present].min())
+            cohesion_mean = float((sims * pair_weight).sum() / (n * (n - 1)))
+            rows = sims[at]  # member x distinct; a member's row, its article's
         # The medoid: highest mean similarity to the others; ties go to the earlier article.
-        centrality = (sims.sum(axis=1) - 1.0) / (len(members) - 1)
+        row_sums = rows.sum(axis=1) if len(distinct) == n else rows @ np.bincount(at)
+        centrality = (row_sums - 1.0) / (n - 1)
         medoid = int(np.argmax(centrality))
-        to_centre = sims[medoid]
+        to_centre = rows[medoid] if len(distinct) == n else rows[medoid][at]
         order = np.lexsort((members, -to_centre))
+        # The most central members' block only (see SIMILARITY_MEMBERS).
+        top = order[:SIMILARITY_MEMBERS]
+        block = sims[np.ix_(top, top)] if len(distinct) == n else sims[np.ix_(at[top], at[top])]
         groups.append(
             Group(
                 members[order],
                 to_centre[order].astype(np.float32),
-                float(off.min()),
-                float(off.mean()),
-                sims[np.ix_(order, order)].astype(np.float32),
+                cohesion_min,
+                cohesion_mean,
+                block.astype(np.float32),
             )
         )
     return groups

@@ -19,13 +19,13 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from dedup.models import Report, Story
+from dedup.models import SIMILARITY_MEMBERS, Report, Story
 from dedup.report import SIM_PLACES, _num, to_dict
 
 log = logging.getLogger(__name__)
 
 # A heatmap of more articles is unreadable in a card; it shows the most central ones.
-HEATMAP_MAX = 30
+HEATMAP_MAX = SIMILARITY_MEMBERS
 
 _DATA_MARK = "@@DATA@@"
 _SCRIPT_MARK = "@@SCRIPT_SRC@@"
@@ -60,10 +60,10 @@ def _heatmap(story: Story, matrix: Sequence[Sequence[float]] | None) -> list[lis
     n = story.size
     if matrix is None or n < 2:
         return []
-    if len(matrix) != n or any(len(row) != n for row in matrix):
-        log.debug("story %s: similarity matrix is not %d x %d, no heatmap", story.id, n, n)
-        return []
     keep = min(n, HEATMAP_MAX)
+    if len(matrix) < keep or any(len(row) < keep for row in matrix[:keep]):
+        log.debug("story %s: similarity matrix is not %d x %d, no heatmap", story.id, keep, keep)
+        return []
     return [[_num(x, SIM_PLACES) for x in row[:keep]] for row in matrix[:keep]]
 
 

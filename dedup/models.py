@@ -50,12 +50,18 @@ class Member:
     similarity: float
 
 
+#: How many of a story's most central members its kept similarity matrix covers.
+SIMILARITY_MEMBERS = 30
+
+
 @dataclass(frozen=True, slots=True)
 class Story:
     """One real-world event and the articles that tell it, most central article first.
 
-    ``similarities``, when known, is the members x members similarity matrix in member order
-    (4 places); the HTML report draws it as a heatmap. It is not part of the JSON report.
+    ``similarities``, when known, is the similarity matrix of the story's first (most
+    central) :data:`SIMILARITY_MEMBERS` members at most, in member order (4 places): the HTML
+    report draws it as a heatmap; a story of 5,000 copies must not hold 25 million numbers.
+    It is not part of the JSON report.
     """
 
     id: str

@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import BinaryIO, NamedTuple
 
+import numpy as np
+
 from dedup import __version__
 from dedup.bundled import BUNDLED_MODEL
 from dedup.cache import cached_vectors, embed_cached
@@ -24,7 +26,7 @@ from dedup.errors import InputError, ModelError, one_line
 from dedup.explain import explain_report
 from dedup.lexical import Profile, event_days, lexical_vectors, profile, stated_event_day
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
-from dedup.neighbours import date_ordinals, find_links
+from dedup.neighbours import Links, date_ordinals, find_links
 from dedup.similarity import Representations, centre_by_language, language_codes
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,16 @@ def _order_key(a: Article) -> tuple[str, str]:
 def canonical_order(articles: Sequence[Article]) -> list[Article]:
     """Sort by content, then id, so the same corpus in any order gives the same stories."""
     return sorted(articles, key=_order_key)
+
+
+def _copy_of(articles: Sequence[Article]) -> np.ndarray:
+    """For each article, the first one with the same text, language and date (itself if none):
+    such copies have the same representations, so the same similarity to everything."""
+    first: dict[tuple[str, str | None, object], int] = {}
+    return np.array(
+        [first.setdefault((a.full_text, a.lang, a.published), k) for k, a in enumerate(articles)],
+        dtype=np.int64,
+    )
 
 
 class _Prepared(NamedTuple):
@@ -241,18 +253,23 @@ def cluster_articles(
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
     related_floor = settings.related_for(reps.backend, calibration.thresholds)
     with timer.stage("link"):
-        links = find_links(
-            reps,
+        # Exact copies (a wire story run by many outlets) are linked once, by their first: a
+        # story of 10,000 copies is one node, not 50 million links.
+        copy_of = _copy_of(cleaned)
+        originals = np.flatnonzero(copy_of == np.arange(len(cleaned)))
+        found = find_links(
+            reps if len(originals) == len(cleaned) else reps.rows(originals),
             floor=min(related_floor, threshold),
             method=settings.neighbours,
             k=settings.neighbour_k,
             complete_at=threshold,
-            dates=date_ordinals([a.published for a in cleaned]),
+            dates=date_ordinals([cleaned[k].published for k in originals]),
             window_days=settings.window_days,
         )
+        links = Links(originals[found.i], originals[found.j], found.sim)
     with timer.stage("group"):
-        labels = group(reps, links, threshold)
-        groups = describe(reps, labels)
+        labels = group(reps, links, threshold, copy_of)
+        groups = describe(reps, labels, copy_of)
         related = related_pairs(reps, labels, links, related_floor, threshold)
 
     def tie_key(g: int) -> tuple[object, ...]:

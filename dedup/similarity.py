@@ -44,6 +44,7 @@ coverage), which says nothing about two events.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
@@ -380,6 +381,28 @@ class Representations:
         parts = {"intercept": linear.intercept, **parts}
         same_lang = feats["same_lang"]
         return parts, float(fusion.fused(feats, same_lang)[0]), float(fusion(feats, same_lang)[0])
+
+    def rows(self, idx: Array) -> Representations:
+        """The representations of the articles ``idx`` alone (corpus statistics, centring and
+        IDF, stay those of the whole corpus)."""
+
+        def take(m: Any) -> Any:
+            return None if m is None else m[idx]
+
+        lexical = self.lexical
+        if lexical is not None:
+            lexical = type(lexical)(
+                entities=lexical.entities[idx], stems=lexical.stems[idx], title=lexical.title[idx]
+            )
+        return dataclasses.replace(
+            self,
+            langs=self.langs[idx],
+            days=self.days[idx],
+            dense=take(self.dense),
+            dense_centred=take(self.dense_centred),
+            lexical=lexical,
+            stated=take(self.stated),
+        )
 
     def matrix(self, idx: Sequence[int] | Array) -> Array:
         """The full similarity matrix among the articles ``idx`` (a story, a component)."""

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -499,3 +500,62 @@ def test_a_file_beyond_path_max_is_a_recorded_skip_not_a_silent_loss(
     (skip,) = skipped
     assert skip.origin.startswith(str(tmp_path / ("d" * 200)))
     assert skip.reason == "cannot read file: File name too long"
+
+
+def _wire_corpus(copies: int) -> list[Article]:
+    """Four events; one wire text run by ``copies`` outlets, rewrites and others once."""
+    texts = {
+        "kirk": "Storm Kirk flooded the harbour of Lisbon on Tuesday; 1,200 homes lost power.",
+        "kirk-rewrite": "Lisbon harbour flooded by Storm Kirk on Tuesday, 1,200 homes dark.",
+        "soyuz": "Soyuz MS-22 docked with the International Space Station on Wednesday.",
+        "soyuz-rewrite": "The International Space Station received Soyuz MS-22 on Wednesday.",
+        "vote": "The Bundestag voted on the vaccine mandate on Thursday after a long debate.",
+        "fares": "Taipei raises bus fares from January, the city government said on Friday.",
+    }
+    articles = [Article(id=f"{k}", title=k.split("-")[0].title(), text=t) for k, t in texts.items()]
+    wire = texts["kirk"]
+    articles += [Article(id=f"copy{n}", title="Kirk", text=wire) for n in range(copies)]
+    return articles
+
+
+def test_exact_copies_are_grouped_as_if_each_were_linked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies linked once by their first give the stories that linking every copy gives, on
+    the exact path and on the weighted sparse path (forced here with a tiny component limit)."""
+    from dedup import cluster
+
+    articles = _wire_corpus(12)
+    settings = Settings(inputs=("wire",), backend="lexical")
+
+    def stories(report: object) -> list[list[str]]:
+        return sorted(sorted(m.article.id for m in s.members) for s in report.stories)  # type: ignore[attr-defined]
+
+    for limit in (cluster.EXACT_COMPONENT_MAX, 3):
+        monkeypatch.setattr(cluster, "EXACT_COMPONENT_MAX", limit)
+        collapsed = cluster_articles(articles, settings)
+        with monkeypatch.context() as m:
+            m.setattr(pipeline, "_copy_of", lambda arts: np.arange(len(arts)))
+            every = cluster_articles(articles, settings)
+        assert stories(collapsed) == stories(every), limit
+        # The same up to float32 rounding: the copies' figures are summed in float64.
+        for ours, theirs in zip(collapsed.stories, every.stories, strict=True):
+            assert ours.cohesion_mean == pytest.approx(theirs.cohesion_mean, abs=1e-6)
+            assert ours.cohesion_min == pytest.approx(theirs.cohesion_min, abs=1e-6)
+            assert [m.similarity for m in ours.members] == [m.similarity for m in theirs.members]
+
+
+def test_a_story_of_thousands_of_copies_is_linked_as_one_article(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[int] = []
+    real = pipeline.find_links
+
+    def spy(reps: object, *args: object, **kwargs: object) -> object:
+        seen.append(reps.n)  # type: ignore[attr-defined]
+        return real(reps, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "find_links", spy)
+    report = cluster_articles(_wire_corpus(5000), Settings(inputs=("wire",), backend="lexical"))
+    assert seen == [6]  # the six distinct texts
+    biggest = report.stories[0]
+    assert biggest.size >= 5001
+    assert biggest.similarities is not None and len(biggest.similarities) == 30
