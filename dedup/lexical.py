@@ -50,6 +50,9 @@ TAIL_WEIGHT = 0.5
 LEAD_CHARS = 600
 # The title's character n-grams come from the text's start when there is no title.
 TITLE_FALLBACK_CHARS = 150
+# See _idf_normalise: names in more than half of a corpus of 20 or more weigh nothing.
+COMMON_MIN_ARTICLES = 20
+COMMON_FRACTION = 0.5
 TAIL_CHARS = 4000
 # Prefix length of the language-free stems, and the shortest word that gives one.
 STEM_CHARS = 4
@@ -295,23 +298,31 @@ class LexicalVectors:
     title: sp.csr_matrix
 
 
-def _idf_normalise(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """Sublinear term frequency, smoothed corpus IDF, L2-normalised rows."""
+def _idf_normalise(counts: sp.csr_matrix, *, drop_common: bool = False) -> sp.csr_matrix:
+    """Sublinear term frequency, smoothed corpus IDF, L2-normalised rows.
+
+    ``drop_common``: in a corpus of at least :data:`COMMON_MIN_ARTICLES`, a term found in more
+    than :data:`COMMON_FRACTION` of the articles weighs nothing. A name every article has (a
+    feed whose titles all start "Headline", an outlet's name in every footer) tells no story
+    from another; smoothed IDF alone still gives it full weight where it is the only name.
+    """
     matrix = sp.csr_matrix(counts, dtype=np.float32)
     n = matrix.shape[0]
     df = np.bincount(matrix.indices, minlength=matrix.shape[1])
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+    if drop_common and n >= COMMON_MIN_ARTICLES:
+        idf[df > COMMON_FRACTION * n] = 0.0
     matrix = matrix @ sp.diags(idf, format="csr")
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix, dtype=np.float32)
 
 
-def vectorize(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
+def vectorize(rows: Sequence[Mapping[str, float]], *, drop_common: bool = False) -> sp.csr_matrix:
     if not rows:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
     hasher = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
-    return _idf_normalise(hasher.transform(rows))
+    return _idf_normalise(hasher.transform(rows), drop_common=drop_common)
 
 
 _CHAR_HASHER = HashingVectorizer(
@@ -340,7 +351,7 @@ def lexical_vectors(
     if profiles is None:
         profiles = [profile(a) for a in articles]
     return LexicalVectors(
-        entities=vectorize([p.entities for p in profiles]),
+        entities=vectorize([p.entities for p in profiles], drop_common=True),
         stems=vectorize([p.stems for p in profiles]),
         title=char_vectors([a.title or a.text[:TITLE_FALLBACK_CHARS] for a in articles]),
     )

@@ -559,3 +559,23 @@ def test_a_story_of_thousands_of_copies_is_linked_as_one_article(
     biggest = report.stories[0]
     assert biggest.size >= 5001
     assert biggest.similarities is not None and len(biggest.similarities) == 30
+
+
+def test_a_word_every_title_starts_with_links_no_stories() -> None:
+    """50 unrelated articles of no known language whose titles all start "Headline" made 16
+    stories, joined by that one capitalised word (a name to the profile)."""
+    import random
+
+    rng = random.Random(1)
+
+    def word() -> str:
+        return "".join(rng.choice("bcdfghjklmnprstvz") + rng.choice("aeiou") for _ in range(3))
+
+    articles = []
+    for k in range(50):
+        words = [word() for _ in range(40)]
+        articles.append(
+            Article(id=f"h{k}", title="Headline " + " ".join(words[:5]), text=" ".join(words))
+        )
+    report = cluster_articles(articles, Settings(inputs=("feed",), backend="lexical"))
+    assert [s.size for s in report.stories] == [1] * 50
