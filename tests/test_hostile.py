@@ -179,41 +179,12 @@ def test_any_mix_of_scripts_ends_in_the_report_or_in_skipped(texts: list[str]) -
 
 
 def test_a_rerun_into_an_out_dir_under_the_inputs_reads_no_report(tmp_path: Path) -> None:
-
     corpus = tmp_path / "corpus"
     shutil.copytree(Path(__file__).parent.parent / "samples" / "articles", corpus)
-    first = runner.invoke(
-        app,
-        [
-            "cluster",
-            str(corpus),
-            "--backend",
-            "lexical",
-            "--out",
-            str(corpus / "report"),
-            "--html",
-            str(corpus / "page.html"),
-            "--json",
-        ],
-        env=ENV,
-    )
-    assert first.exit_code == 0, first.stderr
-    again = runner.invoke(
-        app,
-        [
-            "cluster",
-            str(corpus),
-            "--backend",
-            "lexical",
-            "--out",
-            str(corpus / "report"),
-            "--html",
-            str(corpus / "page.html"),
-            "--json",
-        ],
-        env=ENV,
-    )
-    assert again.exit_code == 0, again.stderr
+    args = ["cluster", str(corpus), "--backend", "lexical", "--json"]
+    args += ["--out", str(corpus / "report"), "--html", str(corpus / "page.html")]
+    first, again = (runner.invoke(app, args, env=ENV) for _ in range(2))
+    assert first.exit_code == again.exit_code == 0, (first.stderr, again.stderr)
     first_doc, again_doc = json.loads(first.stdout), json.loads(again.stdout)
     assert again_doc["summary"]["articles"] == first_doc["summary"]["articles"] == 5
     assert again_doc["stories"] == first_doc["stories"] and again_doc["skipped"] == []
