@@ -550,3 +550,40 @@ def test_a_word_every_title_starts_with_links_no_stories() -> None:
         )
     report = cluster_articles(articles, Settings(inputs=("feed",), backend="lexical"))
     assert [s.size for s in report.stories] == [1] * 50
+
+
+def test_a_tag_with_100000_attributes_keeps_its_page(tmp_path: Path) -> None:
+    """The parser took 115 s over such a tag; its attributes are dropped before parsing."""
+    from dedup.corpus import read_corpus
+    from dedup.corpus.formats import _parseable
+
+    attributes = " ".join(f'data-a{k}="v{k}"' for k in range(100_000))
+    sentence = "Storm Kirk flooded the harbour of Lisbon on Tuesday, and the port closed. "
+    page = (
+        "<html><head><title>Storm Kirk floods Lisbon</title></head><body><article>"
+        f"<h1 {attributes}>Storm Kirk floods Lisbon</h1><p>{sentence * 6}</p>"
+        "</article></body></html>"
+    )
+    assert "data-a" not in _parseable(page) and "<h1>Storm Kirk floods Lisbon</h1>" in _parseable(
+        page
+    )
+    (tmp_path / "tag.html").write_text(page, encoding="utf-8")
+    (article,), skipped = read_corpus([str(tmp_path)])
+    assert skipped == [] and "harbour of Lisbon" in article.text
+
+
+@pytest.mark.parametrize("depth", [250, 255, 400])
+def test_an_article_nested_deeper_than_the_parser_likes_is_read(tmp_path: Path, depth: int) -> None:
+    from dedup.corpus import read_corpus
+
+    sentence = "Storm Kirk flooded the harbour of Lisbon on Tuesday, and the port closed. "
+    page = (
+        "<html><head><title>Storm Kirk floods Lisbon</title></head><body>"
+        + "<div>" * depth
+        + f"<article><h1>Storm Kirk floods Lisbon</h1><p>{sentence * 6}</p></article>"
+        + "</div>" * depth
+        + "</body></html>"
+    )
+    (tmp_path / "deep.html").write_text(page, encoding="utf-8")
+    (article,), skipped = read_corpus([str(tmp_path)])
+    assert skipped == [] and "harbour of Lisbon" in article.text

@@ -50,6 +50,9 @@ def text_record(text: str, *, markdown: bool) -> dict[str, object]:
 # Scripts and styles hold no article text; a huge one (an 11 MB inline script) made the
 # parser give up on the body after it. JSON-LD stays: it carries the page's metadata.
 _SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b(?![^>]*ld\+json)[^>]*>.*?</\1\s*>", re.I | re.S)
+# A start tag this long is no page's markup but padding or an attack (100,000 attributes
+# took the parser 115 s): it keeps its name, not its attributes.
+_HUGE_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9-]*)\b[^<>]{4096,}>")
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 _XML_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -67,12 +70,31 @@ def _xml_safe_reference(match: re.Match[str]) -> str:
 
 
 def _parseable(html: str) -> str:
-    """The page without what makes the parser drop it: characters XML cannot hold (literal
-    or as ``&#x1;`` references, which made the whole page "no article text"), scripts and
-    styles."""
+    """The page without what makes the parser drop it or crawl: characters XML cannot hold
+    (literal or as ``&#x1;`` references, which made the whole page "no article text"),
+    scripts and styles, and the attributes of start tags longer than 4 KB."""
     html = _SCRIPT_OR_STYLE.sub(" ", html)
+    html = _HUGE_TAG.sub(r"<\1>", html)
     html = _CHAR_REF.sub(_xml_safe_reference, html)
     return _XML_BAD_CHARS.sub(" ", html)
+
+
+_START_TAG = re.compile(r"<[A-Za-z]")
+
+
+def _huge_tree(page: str) -> Any:
+    """The page parsed as trafilatura parses it, but with libxml2's depth limit lifted."""
+    from lxml import html
+
+    parser = html.HTMLParser(
+        collect_ids=False,
+        default_doctype=False,
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=True,
+    )
+    return html.fromstring(page.encode("utf-8", "replace"), parser=parser)
 
 
 def html_record(text: str) -> dict[str, object] | str:
@@ -81,17 +103,25 @@ def html_record(text: str) -> dict[str, object] | str:
     from trafilatura import bare_extraction
     from trafilatura.settings import set_date_params
 
-    try:
+    def extract(content: object) -> dict[str, Any]:
         doc = bare_extraction(
-            _parseable(text),
+            content,
             with_metadata=True,
             include_comments=False,
             # Dates from the page's metadata and URL only; the cleaning stage reads the body.
             date_extraction_params=set_date_params(False),
         )
+        return {} if doc is None else doc if isinstance(doc, dict) else doc.as_dict()
+
+    page = _parseable(text)
+    try:
+        found = extract(page)
+        if not str(found.get("text") or "").strip() and len(_START_TAG.findall(page)) > 255:
+            # libxml2 stops at 255 nested elements unless asked for a huge tree: an article
+            # inside 255 <div>s was "no article text".
+            found = extract(_huge_tree(page))
     except Exception as exc:  # lxml and trafilatura raise many kinds on broken pages
         return f"HTML could not be parsed ({type(exc).__name__}: {exc})"
-    found: dict[str, Any] = {} if doc is None else doc if isinstance(doc, dict) else doc.as_dict()
     lines = [line.strip() for line in str(found.get("text") or "").split("\n") if line.strip()]
     title = str(found.get("title") or "").strip()
     if title and lines and lines[0] == title:  # the page's <h1> repeats the title
