@@ -307,14 +307,6 @@ def weights_path() -> Path:
     )
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def converted_dir(cache: Path) -> Path:
     """Where :func:`model_dir` keeps the converted model under ``cache`` (maybe not yet)."""
     return cache / "models" / f"multilingual-e5-small-q4-{WEIGHTS_SHA256[:12]}-c{CONVERSION}"
@@ -328,9 +320,10 @@ def model_dir(cache: Path) -> Path:
         return target
     source = weights_path()
     try:
-        found = file_sha256(source)
+        data = source.read_bytes()  # 72 MB: checked and converted from the same bytes
     except OSError as exc:
         raise ModelError(f"cannot read {source}: {os_reason(exc)}") from exc
+    found = hashlib.sha256(data).hexdigest()
     if found != WEIGHTS_SHA256:
         raise ModelError(
             f"{source} is not the file dedup was built for (sha256 {found[:16]}..., expected "
@@ -346,7 +339,7 @@ def model_dir(cache: Path) -> Path:
             "(set DEDUP_CACHE_DIR to a writable directory)"
         ) from exc
     try:
-        convert(read_q4(source.read_bytes()), work)
+        convert(read_q4(data), work)
         marker = {"source": f"{PACKAGE} {PACKAGE_VERSION} {WEIGHTS_FILE}", "sha256": found}
         (work / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         try:

@@ -12,6 +12,7 @@ multilingual-e5-small), and the report says so and how to calibrate it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,7 +114,11 @@ def default() -> Calibration:
 @lru_cache(maxsize=8)
 def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
     # Size and time are in the key so that a file replaced in place is hashed again.
-    return f"sha256:{bundled.file_sha256(path)}"
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def model_key(directory: Path | None) -> str | None:
