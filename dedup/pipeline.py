@@ -185,7 +185,7 @@ def represent(
         langs=langs,
         days=days,
         dense=dense,
-        dense_centred=None if dense is None else centre_by_language(dense, langs),
+        dense_centred=None if dense is None else centre_by_language(dense, langs, calibration.mean),
         lexical=lexical,
         fusions=calibration.fusions,
         stated=stated,

@@ -30,9 +30,11 @@ articles.
 
 Per-language centring: multilingual models place articles of one language near each other,
 whatever their story. Subtracting each language's mean vector removes that shared direction.
-The mean is shrunk by ``n / (n + CENTRING_PRIOR)`` for a language with ``n`` articles, so
-on a tiny corpus (a language with one or two articles) centring fades out instead of
-subtracting an article from itself.
+The mean is shrunk for a language with ``n`` articles, ``(n x mean + CENTRING_PRIOR x prior)
+/ (n + CENTRING_PRIOR)``, so that on a tiny corpus (a language with one or two articles) an
+article is not subtracted from itself. The prior is the model's own mean over the dev
+articles when its calibration has one (multilingual-e5-small's cosines between any two news
+articles sit near 0.76: without it, six unrelated English articles were one story), else zero.
 
 Whatever the backend, two articles whose leads name different days for their event are
 discounted by the gap: ``1 / (1 + DAY_GAP_PENALTY * gap_days)``. Two meetings of the same
@@ -193,13 +195,17 @@ class Fusion:
         return fused if self.curve is None else self.curve(fused)
 
 
-def centre_by_language(vectors: Array, langs: Array) -> Array:
-    """Subtract each language's (shrunk) mean vector, then L2-normalise the rows."""
+def centre_by_language(vectors: Array, langs: Array, prior: Array | None = None) -> Array:
+    """Subtract each language's mean vector, shrunk towards ``prior`` (the model's mean over
+    many articles, when its calibration has one; else zero), then L2-normalise the rows."""
     out = np.array(vectors, dtype=np.float32, copy=True)
     for code in np.unique(langs):
         rows = langs == code
         n = float(rows.sum())
-        out[rows] -= vectors[rows].mean(axis=0) * (n / (n + CENTRING_PRIOR))
+        mean = vectors[rows].mean(axis=0) * n
+        if prior is not None:
+            mean = mean + prior * CENTRING_PRIOR
+        out[rows] -= mean / (n + CENTRING_PRIOR)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return np.asarray(out / norms, dtype=np.float32)

@@ -192,3 +192,33 @@ def test_minilm_runs_with_its_own_numbers(minilm_dir: Path) -> None:
     assert report.run.threshold == own.thresholds["dense"]
     assert report.run.warnings == ()
     assert np.isclose(own.thresholds["dense"], 0.37)
+
+
+def test_a_handful_of_articles_on_three_events_are_three_stories(converted: Path) -> None:
+    """e5's cosine between any two news articles sits near 0.76: with centring shrunk towards
+    zero, six unrelated English articles were one story. Shrunk towards the model's mean, the
+    three events come apart, dense and hybrid."""
+    texts = {
+        "soyuz-1": "Soyuz MS-22 carrying Russian and American astronauts lifted off and docked "
+        "with the International Space Station. The crew will stay six months for experiments.",
+        "soyuz-2": "The Soyuz MS-22 spacecraft with two Russian cosmonauts and a NASA astronaut "
+        "docked at the ISS on Wednesday after a three-hour flight.",
+        "fares-1": "Taipei city government announced that bus fares will rise next year; "
+        "residents reacted with mixed feelings. The mayor said it would improve service.",
+        "fares-2": "Taipei will raise its bus fares next year, the city government announced; "
+        "the mayor said the money would improve service.",
+        "quake-1": "A magnitude 6.1 earthquake struck off the coast of Chile on Monday, "
+        "shaking buildings in Santiago; no damage was reported.",
+        "quake-2": "Chile was shaken by a 6.1 magnitude earthquake off its coast on Monday; "
+        "authorities in Santiago reported no damage.",
+    }
+    from dedup.models import Article
+    from dedup.pipeline import cluster_articles
+
+    articles = [Article(id=k, title="", text=v, lang="en") for k, v in texts.items()]
+    for backend in ("dense", "hybrid"):
+        report = cluster_articles(
+            articles, Settings(inputs=("x",), backend=backend, model=BUNDLED_MODEL)
+        )
+        stories = sorted(sorted(m.article.id for m in s.members) for s in report.stories)
+        assert stories == [["fares-1", "fares-2"], ["quake-1", "quake-2"], ["soyuz-1", "soyuz-2"]]
