@@ -48,8 +48,8 @@ from dedup.corpus import read_corpus
 from dedup.embed import Encoder
 from dedup.errors import DedupError, InputError, OutputError
 from dedup.models import Article, Report
-from dedup.neighbours import link_exact
-from dedup.pipeline import canonical_order, labels_for, represent, run
+from dedup.neighbours import Links, resolve_method
+from dedup.pipeline import labels_for, link, prepare, represent, run
 from dedup.similarity import Representations
 
 log = logging.getLogger(__name__)
@@ -633,22 +633,36 @@ def sweep_clusters(
     for t in thresholds:
         if not -1.0 <= t <= 1.0:
             raise InputError(f"threshold must be between -1 and 1, got {t}")
-    articles, _ = read_corpus(tuple(inputs), max_bytes=settings.max_bytes)
-    # The same order and representations as `dedup cluster`, so each row is what a run at
-    # that threshold would give.
-    cleaned = canonical_order(clean_corpus(articles))
-    if not cleaned:
-        raise InputError("no usable article in the input")
+    articles, skipped = read_corpus(
+        tuple(inputs), max_bytes=settings.max_bytes, outputs=settings.outputs
+    )
+    # What `dedup cluster` makes of the corpus (cleaning, order, representations, copies), and
+    # its links at each threshold with the same options, so each row is what a run at that
+    # threshold gives.
+    prepared = prepare(articles, settings, skipped=skipped, encoder=encoder)
+    cleaned = prepared.articles
     gold = _gold_labels(cleaned, labels)
     langs = {a.id: a.lang for a in cleaned}
-    reps, _, _, notes = represent(cleaned, settings, encoder=encoder)
+    reps, _, calibration, notes = prepared.represented
     for note in notes:  # e.g. the model could not load: the thresholds are then lexical ones
         log.warning("%s", note)
-    # Grouping keeps only links at or above its threshold: link once at the lowest.
-    links = link_exact(reps, floor=min(thresholds))
+
+    def floor_at(t: float) -> float:  # what `dedup cluster --threshold t` links down to
+        at_t = dataclasses.replace(settings, threshold=t)
+        return min(at_t.related_for(reps.backend, calibration.thresholds), t)
+
+    # An exact search finds every pair above its floor: link once at the lowest floor and keep,
+    # at each threshold, the pairs above its own. An approximate one depends on the threshold.
+    exact = resolve_method(reps, settings.neighbours) == "exact"
+    lowest = link(prepared, settings, min(thresholds), min(floor_at(t) for t in thresholds))
     rows: list[dict[str, float]] = []
     for t in thresholds:
-        story = group(reps, links, t)
+        if exact:
+            keep = lowest.sim >= floor_at(t)
+            links = Links(lowest.i[keep], lowest.j[keep], lowest.sim[keep])
+        else:
+            links = link(prepared, settings, t, floor_at(t))
+        story = group(reps, links, t, prepared.copy_of)
         predicted = {a.id: str(int(k)) for a, k in zip(cleaned, story, strict=True)}
         scores = score_clusters(gold, predicted, langs)
         rows.append(

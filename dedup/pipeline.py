@@ -214,15 +214,26 @@ def _load_or_fall_back(settings: Settings, backend: str, warnings: list[str]) ->
     return None
 
 
-def cluster_articles(
+class Prepared(NamedTuple):
+    """A corpus made ready to group at any threshold: what `dedup cluster` and
+    `dedup evaluate clusters --sweep` share, so that a sweep scores what a run would make."""
+
+    articles: list[Article]  # cleaned, in canonical order; rows of the representations
+    skipped: list[Skipped]  # read's skips, then the articles that broke a stage
+    represented: Represented
+    copy_of: np.ndarray  # per article, the first one it is an exact copy of (or itself)
+
+
+def prepare(
     articles: Sequence[Article],
     settings: Settings,
     *,
     skipped: Sequence[Skipped] = (),
     encoder: Encoder | None = None,
     timer: _Timer | None = None,
-) -> Report:
-    """Group already-read articles into stories and report them."""
+) -> Prepared:
+    """Clean each article (one that breaks a stage becomes a skip), order them canonically,
+    represent them, and find their exact copies. InputError when nothing usable is left."""
     timer = timer or _Timer()
     skipped = list(skipped)
     with timer.stage("clean"):
@@ -238,7 +249,7 @@ def cluster_articles(
             else ""
         )
         raise InputError(f"no usable article in the input{detail}")
-    reps, model, calibration, warnings = represent(
+    represented = represent(
         cleaned,
         settings,
         encoder=encoder,
@@ -248,25 +259,46 @@ def cluster_articles(
         else None,
         stated_days=[p.day for p in prepared],
     )
+    return Prepared(cleaned, skipped, represented, _copy_of(cleaned))
+
+
+def link(prepared: Prepared, settings: Settings, threshold: float, floor: float) -> Links:
+    """The pairs at or above ``floor`` (``threshold``: the grouping one, which the approximate
+    search keeps complete). Exact copies are linked once, by their first: a story of 10,000
+    copies is one node, not 50 million links."""
+    reps, articles, copy_of = prepared.represented.reps, prepared.articles, prepared.copy_of
+    originals = np.flatnonzero(copy_of == np.arange(len(articles)))
+    found = find_links(
+        reps if len(originals) == len(articles) else reps.rows(originals),
+        floor=floor,
+        method=settings.neighbours,
+        k=settings.neighbour_k,
+        complete_at=threshold,
+        dates=date_ordinals([articles[k].published for k in originals]),
+        window_days=settings.window_days,
+    )
+    return Links(originals[found.i], originals[found.j], found.sim)
+
+
+def cluster_articles(
+    articles: Sequence[Article],
+    settings: Settings,
+    *,
+    skipped: Sequence[Skipped] = (),
+    encoder: Encoder | None = None,
+    timer: _Timer | None = None,
+) -> Report:
+    """Group already-read articles into stories and report them."""
+    timer = timer or _Timer()
+    prepared = prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
+    cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
+    reps, model, calibration, warnings = prepared.represented
     if settings.neighbours == "ann" and reps.dense is None:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
     related_floor = settings.related_for(reps.backend, calibration.thresholds)
     with timer.stage("link"):
-        # Exact copies (a wire story run by many outlets) are linked once, by their first: a
-        # story of 10,000 copies is one node, not 50 million links.
-        copy_of = _copy_of(cleaned)
-        originals = np.flatnonzero(copy_of == np.arange(len(cleaned)))
-        found = find_links(
-            reps if len(originals) == len(cleaned) else reps.rows(originals),
-            floor=min(related_floor, threshold),
-            method=settings.neighbours,
-            k=settings.neighbour_k,
-            complete_at=threshold,
-            dates=date_ordinals([cleaned[k].published for k in originals]),
-            window_days=settings.window_days,
-        )
-        links = Links(originals[found.i], originals[found.j], found.sim)
+        links = link(prepared, settings, threshold, min(related_floor, threshold))
     with timer.stage("group"):
         labels = group(reps, links, threshold, copy_of)
         groups = describe(reps, labels, copy_of)
@@ -327,4 +359,14 @@ def labels_for(report: Report) -> dict[str, str]:
     return {m.article.id: s.id for s in report.stories for m in s.members}
 
 
-__all__ = ["Represented", "canonical_order", "cluster_articles", "labels_for", "represent", "run"]
+__all__ = [
+    "Prepared",
+    "Represented",
+    "canonical_order",
+    "cluster_articles",
+    "labels_for",
+    "link",
+    "prepare",
+    "represent",
+    "run",
+]

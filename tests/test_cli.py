@@ -355,6 +355,59 @@ def test_evaluate_clusters_takes_the_window_that_cluster_takes(tmp_path: Path) -
     assert scores["3"]["stories"] == 2 and scores["3"]["pairwise_recall"] == 0.0
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-b", "lexical", "--window-days", "3"],
+        ["-b", "lexical", "--window-days", "30"],
+        ["-b", "dense", "--neighbours", "ann"],
+    ],
+)
+def test_a_sweep_scores_what_a_run_at_each_threshold_makes(
+    tmp_path: Path, tiny_model_dir: Path, options: list[str]
+) -> None:
+    """The sweep once linked exactly and without dates, whatever the options: it scored
+    clusterings that `dedup cluster` with the same options never makes."""
+    text = "On December 6 Tô Lâm met Jensen Huang of NVIDIA in Hanoi to sign an AI deal."
+    other = "Storm Kirk flooded the harbour of Lisbon on Tuesday; 1,200 homes lost power."
+    records = [
+        {"id": "a", "title": "NVIDIA and Vietnam sign AI deal", "text": text, "lang": "en",
+         "published": "2024-12-06", "story": "deal"},
+        {"id": "b", "title": "NVIDIA and Vietnam sign AI deal", "text": text + " Updated.",
+         "lang": "en", "published": "2024-12-16", "story": "deal"},
+        {"id": "c", "title": "Storm Kirk floods Lisbon", "text": other, "lang": "en",
+         "published": "2024-10-08", "story": "kirk"},
+        {"id": "d", "title": "Kirk: Lisbon under water", "text": other, "lang": "en",
+         "published": "2024-10-09", "story": "kirk"},
+    ]  # fmt: skip
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    options = [*options, "-m", str(tiny_model_dir)]
+    swept = invoke(
+        "evaluate", "clusters", str(corpus), *options, "--sweep", "--range", "0.2:0.9:0.35",
+        "--json",
+    )  # fmt: skip
+    assert swept.exit_code == 0, swept.stderr
+    rows = json.loads(swept.stdout)["sweep"]
+    assert [r["threshold"] for r in rows] == [0.2, 0.55, 0.9]
+    for row in rows:
+        single = invoke(
+            "evaluate", "clusters", str(corpus), *options, "--threshold", str(row["threshold"]),
+            "--json",
+        )  # fmt: skip
+        assert single.exit_code == 0, single.stderr
+        doc = json.loads(single.stdout)
+        for key in ("f1", "bcubed_f1", "ari", "stories"):
+            mine = doc["stories"] if key == "stories" else doc[_single_key(key)]
+            # The single run's JSON rounds to 4 places; the sweep's rows do not.
+            assert row[key] == pytest.approx(mine, abs=1e-4), (row["threshold"], key)
+
+
+def _single_key(key: str) -> str:
+    # The sweep's row names for the single run's figures.
+    return {"f1": "pairwise_f1", "bcubed_f1": "bcubed_f1", "ari": "ari"}[key]
+
+
 def test_evaluate_bad_range_is_a_usage_error(tmp_path: Path) -> None:
     pairs = write_pairs(tmp_path / "pairs.jsonl")
     result = invoke("evaluate", "pairs", str(pairs), "--sweep", "--range", "0.5:0.1:0.1")
