@@ -40,8 +40,8 @@ from dedup.config import RELATED_FRACTION, Settings
 from dedup.corpus import read_corpus
 from dedup.embed import local_model_dir
 from dedup.neighbours import link_exact
+from dedup.outputs import write_text_atomic
 from dedup.pipeline import canonical_order, represent
-from dedup.report import write_text_atomic
 from dedup.similarity import Representations
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,7 +41,7 @@ from dedup.bundled import BUNDLED_MODEL
 from dedup.calibration import model_key
 from dedup.config import Settings
 from dedup.embed import local_model_dir
-from dedup.report import write_text_atomic
+from dedup.outputs import write_text_atomic
 from dedup.similarity import FEATURES, Curve, add_derived
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,12 +9,6 @@
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dedup")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -22,6 +16,7 @@ from dedup.config import Settings  # noqa: E402
 from dedup.errors import DedupError, InputError, ModelError, OutputError  # noqa: E402
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story  # noqa: E402
 from dedup.pipeline import cluster_articles, run  # noqa: E402
+from dedup.version import __version__  # noqa: E402
 
 __all__ = [
     "Article",

@@ -42,7 +42,6 @@ from dedup.models import Article
 
 log = logging.getLogger(__name__)
 
-CLEAN_VERSION = "1"
 
 # Dates are read from the first characters only: datelines and stamps sit there, while dates
 # further down refer to other events ("since 9/2023") or to footers (licence dates).
@@ -354,13 +353,14 @@ def _substantial(p: _Para) -> bool:
 
 # --- words shared between title and paragraphs ---------------------------------------------
 
-_WORDFREQ_LANGS = frozenset(available_languages())
+#: Languages wordfreq has a frequency list for.
+WORDFREQ_LANGUAGES = frozenset(available_languages())
 
 
 @cache
 def _stopwords(lang: str | None) -> frozenset[str]:
     """The commonest words of a language: shared by any two texts, so they prove nothing."""
-    if lang not in _WORDFREQ_LANGS:
+    if lang not in WORDFREQ_LANGUAGES:
         return frozenset()
     return frozenset(w.casefold() for w in top_n_list(lang, 150))
 
@@ -831,7 +831,7 @@ def clean_corpus(articles: Sequence[Article]) -> list[Article]:
 
 
 __all__ = [
-    "CLEAN_VERSION",
+    "WORDFREQ_LANGUAGES",
     "clean_article",
     "clean_corpus",
     "detect_language",

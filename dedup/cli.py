@@ -24,7 +24,7 @@ import numpy as np
 import typer
 from typer.core import TyperGroup
 
-from dedup import __version__, evaluate
+from dedup import evaluate
 from dedup.config import (
     DEFAULT_MAX_BYTES,
     MODEL_ENV,
@@ -37,15 +37,10 @@ from dedup.config import (
 from dedup.errors import DedupError, OutputError, one_line, os_reason
 from dedup.html import DEDUP_PAGE_MARK, to_html
 from dedup.models import Report
+from dedup.outputs import check_writable, output_paths, write_outputs, write_text_atomic
 from dedup.pipeline import run
-from dedup.report import (
-    check_writable,
-    output_paths,
-    render_table,
-    to_json,
-    write_outputs,
-    write_text_atomic,
-)
+from dedup.report import render_table, to_json
+from dedup.version import __version__
 
 log = logging.getLogger("dedup")
 

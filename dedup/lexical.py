@@ -37,8 +37,9 @@ import scipy.sparse as sp
 from anyascii import anyascii
 from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
-from wordfreq import available_languages, zipf_frequency
+from wordfreq import zipf_frequency
 
+from dedup.clean import WORDFREQ_LANGUAGES
 from dedup.dates import day_of_year, find_mentions
 from dedup.errors import one_line
 from dedup.models import Article
@@ -74,9 +75,6 @@ UNKNOWN_LANGUAGE_RARITY = 0.5
 # How far into the body the lead's event day is looked for.
 EVENT_DAY_CHARS = 400
 
-# Languages wordfreq has a frequency list for (wordfreq.available_languages()).
-_WORDFREQ_LANGS = frozenset(available_languages())
-
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
@@ -100,7 +98,7 @@ def _has_word_list(lang: str) -> bool:
     and Korean, but splits their text into words with optional packages (jieba, MeCab) that
     dedup does not install: without them, those languages count as unknown, never as a
     failed run."""
-    if lang not in _WORDFREQ_LANGS:
+    if lang not in WORDFREQ_LANGUAGES:
         return False
     try:
         zipf_frequency("a", lang)

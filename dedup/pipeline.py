@@ -12,7 +12,6 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-from dedup import __version__
 from dedup.bundled import BUNDLED_MODEL
 from dedup.cache import cached_vectors, embed_cached
 from dedup.calibration import Calibration, model_key
@@ -28,6 +27,7 @@ from dedup.lexical import Profile, event_days, lexical_vectors, profile, stated_
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.neighbours import Links, date_ordinals, find_links
 from dedup.similarity import Representations, centre_by_language, language_codes
+from dedup.version import __version__
 
 log = logging.getLogger(__name__)
 

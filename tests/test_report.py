@@ -17,16 +17,14 @@ import pytest
 from dedup.errors import OutputError
 from dedup.html import to_html
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
+from dedup.outputs import check_writable, write_outputs, write_text_atomic
 from dedup.report import (
     SCHEMA_VERSION,
-    check_writable,
     render_table,
     story_records,
     to_dict,
     to_json,
     to_markdown,
-    write_outputs,
-    write_text_atomic,
 )
 
 LONG_TITLE = (

@@ -1,0 +1,158 @@
+"""The report's files on disk: each written atomically, the ``--out`` set all old or all new.
+
+Writers (``dedup.report``, ``dedup.html``) render text; this module alone writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from dedup.errors import OutputError, os_reason
+from dedup.html import to_html
+from dedup.models import Report
+from dedup.report import (
+    HTML_NAME,
+    JSON_NAME,
+    MARKDOWN_NAME,
+    STORIES_NAME,
+    to_json,
+    to_jsonl,
+    to_markdown,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it and put it back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 so that ``path`` holds either its old or its new content.
+
+    A temporary file in the same directory is written, flushed to disk and renamed over
+    ``path``. On failure the temporary file is removed and ``OutputError`` is raised.
+    """
+    _commit([_stage(Path(path), text)])
+
+
+def _stage(path: Path, text: str) -> tuple[Path, Path]:
+    """``text`` written, flushed and synced to a temporary file beside ``path``: (it, path)."""
+    # Lone surrogates (from undecodable input bytes) are shown, not a reason to lose a report.
+    data = text.encode("utf-8", errors="backslashreplace")
+    tmp: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            mode="wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as handle:
+            tmp = Path(handle.name)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # The temporary file is private (0600); give the report the mode a new file would get.
+        os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as exc:
+        _discard([tmp])
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
+    except BaseException:  # Ctrl-C or SIGTERM mid-write: leave no temporary file behind
+        _discard([tmp])
+        raise
+    log.debug("staged %s (%d bytes)", path, len(data))
+    return tmp, path
+
+
+def _commit(staged: Sequence[tuple[Path, Path]]) -> None:
+    """Rename each staged file over its target, all under one lock on their directory, so
+    that two runs writing the same files leave one run's set, not a mix of both."""
+    target = staged[0][1]
+    try:
+        with _directory_lock(target.parent):
+            for tmp, target in staged:  # target: the file named if a rename fails
+                os.replace(tmp, target)
+    except OSError as exc:
+        _discard([tmp for tmp, _ in staged])
+        raise OutputError(f"cannot write {target}: {os_reason(exc)}") from exc
+    except BaseException:
+        _discard([tmp for tmp, _ in staged])
+        raise
+
+
+def _discard(paths: Iterable[Path | None]) -> None:
+    for tmp in paths:
+        if tmp is not None:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                log.debug("could not remove temporary file %s", tmp)
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on ``directory`` itself, held by one dedup run at a time (POSIX flock
+    on the directory's descriptor: nothing is left behind); where there is none, no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def check_writable(out_dir: Path) -> None:
+    """Create ``out_dir`` if needed and prove a file can be written there.
+
+    Called before the expensive work so that a bad ``--out`` fails in a second, not after an
+    hour of encoding. A real write is the only reliable test (ACLs, read-only mounts, root).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"cannot write to {out_dir}: it is a file, not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".dedup-check-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write to {out_dir}: {os_reason(exc)}") from exc
+
+
+def output_paths(out_dir: Path) -> list[Path]:
+    """The files :func:`write_outputs` writes into ``out_dir``, in the order it writes them."""
+    return [out_dir / name for name in (JSON_NAME, MARKDOWN_NAME, STORIES_NAME, HTML_NAME)]
+
+
+def write_outputs(report: Report, out_dir: Path) -> list[Path]:
+    """Write ``report.json``, ``report.md``, ``stories.jsonl`` and ``report.html`` into
+    ``out_dir``, each atomically.
+
+    Every text is rendered before the first file is touched. Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    check_writable(out_dir)
+    renderers = (to_json, to_markdown, to_jsonl, to_html)
+    texts = {
+        path: render(report) for path, render in zip(output_paths(out_dir), renderers, strict=True)
+    }
+    # Every file staged (written and synced beside its target) before any is renamed: a full
+    # disk halfway leaves the old set whole, never new JSON beside an old page.
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in texts.items():
+            staged.append(_stage(path, text))
+    except BaseException:
+        _discard([tmp for tmp, _ in staged])
+        raise
+    _commit(staged)
+    return [path for _, path in staged]
