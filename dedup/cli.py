@@ -38,7 +38,7 @@ from dedup.errors import DedupError, OutputError, one_line, os_reason
 from dedup.html import DEDUP_PAGE_MARK, to_html
 from dedup.models import Report
 from dedup.outputs import check_writable, output_paths, write_outputs, write_text_atomic
-from dedup.pipeline import run
+from dedup.pipeline import read_and_prepare, run
 from dedup.report import render_table, to_json
 from dedup.version import __version__
 
@@ -550,11 +550,13 @@ def evaluate_clusters_cmd(
         window_days=window_days,
     )
     gold = evaluate.load_labels(labels) if labels is not None else None
-    _, result = evaluate.evaluate_clusters(paths, settings, labels=gold)
+    # Read and represented once, for the run at the threshold and for the sweep.
+    prepared = read_and_prepare(settings)
+    _, result = evaluate.evaluate_clusters(paths, settings, labels=gold, prepared=prepared)
     _eval_warnings(result.pop("warnings"))
     rows: list[dict[str, float]] = []
     if sweep:
-        rows = evaluate.sweep_clusters(paths, settings, gold, thresholds)
+        rows = evaluate.sweep_clusters(paths, settings, gold, thresholds, prepared=prepared)
         if plot is not None:
             evaluate.plot_sweep(rows, plot, title=f"stories: {result['backend']} backend")
     if json_out:

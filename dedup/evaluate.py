@@ -44,12 +44,18 @@ from sklearn.metrics.cluster import contingency_matrix
 from dedup.clean import clean_corpus
 from dedup.cluster import group
 from dedup.config import Settings
-from dedup.corpus import read_corpus
 from dedup.embed import Encoder
 from dedup.errors import DedupError, InputError, OutputError
 from dedup.models import Article, Report
 from dedup.neighbours import Links, resolve_method
-from dedup.pipeline import labels_for, link, prepare, represent, run
+from dedup.pipeline import (
+    Prepared,
+    labels_for,
+    link,
+    read_and_prepare,
+    report_from,
+    represent,
+)
 from dedup.similarity import Representations
 
 log = logging.getLogger(__name__)
@@ -592,10 +598,14 @@ def evaluate_clusters(
     *,
     labels: Mapping[str, str] | None,
     encoder: Encoder | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[Report, dict[str, Any]]:
     """Cluster ``inputs`` exactly as ``dedup cluster`` does and score it against gold stories
-    (``labels``, else the records' ``story`` field)."""
-    report = run(dataclasses.replace(settings, inputs=tuple(inputs)), encoder=encoder)
+    (``labels``, else the records' ``story`` field). ``prepared``: the corpus already read
+    and represented (by :func:`dedup.pipeline.read_and_prepare`), to be grouped only."""
+    settings = dataclasses.replace(settings, inputs=tuple(inputs))
+    prepared = prepared or read_and_prepare(settings, encoder=encoder)
+    report = report_from(prepared, settings)
     articles = [m.article for s in report.stories for m in s.members]
     gold = _gold_labels(articles, labels)
     predicted = labels_for(report)
@@ -626,20 +636,21 @@ def sweep_clusters(
     thresholds: Sequence[float],
     *,
     encoder: Encoder | None = None,
+    prepared: Prepared | None = None,
 ) -> list[dict[str, float]]:
-    """Cluster scores per grouping threshold, from one pass of reading and embedding."""
+    """Cluster scores per grouping threshold, from one pass of reading and embedding (or from
+    ``prepared``, a corpus already read and represented)."""
     if not thresholds:
         raise InputError("no threshold to sweep")
     for t in thresholds:
         if not -1.0 <= t <= 1.0:
             raise InputError(f"threshold must be between -1 and 1, got {t}")
-    articles, skipped = read_corpus(
-        tuple(inputs), max_bytes=settings.max_bytes, outputs=settings.outputs
-    )
+    if prepared is None:
+        settings = dataclasses.replace(settings, inputs=tuple(inputs))
+        prepared = read_and_prepare(settings, encoder=encoder)
     # What `dedup cluster` makes of the corpus (cleaning, order, representations, copies), and
     # its links at each threshold with the same options, so each row is what a run at that
     # threshold gives.
-    prepared = prepare(articles, settings, skipped=skipped, encoder=encoder)
     cleaned = prepared.articles
     gold = _gold_labels(cleaned, labels)
     langs = {a.id: a.lang for a in cleaned}

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from dedup.errors import OutputError, os_reason
@@ -141,7 +141,7 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     """
     out_dir = Path(out_dir)
     check_writable(out_dir)
-    renderers = (to_json, to_markdown, to_jsonl, to_html)
+    renderers: tuple[Callable[[Report], str], ...] = (to_json, to_markdown, to_jsonl, to_html)
     texts = {
         path: render(report) for path, render in zip(output_paths(out_dir), renderers, strict=True)
     }

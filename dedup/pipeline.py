@@ -99,11 +99,24 @@ def run(
 ) -> Report:
     """Read the inputs named in ``settings`` and group them into stories."""
     timer = _Timer()
+    prepared = read_and_prepare(settings, encoder=encoder, stdin=stdin, timer=timer)
+    return report_from(prepared, settings, timer=timer)
+
+
+def read_and_prepare(
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    stdin: BinaryIO | None = None,
+    timer: _Timer | None = None,
+) -> Prepared:
+    """Read the inputs named in ``settings`` and :func:`prepare` them."""
+    timer = timer or _Timer()
     with timer.stage("read"):
         articles, skipped = read_corpus(
             settings.inputs, max_bytes=settings.max_bytes, stdin=stdin, outputs=settings.outputs
         )
-    return cluster_articles(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
+    return prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
 
 
 class Represented(NamedTuple):
@@ -291,8 +304,15 @@ def cluster_articles(
     """Group already-read articles into stories and report them."""
     timer = timer or _Timer()
     prepared = prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
+    return report_from(prepared, settings, timer=timer)
+
+
+def report_from(prepared: Prepared, settings: Settings, *, timer: _Timer | None = None) -> Report:
+    """The stories of a prepared corpus at the settings' thresholds, as a report."""
+    timer = timer or _Timer()
     cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
     reps, model, calibration, warnings = prepared.represented
+    warnings = list(warnings)  # a prepared corpus may be reported more than once
     if settings.neighbours == "ann" and reps.dense is None:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
@@ -367,6 +387,8 @@ __all__ = [
     "labels_for",
     "link",
     "prepare",
+    "read_and_prepare",
+    "report_from",
     "represent",
     "run",
 ]

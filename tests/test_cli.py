@@ -463,3 +463,26 @@ def test_explain_with_a_model_shows_the_dense_signal(tiny_model_dir: Path) -> No
     evidence = json.loads(result.stdout)["explanations"]
     assert evidence
     assert any({"dense", "dense_centred"} & set(e["components"]) for e in evidence)
+
+
+def test_evaluate_clusters_with_a_sweep_reads_and_represents_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dedup import cli, pipeline
+
+    calls: list[object] = []
+    real = pipeline.read_and_prepare
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "read_and_prepare", counted)
+    monkeypatch.setattr(pipeline, "read_and_prepare", counted)
+    result = invoke(
+        "evaluate", "clusters", ARTICLES, "--labels", str(Path(ARTICLES).parent / "labels.csv"),
+        "-b", "lexical", "--sweep", "--range", "0.3:0.6:0.1", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert len(calls) == 1
+    assert len(json.loads(result.stdout)["sweep"]) == 4
