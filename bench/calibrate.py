@@ -33,12 +33,11 @@ import numpy as np
 
 from dedup import evaluate
 from dedup.bundled import BUNDLED_MODEL
-from dedup.calibration import model_key
+from dedup.calibration import key_of
 from dedup.clean import clean_corpus
 from dedup.cluster import group, related_pairs
 from dedup.config import RELATED_FRACTION, Settings
 from dedup.corpus import read_corpus
-from dedup.embed import local_model_dir
 from dedup.neighbours import link_exact
 from dedup.outputs import write_text_atomic
 from dedup.pipeline import canonical_order, represent
@@ -99,7 +98,7 @@ def main() -> None:
     # Both with the fusions fitted for this model (dedup.calibration).
     dev = evaluate.represent_pairs(pairs, settings)
     sample_reps = represent(cleaned, dataclasses.replace(settings, inputs=(str(SAMPLES),))).reps
-    key = model_key(local_model_dir(args.model))
+    key = key_of(args.model)
     doc = json.loads(CALIBRATION.read_text("utf-8"))
     if key not in doc["models"]:
         raise SystemExit(f"no fusion fitted for {args.model} ({key}): run bench/fit_fusion.py")

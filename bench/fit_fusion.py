@@ -38,9 +38,7 @@ from sklearn.model_selection import KFold
 
 from dedup import calibration, evaluate
 from dedup.bundled import BUNDLED_MODEL
-from dedup.calibration import model_key
 from dedup.config import Settings
-from dedup.embed import local_model_dir
 from dedup.outputs import write_text_atomic
 from dedup.similarity import FEATURES, Curve, add_derived
 
@@ -143,7 +141,7 @@ def store_mean(model: str, out: Path) -> None:
     settings = Settings(inputs=(str(DEV),), backend="dense", model=model)
     dense = evaluate.represent_pairs(pairs, settings).reps.dense
     assert dense is not None
-    key = model_key(local_model_dir(model))
+    key = calibration.key_of(model)
     if key is None:
         raise SystemExit(f"cannot find the weights of {model} to name its table")
     doc = json.loads(out.read_text("utf-8"))
@@ -220,7 +218,7 @@ def main() -> None:
     dense = {name: pearson_by_pair(feats[name] * day, target, keys) for name in DENSE}
     for name, figures in dense.items():
         print(name, json.dumps(figures))
-    key = model_key(local_model_dir(args.model))
+    key = calibration.key_of(args.model)
     if key is None:
         raise SystemExit(f"cannot find the weights of {args.model} to name its table")
     doc = json.loads(args.out.read_text("utf-8"))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dedup import bundled
+from dedup.embed import local_model_dir
 from dedup.similarity import Curve, Fusion, Linear
 
 DATA = "data/calibration.json"
@@ -150,4 +151,10 @@ def model_key(directory: Path | None) -> str | None:
     return None
 
 
-__all__ = ["Calibration", "default", "for_model", "fusion_from", "model_key", "shipped"]
+def key_of(model: str) -> str | None:
+    """The table key of ``model`` (a name or directory) from its local files; None when they
+    are not on this machine."""
+    return model_key(local_model_dir(model))
+
+
+__all__ = ["Calibration", "default", "for_model", "fusion_from", "key_of", "model_key", "shipped"]

@@ -232,11 +232,11 @@ def describe(reps: Representations, labels: Array, copy_of: Array | None = None)
         row_sums = rows.sum(axis=1) if len(distinct) == n else rows @ np.bincount(at)
         centrality = (row_sums - 1.0) / (n - 1)
         medoid = int(np.argmax(centrality))
-        to_centre = rows[medoid] if len(distinct) == n else rows[medoid][at]
+        to_centre = rows[medoid][at]  # ``at`` is 0..n-1 when there are no copies
         order = np.lexsort((members, -to_centre))
         # The most central members' block only (see SIMILARITY_MEMBERS).
         top = order[:SIMILARITY_MEMBERS]
-        block = sims[np.ix_(top, top)] if len(distinct) == n else sims[np.ix_(at[top], at[top])]
+        block = sims[np.ix_(at[top], at[top])]
         groups.append(
             Group(
                 members[order],

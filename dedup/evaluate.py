@@ -665,10 +665,14 @@ def sweep_clusters(
     # An exact search finds every pair above its floor: link once at the lowest floor and keep,
     # at each threshold, the pairs above its own. An approximate one depends on the threshold.
     exact = resolve_method(reps, settings.neighbours) == "exact"
-    lowest = link(prepared, settings, min(thresholds), min(floor_at(t) for t in thresholds))
+    lowest = (
+        link(prepared, settings, min(thresholds), min(floor_at(t) for t in thresholds))
+        if exact
+        else None
+    )
     rows: list[dict[str, float]] = []
     for t in thresholds:
-        if exact:
+        if lowest is not None:
             keep = lowest.sim >= floor_at(t)
             links = Links(lowest.i[keep], lowest.j[keep], lowest.sim[keep])
         else:

@@ -65,7 +65,7 @@ def _copy_of(articles: Sequence[Article]) -> np.ndarray:
     )
 
 
-class _Prepared(NamedTuple):
+class _Cleaned(NamedTuple):
     """One article through the stages that see it alone: cleaned, profiled, its day found."""
 
     article: Article
@@ -73,11 +73,13 @@ class _Prepared(NamedTuple):
     day: int | None
 
 
-def _prepare(articles: Sequence[Article], lexical: bool, skipped: list[Skipped]) -> list[_Prepared]:
+def _clean_each(
+    articles: Sequence[Article], lexical: bool, skipped: list[Skipped]
+) -> list[_Cleaned]:
     """Each article cleaned, its lexical profile made (when ``lexical``) and its event day
     found. An article that makes any of these fail is skipped with the stage and the error:
     whatever it holds, it must not cost the other articles their run."""
-    out: list[_Prepared] = []
+    out: list[_Cleaned] = []
     for article in articles:
         stage = "cleaning"
         try:
@@ -85,7 +87,7 @@ def _prepare(articles: Sequence[Article], lexical: bool, skipped: list[Skipped])
             stage = "the lexical profile"
             made = profile(cleaned) if lexical else None
             stage = "finding its event day"
-            out.append(_Prepared(cleaned, made, stated_event_day(cleaned)))
+            out.append(_Cleaned(cleaned, made, stated_event_day(cleaned)))
         except Exception as exc:  # one article's failure, whatever it is
             log.debug("article %s failed in %s", article.id, stage, exc_info=True)
             reason = f"{stage} failed: {type(exc).__name__}: {one_line(exc)}"
@@ -249,12 +251,10 @@ def prepare(
     represent them, and find their exact copies. InputError when nothing usable is left."""
     timer = timer or _Timer()
     skipped = list(skipped)
+    lexical = settings.backend != "dense"  # every other backend may need the profiles
     with timer.stage("clean"):
-        prepared = sorted(
-            _prepare(articles, settings.backend != "dense", skipped),
-            key=lambda p: _order_key(p.article),
-        )
-    cleaned = [p.article for p in prepared]
+        each = sorted(_clean_each(articles, lexical, skipped), key=lambda c: _order_key(c.article))
+    cleaned = [c.article for c in each]
     if not cleaned:
         detail = (
             f" ({len(skipped)} inputs skipped; first: {skipped[0].origin}: {skipped[0].reason})"
@@ -267,10 +267,8 @@ def prepare(
         settings,
         encoder=encoder,
         timer=timer,
-        profiles=[p.profile for p in prepared if p.profile]
-        if settings.backend != "dense"
-        else None,
-        stated_days=[p.day for p in prepared],
+        profiles=[c.profile for c in each if c.profile] if lexical else None,
+        stated_days=[c.day for c in each],
     )
     return Prepared(cleaned, skipped, represented, _copy_of(cleaned))
 

@@ -58,7 +58,7 @@ def printable(path: str) -> str:
     escapes) become U+FFFD, control characters (a terminal escape in a file name) their
     ``\\xNN`` form."""
     text = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _SURROGATE.sub("\ufffd", text))
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def normalise(text: str) -> str:
