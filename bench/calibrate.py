@@ -32,16 +32,16 @@ from typing import Any
 import numpy as np
 
 from dedup import evaluate
-from dedup.bundled import BUNDLED_MODEL
-from dedup.calibration import key_of
 from dedup.clean import clean_corpus
-from dedup.cluster import group, related_pairs
 from dedup.config import RELATED_FRACTION, Settings
-from dedup.corpus import read_corpus
-from dedup.neighbours import link_exact
-from dedup.outputs import write_text_atomic
+from dedup.group import group, related_pairs
+from dedup.link import link_exact
 from dedup.pipeline import canonical_order, represent
-from dedup.similarity import Representations
+from dedup.read import read_corpus
+from dedup.report.outputs import write_text_atomic
+from dedup.represent.bundled import BUNDLED_MODEL
+from dedup.represent.calibration import key_of
+from dedup.represent.similarity import Representations
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
@@ -95,7 +95,7 @@ def main() -> None:
     articles, _ = read_corpus([str(SAMPLES)])
     cleaned = canonical_order(clean_corpus(articles))
     ids = [a.id for a in cleaned]
-    # Both with the fusions fitted for this model (dedup.calibration).
+    # Both with the fusions fitted for this model (dedup.represent.calibration).
     dev = evaluate.represent_pairs(pairs, settings)
     sample_reps = represent(cleaned, dataclasses.replace(settings, inputs=(str(SAMPLES),))).reps
     key = key_of(args.model)

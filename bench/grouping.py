@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dedup.neighbours import ANN_MIN_ARTICLES
+from dedup.link import ANN_MIN_ARTICLES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -96,9 +96,9 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_dedup(x: np.ndarray, method: str) -> tuple[np.ndarray, dict[str, float]]:
-    from dedup.cluster import group
-    from dedup.neighbours import find_links
-    from dedup.similarity import Representations
+    from dedup.group import group
+    from dedup.link import find_links
+    from dedup.represent.similarity import Representations
 
     n = len(x)
     reps = Representations(
@@ -133,8 +133,8 @@ def run_community(x: np.ndarray) -> np.ndarray:
 
 def child(case: str, data: Path, out: Path) -> None:
     # Import first: the time is the grouping's alone.
-    import dedup.cluster
-    import dedup.neighbours  # noqa: F401
+    import dedup.group
+    import dedup.link  # noqa: F401
 
     if case == "sklearn":
         import sklearn.cluster  # noqa: F401

@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dedup import __version__  # noqa: E402
-from dedup.html import to_html  # noqa: E402
 from dedup.models import Article, Member, Related, Report, RunInfo, Story  # noqa: E402
+from dedup.report.html import to_html  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

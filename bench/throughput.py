@@ -66,9 +66,9 @@ def chunk_corpus(texts: Path, model: str, path: Path) -> int:
     """Write the texts dedup encodes for ``texts`` (its chunks, in its order); return how many."""
     sys.path.insert(0, str(ROOT))
     from dedup.clean import clean_corpus
-    from dedup.corpus import read_corpus
-    from dedup.embed import article_chunks, load_encoder
     from dedup.pipeline import canonical_order
+    from dedup.read import read_corpus
+    from dedup.represent.encoder import article_chunks, load_encoder
 
     articles, _ = read_corpus((str(texts),), max_bytes=1 << 30)
     cleaned = canonical_order(clean_corpus(articles))

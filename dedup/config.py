@@ -61,12 +61,12 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     progress: bool = False
     explain: bool = False  # also say which evidence linked each story and related pair
-    #: Where embeddings are kept between runs (see dedup.cache); None runs without a cache.
+    #: Where embeddings are kept between runs (see dedup.represent.cache); None runs without a cache.
     cache: Path | None = field(default_factory=cache_root)
     #: Run the model as int8 ONNX on the CPU (exported once, cached): faster, measured cost.
     fast: bool = False
     # Candidate pairs: exact blocked products, or approximate nearest neighbours (dense
-    # vectors, large corpora); auto picks by size. See dedup/neighbours.py.
+    # vectors, large corpora); auto picks by size. See dedup/link.py.
     neighbours: Neighbours = "auto"
     neighbour_k: int = 32
     # Articles whose published dates are both known and further apart are never compared.
@@ -102,7 +102,7 @@ class Settings:
 
     def threshold_for(self, backend: str, defaults: Mapping[str, float]) -> float:
         """The grouping threshold: the one set, else ``defaults[backend]`` (the calibrated
-        ones of the model that runs, see dedup.calibration)."""
+        ones of the model that runs, see dedup.represent.calibration)."""
         return self.threshold if self.threshold is not None else defaults[backend]
 
     def related_for(self, backend: str, defaults: Mapping[str, float]) -> float:

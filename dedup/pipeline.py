@@ -12,21 +12,21 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-from dedup.bundled import BUNDLED_MODEL
-from dedup.cache import cached_vectors, embed_cached
-from dedup.calibration import Calibration, model_key
-from dedup.calibration import for_model as calibration_for
 from dedup.clean import clean_article
-from dedup.cluster import describe, group, related_pairs, story_order
 from dedup.config import Settings
-from dedup.corpus import read_corpus
-from dedup.embed import Encoder, load_encoder, local_model_dir, local_model_identity
 from dedup.errors import InputError, ModelError, one_line
-from dedup.explain import explain_report
-from dedup.lexical import Profile, event_days, lexical_vectors, profile, stated_event_day
+from dedup.group import describe, group, related_pairs, story_order
+from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
-from dedup.neighbours import Links, date_ordinals, find_links
-from dedup.similarity import Representations, centre_by_language, language_codes
+from dedup.read import read_corpus
+from dedup.report.explain import explain_report
+from dedup.represent.bundled import BUNDLED_MODEL
+from dedup.represent.cache import cached_vectors, embed_cached
+from dedup.represent.calibration import Calibration, model_key
+from dedup.represent.calibration import for_model as calibration_for
+from dedup.represent.encoder import Encoder, load_encoder, local_model_dir, local_model_identity
+from dedup.represent.lexical import Profile, event_days, lexical_vectors, profile, stated_event_day
+from dedup.represent.similarity import Representations, centre_by_language, language_codes
 from dedup.version import __version__
 
 log = logging.getLogger(__name__)

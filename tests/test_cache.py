@@ -20,12 +20,12 @@ import pytest
 from numpy.typing import NDArray
 from typer.testing import CliRunner
 
-from dedup.cache import CACHE_FILE, SLICE, EmbeddingCache, article_keys, embed_cached
 from dedup.cli import app
 from dedup.config import Settings
-from dedup.embed import embed_articles
 from dedup.models import Article
 from dedup.pipeline import cluster_articles
+from dedup.represent.cache import CACHE_FILE, SLICE, EmbeddingCache, article_keys, embed_cached
+from dedup.represent.encoder import embed_articles
 from tests.conftest import FakeEncoder
 
 ROOT = Path(__file__).parent.parent
@@ -177,7 +177,7 @@ def rows_in(path: Path) -> int:
 def test_cli_cache_options(
     tiny_model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="dedup.cache")
+    caplog.set_level(logging.INFO, logger="dedup.represent.cache")
     samples = str(ROOT / "samples" / "articles")
     base = ["cluster", samples, "-b", "dense", "-m", str(tiny_model_dir), "--json"]
     moved = tmp_path / "moved"

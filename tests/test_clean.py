@@ -16,8 +16,8 @@ from dedup.clean import (
     find_date,
     split_paragraphs,
 )
-from dedup.corpus import read_corpus
 from dedup.models import Article
+from dedup.read import read_corpus
 
 SAMPLES = Path(__file__).parent.parent / "samples" / "articles"
 

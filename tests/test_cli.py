@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dedup import __version__, calibration
+from dedup import __version__
 from dedup.cli import app
+from dedup.represent import calibration
 
 ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
 runner = CliRunner()
@@ -94,7 +95,7 @@ def test_auto_falls_back_to_the_bundled_model_with_a_warning(
 def test_auto_falls_back_to_lexical_when_no_model_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dedup import bundled
+    from dedup.represent import bundled
 
     monkeypatch.setattr(bundled, "converted_dir", lambda cache: tmp_path / "never-converted")
     monkeypatch.setattr(bundled, "PACKAGE", "no_such_package_for_dedup")

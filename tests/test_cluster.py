@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dedup.cluster import describe, group, related_pairs
-from dedup.neighbours import link_exact
-from dedup.similarity import Representations
+from dedup.group import describe, group, related_pairs
+from dedup.link import link_exact
+from dedup.represent.similarity import Representations
 
 
 def dense_reps(vectors: list[list[float]]) -> Representations:
@@ -99,8 +99,8 @@ def test_related_pairs_between_neighbouring_stories() -> None:
 def test_fusion_is_the_linear_model_it_states() -> None:
     import scipy.sparse as sp
 
-    from dedup.lexical import LexicalVectors
-    from dedup.similarity import Fusion, Linear
+    from dedup.represent.lexical import LexicalVectors
+    from dedup.represent.similarity import Fusion, Linear
 
     def rows(*values: list[float]) -> sp.csr_matrix:
         return sp.csr_matrix(np.array(values, dtype=np.float32))
@@ -136,8 +136,8 @@ def test_fusion_is_the_linear_model_it_states() -> None:
 
 
 def test_shipped_fusions_cross_languages_on_evidence_that_crosses() -> None:
-    from dedup.calibration import shipped
-    from dedup.similarity import FEATURES
+    from dedup.represent.calibration import shipped
+    from dedup.represent.similarity import FEATURES
 
     for backend, fusion in ((b, f) for c in shipped() for b, f in c.fusions.items()):
         assert set(fusion.same.weights) <= set(FEATURES[backend]["same"])
@@ -147,7 +147,7 @@ def test_shipped_fusions_cross_languages_on_evidence_that_crosses() -> None:
 
 
 def test_language_centring_removes_the_shared_direction() -> None:
-    from dedup.similarity import CENTRING_PRIOR, centre_by_language
+    from dedup.represent.similarity import CENTRING_PRIOR, centre_by_language
 
     rng = np.random.default_rng(0)
     shared = np.array([5.0, 0, 0, 0])
@@ -193,7 +193,7 @@ def test_different_event_days_discount_similarity() -> None:
 
 
 def test_curve_keeps_ends_and_order_and_spreads_the_middle() -> None:
-    from dedup.similarity import Curve
+    from dedup.represent.similarity import Curve
 
     curve = Curve(steepness=8.7, centre=0.37)
     x = np.linspace(0.0, 1.0, 101, dtype=np.float32)
@@ -204,7 +204,7 @@ def test_curve_keeps_ends_and_order_and_spreads_the_middle() -> None:
 
 
 def test_shipped_fusions_put_their_sum_on_a_fitted_curve() -> None:
-    from dedup.calibration import shipped
+    from dedup.represent.calibration import shipped
 
     for name, fusion in ((b, f) for c in shipped() for b, f in c.fusions.items()):
         assert fusion.curve is not None, name

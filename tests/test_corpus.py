@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import dedup.corpus
-from dedup.corpus import read_corpus
-from dedup.corpus.records import parse_date
+import dedup.read
 from dedup.errors import InputError
 from dedup.models import Article, Skipped
+from dedup.read import read_corpus
+from dedup.read.records import parse_date
 
 SAMPLES = Path(__file__).parent.parent / "samples" / "articles"
 
@@ -413,7 +413,7 @@ def test_missing_path_raises_before_reading(tmp_path: Path) -> None:
 
 def test_over_max_bytes_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "big.txt", "x" * 2000)
-    monkeypatch.setattr(dedup.corpus, "open", _no_open, raising=False)
+    monkeypatch.setattr(dedup.read, "open", _no_open, raising=False)
     skip = read_skip(path, max_bytes=1024)
     assert skip.reason == "file is 2 KB, over the --max-bytes limit of 1 KB"
     big = write(tmp_path / "huge.jsonl", b"x" * (3 * 1024 * 1024 + 100))
@@ -432,7 +432,7 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(dedup.corpus, "open", denied, raising=False)
+    monkeypatch.setattr(dedup.read, "open", denied, raising=False)
     assert read_skip(path).reason == "cannot read file: Permission denied"
 
 

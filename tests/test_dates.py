@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.dates import DateMention, day_of_year, find_mentions
+from dedup.clean.dates import DateMention, day_of_year, find_mentions
 
 
 def days(text: str, lang: str | None = None) -> list[tuple[int | None, int, int]]:

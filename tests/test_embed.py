@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from dedup import embed
-from dedup.embed import (
+from dedup.errors import InputError, ModelError
+from dedup.models import Article
+from dedup.represent import encoder
+from dedup.represent.encoder import (
     MAX_CHUNKS,
     Encoder,
     SentenceTransformerEncoder,
@@ -24,8 +26,6 @@ from dedup.embed import (
     load_encoder,
     resolve_device,
 )
-from dedup.errors import InputError, ModelError
-from dedup.models import Article
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 TINY_MAX_SEQ_LENGTH = 64  # what conftest's tiny model was saved with
@@ -225,7 +225,7 @@ def test_uncached_name_offline_fails_at_once(
     def no_probe() -> str | None:
         raise AssertionError("offline mode must not touch the network")
 
-    monkeypatch.setattr(embed, "_hub_unreachable", no_probe)
+    monkeypatch.setattr(encoder, "_hub_unreachable", no_probe)
     started = time.monotonic()
     with pytest.raises(ModelError) as excinfo:
         load_encoder("dedup-tests/not-a-model", device="cpu")
@@ -264,7 +264,7 @@ def test_cached_hub_name_loads_without_network(
     def no_probe() -> str | None:
         raise AssertionError("a cached model must load without probing the hub")
 
-    monkeypatch.setattr(embed, "_hub_unreachable", no_probe)
+    monkeypatch.setattr(encoder, "_hub_unreachable", no_probe)
     cached = load_encoder("dedup-tests/tiny", device="cpu")
     assert cached.name == "dedup-tests/tiny"
     np.testing.assert_allclose(cached.encode(["Hanoi"]), tiny_encoder.encode(["Hanoi"]), atol=1e-6)
@@ -347,7 +347,7 @@ def test_enormous_article_is_capped_and_logged(
     fake_encoder: Encoder, caplog: pytest.LogCaptureFixture
 ) -> None:
     article = Article(id="big", title="Big", text=paragraphs(40, 200, "b"))
-    with caplog.at_level(logging.INFO, logger="dedup.embed"):
+    with caplog.at_level(logging.INFO, logger="dedup.represent.encoder"):
         (chunks,) = article_chunks(fake_encoder, [article])
     assert len(chunks) == MAX_CHUNKS
     kept = [w for c in chunks for w in words(c)]

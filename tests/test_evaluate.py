@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from dedup.config import Settings
-from dedup.embed import Encoder
 from dedup.errors import DedupError, InputError
 from dedup.evaluate import (
     Pair,
@@ -32,6 +31,7 @@ from dedup.evaluate import (
     sweep_clusters,
     sweep_pairs,
 )
+from dedup.represent.encoder import Encoder
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 ARTICLES = SAMPLES / "articles"

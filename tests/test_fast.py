@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dedup import quantize
 from dedup.cli import app
 from dedup.config import CACHE_ENV
-from dedup.embed import encoder_fingerprint, load_encoder
 from dedup.errors import ModelError
+from dedup.represent import onnx
+from dedup.represent.encoder import encoder_fingerprint, load_encoder
 
 ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
 TEXTS = [
@@ -99,7 +99,7 @@ def test_export_is_cached_and_reused(
     def no_export(*args: object) -> None:
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(quantize, "_export", no_export)
+    monkeypatch.setattr(onnx, "_export", no_export)
     second = load_encoder(str(tiny_model_dir), device="cpu", fast=True)
     assert path.stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(first.encode(TEXTS), second.encode(TEXTS))

@@ -207,8 +207,8 @@ def test_html_naming_an_input_article_is_refused_before_any_work(tmp_path: Path)
 
 
 def test_every_page_carries_the_mark_that_tells_it_from_an_article() -> None:
-    from dedup.html import DEDUP_PAGE_MARK, to_html
     from dedup.pipeline import run
+    from dedup.report.html import DEDUP_PAGE_MARK, to_html
 
     samples = str(Path(__file__).parent.parent / "samples" / "articles")
     page = to_html(run(Settings(inputs=(samples,), backend="lexical")))
@@ -227,8 +227,8 @@ def test_a_cache_dir_under_an_unknown_user_is_a_one_line_error(
 
 
 def test_a_model_name_too_long_for_a_path_is_not_a_crash(tmp_path: Path) -> None:
-    from dedup.embed import load_encoder, local_model_identity
     from dedup.errors import ModelError
+    from dedup.represent.encoder import load_encoder, local_model_identity
 
     name = "a" * 5000
     assert local_model_identity(name, device="cpu", fast=False) is None
@@ -394,7 +394,7 @@ def test_only_web_links_become_links_in_markdown(tmp_path: Path) -> None:
 
 
 def test_good_articles_in_awkward_shapes_are_read(tmp_path: Path) -> None:
-    from dedup.corpus import read_corpus
+    from dedup.read import read_corpus
 
     story = "Storm Kirk floods Lisbon\n\nStorm Kirk flooded the harbour of Lisbon on Tuesday.\n"
     (tmp_path / "cut16.txt").write_bytes((story * 3).encode("utf-16-le")[:-1])
@@ -439,7 +439,7 @@ def test_good_articles_in_awkward_shapes_are_read(tmp_path: Path) -> None:
 def test_pages_the_parser_used_to_drop_are_read(
     tmp_path: Path, name: str, head: str, mark: str
 ) -> None:
-    from dedup.corpus import read_corpus
+    from dedup.read import read_corpus
 
     sentence = "Storm Kirk flooded the harbour of Lisbon on Tuesday, and the port closed. "
     page = (
@@ -458,7 +458,7 @@ def test_pages_the_parser_used_to_drop_are_read(
 def test_a_file_beyond_path_max_is_a_recorded_skip_not_a_silent_loss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dedup.corpus import read_corpus
+    from dedup.read import read_corpus
 
     (tmp_path / "near.txt").write_text("Storm Kirk\n\nStorm Kirk hit Porto.\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
@@ -492,7 +492,7 @@ def _wire_corpus(copies: int) -> list[Article]:
 def test_exact_copies_are_grouped_as_if_each_were_linked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Copies linked once by their first give the stories that linking every copy gives, on
     the exact path and on the weighted sparse path (forced here with a tiny component limit)."""
-    from dedup import cluster
+    from dedup import group
 
     articles = _wire_corpus(12)
     settings = Settings(inputs=("wire",), backend="lexical")
@@ -500,8 +500,8 @@ def test_exact_copies_are_grouped_as_if_each_were_linked(monkeypatch: pytest.Mon
     def stories(report: object) -> list[list[str]]:
         return sorted(sorted(m.article.id for m in s.members) for s in report.stories)  # type: ignore[attr-defined]
 
-    for limit in (cluster.EXACT_COMPONENT_MAX, 3):
-        monkeypatch.setattr(cluster, "EXACT_COMPONENT_MAX", limit)
+    for limit in (group.EXACT_COMPONENT_MAX, 3):
+        monkeypatch.setattr(group, "EXACT_COMPONENT_MAX", limit)
         collapsed = cluster_articles(articles, settings)
         with monkeypatch.context() as m:
             m.setattr(pipeline, "_copy_of", lambda arts: np.arange(len(arts)))
@@ -554,8 +554,8 @@ def test_a_word_every_title_starts_with_links_no_stories() -> None:
 
 def test_a_tag_with_100000_attributes_keeps_its_page(tmp_path: Path) -> None:
     """The parser took 115 s over such a tag; its attributes are dropped before parsing."""
-    from dedup.corpus import read_corpus
-    from dedup.corpus.formats import _parseable
+    from dedup.read import read_corpus
+    from dedup.read.formats import _parseable
 
     attributes = " ".join(f'data-a{k}="v{k}"' for k in range(100_000))
     sentence = "Storm Kirk flooded the harbour of Lisbon on Tuesday, and the port closed. "
@@ -574,7 +574,7 @@ def test_a_tag_with_100000_attributes_keeps_its_page(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("depth", [250, 255, 400])
 def test_an_article_nested_deeper_than_the_parser_likes_is_read(tmp_path: Path, depth: int) -> None:
-    from dedup.corpus import read_corpus
+    from dedup.read import read_corpus
 
     sentence = "Storm Kirk flooded the harbour of Lisbon on Tuesday, and the port closed. "
     page = (

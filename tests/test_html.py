@@ -12,10 +12,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from dedup.config import Settings
-from dedup.corpus import read_corpus
-from dedup.html import HEATMAP_MAX, page_data, script_json, to_html
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.pipeline import cluster_articles
+from dedup.read import read_corpus
+from dedup.report.html import HEATMAP_MAX, page_data, script_json, to_html
 
 SAMPLES = Path(__file__).parent.parent / "samples" / "articles"
 HOSTILE = '</script><script>alert(1)</script><img src=x onerror="alert(2)"><!--'

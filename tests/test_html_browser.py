@@ -29,8 +29,8 @@ from playwright.sync_api import (
 from typer.testing import CliRunner
 
 from dedup.cli import app
-from dedup.html import to_html
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
+from dedup.report.html import to_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the networking switches chromium reaches out to Google's hosts on start.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dedup.lexical import fold, lexical_vectors, profile, rarity, shared_evidence
 from dedup.models import Article
+from dedup.represent.lexical import fold, lexical_vectors, profile, rarity, shared_evidence
 
 
 def art(title: str, text: str, lang: str) -> Article:
@@ -90,7 +90,7 @@ def test_stems_meet_across_inflection_and_common_words_weigh_nothing() -> None:
 def test_scripts_without_spaces_meet_on_pairs_of_syllables() -> None:
     """Chinese in traditional and simplified characters, and two Japanese reports of one
     event, share transliterated character pairs; a report of another event shares few."""
-    from dedup.lexical import profile
+    from dedup.represent.lexical import profile
 
     def stems(text: str) -> set[str]:
         return set(profile(Article(id="x", title="", text=text)).stems)

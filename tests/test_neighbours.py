@@ -8,13 +8,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dedup import cluster
-from dedup.calibration import default
-from dedup.cluster import _average_linkage, _sparse_average_linkage, group
 from dedup.config import Settings
 from dedup.errors import InputError
-from dedup.lexical import LexicalVectors
-from dedup.neighbours import (
+from dedup.group import _average_linkage, _sparse_average_linkage, group
+from dedup.link import (
     NO_DATE,
     date_ordinals,
     find_links,
@@ -22,7 +19,9 @@ from dedup.neighbours import (
     link_exact,
     resolve_method,
 )
-from dedup.similarity import Representations
+from dedup.represent.calibration import default
+from dedup.represent.lexical import LexicalVectors
+from dedup.represent.similarity import Representations
 
 THRESHOLD = 0.72
 FLOOR = 0.36
@@ -170,7 +169,7 @@ def test_large_components_go_sparse_and_keep_the_rule(monkeypatch: pytest.Monkey
     reps = reps_of(x)
     links = link_exact(reps, FLOOR)
     expected = partition(group(reps, links, THRESHOLD))
-    monkeypatch.setattr(cluster, "EXACT_COMPONENT_MAX", 2)  # every component is "large"
+    monkeypatch.setattr("dedup.group.EXACT_COMPONENT_MAX", 2)  # every component is "large"
     assert partition(group(reps, links, THRESHOLD)) == expected
     # A chain of 30 articles 10 degrees apart (next: 0.985, two on: 0.94): one component at
     # 0.95, but no four of them reach a mean of 0.95, so it falls into groups of 2 or 3.

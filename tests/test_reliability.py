@@ -25,13 +25,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from dedup.cache import CACHE_FILE
 from dedup.clean import clean_corpus
 from dedup.cli import app
 from dedup.config import Settings
-from dedup.corpus import read_corpus
 from dedup.errors import InputError
 from dedup.pipeline import run
+from dedup.read import read_corpus
+from dedup.represent.cache import CACHE_FILE
 
 ROOT = Path(__file__).parent.parent
 ARTICLES = ROOT / "samples" / "articles"

@@ -15,9 +15,7 @@ import numpy as np
 import pytest
 
 from dedup.errors import OutputError
-from dedup.html import to_html
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
-from dedup.outputs import check_writable, write_outputs, write_text_atomic
 from dedup.report import (
     SCHEMA_VERSION,
     render_table,
@@ -26,6 +24,8 @@ from dedup.report import (
     to_json,
     to_markdown,
 )
+from dedup.report.html import to_html
+from dedup.report.outputs import check_writable, write_outputs, write_text_atomic
 
 LONG_TITLE = (
     "Storm warning issued for the northern provinces as a second typhoon approaches the coast"

@@ -37,7 +37,7 @@ from typing import Any
 
 from wordfreq import available_languages, top_n_list
 
-from dedup.dates import find_mentions
+from dedup.clean.dates import find_mentions
 from dedup.models import Article
 
 log = logging.getLogger(__name__)
@@ -483,7 +483,7 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 def find_date(text: str, lang: str | None) -> dt.date | None:
     """The first full date (with a year) in the first characters of ``text``, or None.
 
-    Reads the forms of :mod:`dedup.dates`: ISO dates, numeric dates (day first; month first for
+    Reads the forms of :mod:`dedup.clean.dates`: ISO dates, numeric dates (day first; month first for
     English ``mm/dd/yyyy``), month names in several languages, Vietnamese
     ``6 tháng 12 năm 2024`` and Chinese ``2024年12月6日``.
     """

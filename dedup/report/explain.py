@@ -2,7 +2,7 @@
 
 For every story of several articles, each member's strongest link inside the story; for every
 pair of related stories, their strongest link across. Each link says what its similarity is
-made of (the dense and lexical signals the fusion weighs, see ``dedup.similarity``), which
+made of (the dense and lexical signals the fusion weighs, see ``dedup.represent.similarity``), which
 names, acronyms, numbers and days both articles state, and the day gap's discount: what a
 person needs to trust the grouping or to correct it.
 """
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dedup.lexical import Profile, profile, shared_evidence
 from dedup.models import Article, Evidence, Report
-from dedup.similarity import Representations
+from dedup.represent.lexical import Profile, profile, shared_evidence
+from dedup.represent.similarity import Representations
 
 DIGITS = 4
 SHARED_TOP = 8

@@ -55,7 +55,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from dedup.lexical import LexicalVectors
+from dedup.represent.lexical import LexicalVectors
 
 Array = np.ndarray
 
@@ -230,7 +230,7 @@ class Representations:
     dense: Array | None = None
     dense_centred: Array | None = None
     lexical: LexicalVectors | None = None
-    # Per fused backend (lexical, hybrid), its fusion: see dedup.calibration for the fitted ones.
+    # Per fused backend (lexical, hybrid), its fusion: see dedup.represent.calibration for the fitted ones.
     fusions: Mapping[str, Fusion] | None = None
     # Per article, whether its day is stated in its text (else it is the publication date);
     # None: every known day is stated.

@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 
 from dedup.errors import InputError
-from dedup.similarity import Representations
+from dedup.represent.similarity import Representations
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
+from dedup.link import Links
 from dedup.models import SIMILARITY_MEMBERS
-from dedup.neighbours import Links
-from dedup.similarity import Representations
+from dedup.represent.similarity import Representations
 
 log = logging.getLogger(__name__)
 

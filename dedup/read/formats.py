@@ -9,8 +9,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
-from dedup.corpus.decode import decode, decode_line, has_wide_encoding, looks_binary
-from dedup.corpus.records import FIELDS, Result, has_field, to_article
+from dedup.read.decode import decode, decode_line, has_wide_encoding, looks_binary
+from dedup.read.records import FIELDS, Result, has_field, to_article
 
 Found = Iterator[tuple[str, Result]]
 _HEAD = 8192  # bytes sniffed at the start of a JSONL stream

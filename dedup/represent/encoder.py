@@ -37,10 +37,10 @@ from urllib.parse import urlsplit
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup import bundled
 from dedup.config import cache_root
 from dedup.errors import InputError, ModelError, one_line
 from dedup.models import Article
+from dedup.represent import bundled
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -413,7 +413,7 @@ def local_model_identity(model: str, *, device: str, fast: bool) -> str | None:
 
     No torch, no network: None when the model is not on this machine. The embedding cache
     keys on it to find a corpus's vectors without loading the model (see
-    :func:`dedup.cache.cached_vectors`).
+    :func:`dedup.represent.cache.cached_vectors`).
     """
     source = _local_source(model)
     if source is None:
@@ -447,7 +447,7 @@ class SentenceTransformerEncoder:
     cache when present; see :func:`load_encoder`). ``prefix=None`` picks the prefix with
     :func:`choose_prefix`; the chosen one is kept in :attr:`prefix`. On CUDA the model runs in
     fp16. With ``fast=True`` on the CPU, the transformer runs as an int8 ONNX export with
-    onnxruntime (see :mod:`dedup.quantize`); elsewhere ``fast`` changes nothing. Progress bars
+    onnxruntime (see :mod:`dedup.represent.onnx`); elsewhere ``fast`` changes nothing. Progress bars
     and loading chatter appear only with ``progress=True``.
 
     :attr:`fingerprint` names what the vectors depend on: the model name, a digest of its
@@ -467,11 +467,11 @@ class SentenceTransformerEncoder:
         self.device = resolve_device(device)
         self.model, source = _load_model(model, self.device, progress)
         #: Where the model's files are (None if they cannot be found): its calibration is
-        #: looked up by the digest of the weights there (see dedup.calibration).
+        #: looked up by the digest of the weights there (see dedup.represent.calibration).
         self.directory = _model_dir(source)
         identity = weights_identity(source)
         if fast and self.device == "cpu":
-            from dedup.quantize import use_onnx_int8
+            from dedup.represent.onnx import use_onnx_int8
 
             with _quiet(not progress):
                 use_onnx_int8(self.model, model, identity)
@@ -566,7 +566,7 @@ def load_encoder(
     connection probe, it fails at once instead of retrying for a minute. Any failure is a
     :class:`ModelError` with a one-line reason and how to fix it; an unknown or unavailable
     ``device`` is an :class:`InputError`. ``fast`` runs the model as int8 ONNX on the CPU,
-    exported on first use and cached (see :mod:`dedup.quantize`).
+    exported on first use and cached (see :mod:`dedup.represent.onnx`).
     """
     return SentenceTransformerEncoder(model, device=device, progress=progress, fast=fast)
 

@@ -13,7 +13,7 @@ Token kinds, each in its own namespace so they never collide:
   ``Hà Nội`` -> ``hanoi``), so compound spellings across languages meet;
 * ``#`` numbers with thousands separators removed; short numbers weigh little;
 * ``@`` day of the year (``@12-06``) from dates written in any of several languages
-  (:mod:`dedup.dates`);
+  (:mod:`dedup.clean.dates`);
 * ``^`` acronyms written in capitals (``AI``, ``FPT``).
 
 Occurrences in the title count more than in the lead, and the lead more than the tail.
@@ -40,7 +40,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from wordfreq import zipf_frequency
 
 from dedup.clean import WORDFREQ_LANGUAGES
-from dedup.dates import day_of_year, find_mentions
+from dedup.clean.dates import day_of_year, find_mentions
 from dedup.errors import one_line
 from dedup.models import Article
 

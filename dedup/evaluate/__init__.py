@@ -42,12 +42,11 @@ from sklearn.metrics import (
 from sklearn.metrics.cluster import contingency_matrix
 
 from dedup.clean import clean_corpus
-from dedup.cluster import group
 from dedup.config import Settings
-from dedup.embed import Encoder
 from dedup.errors import DedupError, InputError, OutputError
+from dedup.group import group
+from dedup.link import Links, resolve_method
 from dedup.models import Article, Report
-from dedup.neighbours import Links, resolve_method
 from dedup.pipeline import (
     Prepared,
     labels_for,
@@ -56,7 +55,8 @@ from dedup.pipeline import (
     report_from,
     represent,
 )
-from dedup.similarity import Representations
+from dedup.represent.encoder import Encoder
+from dedup.represent.similarity import Representations
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from dedup import bundled
-from dedup.embed import local_model_dir
-from dedup.similarity import Curve, Fusion, Linear
+from dedup.represent import bundled
+from dedup.represent.encoder import local_model_dir
+from dedup.represent.similarity import Curve, Fusion, Linear
 
 DATA = "data/calibration.json"
 #: Weights files whose digest names a model, in the order they are looked for.
@@ -45,7 +45,7 @@ class Calibration:
     thresholds: Mapping[str, float]
     own: bool = True
     #: The model's mean vector over many articles: per-language centring shrinks towards it
-    #: (see dedup.similarity.centre_by_language). Only a model's own: another's means nothing.
+    #: (see dedup.represent.similarity.centre_by_language). Only a model's own: another's means nothing.
     mean: np.ndarray | None = None
 
     def note(self, model: str) -> str | None:

@@ -1,8 +1,8 @@
 """The embedding cache: every article is embedded once per model, across runs.
 
 A vector is stored under a key made of the model's identity
-(:func:`~dedup.embed.encoder_fingerprint`: its files and precision; plus its prefix, window
-and dimension), the pooling rules (:data:`dedup.embed.POOLING_VERSION`) and the cleaned text
+(:func:`~dedup.represent.encoder.encoder_fingerprint`: its files and precision; plus its prefix, window
+and dimension), the pooling rules (:data:`dedup.represent.encoder.POOLING_VERSION`) and the cleaned text
 that is embedded. The text-preparation version needs no field of its own: a change in
 cleaning changes the cleaned text, hence the key.
 
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.embed import POOLING_VERSION, Encoder, embed_articles, encoder_fingerprint
 from dedup.errors import one_line
 from dedup.models import Article
+from dedup.represent.encoder import POOLING_VERSION, Encoder, embed_articles, encoder_fingerprint
 
 __all__ = [
     "CACHE_FILE",
@@ -198,13 +198,13 @@ def embed_cached(
     warnings: list[str] | None = None,
     identity: str | None = None,
 ) -> FloatArray:
-    """:func:`~dedup.embed.embed_articles`, reading and filling the cache in ``cache_dir``.
+    """:func:`~dedup.represent.encoder.embed_articles`, reading and filling the cache in ``cache_dir``.
 
     Articles already in the cache are not embedded; the others are embedded :data:`SLICE` at a
     time, each slice committed before the next, and an article whose text appears twice is
     embedded once. ``cache_dir=None`` embeds everything without a cache. A cache that fails is
     dropped for the rest of the run with a line in ``warnings``. ``identity`` (from
-    :func:`~dedup.embed.local_model_identity`) is noted beside the vectors, so that
+    :func:`~dedup.represent.encoder.local_model_identity`) is noted beside the vectors, so that
     :func:`cached_vectors` can find them next time without loading the model.
     """
     if cache_dir is None or not articles:
@@ -270,7 +270,7 @@ def cached_vectors(
 ) -> FloatArray | None:
     """Every article's vector from the cache, when all are there; else None.
 
-    ``identity`` names the model by its files (:func:`~dedup.embed.local_model_identity`);
+    ``identity`` names the model by its files (:func:`~dedup.represent.encoder.local_model_identity`);
     an earlier run that embedded with that model noted which keys its vectors have. So an
     unchanged corpus needs no model at all: neither torch nor the weights are loaded.
     """

@@ -1,6 +1,6 @@
 """The report's files on disk: each written atomically, the ``--out`` set all old or all new.
 
-Writers (``dedup.report``, ``dedup.html``) render text; this module alone writes it.
+Writers (``dedup.report``, ``dedup.report.html``) render text; this module alone writes it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from dedup.errors import OutputError, os_reason
-from dedup.html import to_html
 from dedup.models import Report
 from dedup.report import (
     HTML_NAME,
@@ -24,6 +23,7 @@ from dedup.report import (
     to_jsonl,
     to_markdown,
 )
+from dedup.report.html import to_html
 
 log = logging.getLogger(__name__)
 

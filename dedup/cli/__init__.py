@@ -35,11 +35,11 @@ from dedup.config import (
     default_model,
 )
 from dedup.errors import DedupError, OutputError, one_line, os_reason
-from dedup.html import DEDUP_PAGE_MARK, to_html
 from dedup.models import Report
-from dedup.outputs import check_writable, output_paths, write_outputs, write_text_atomic
 from dedup.pipeline import read_and_prepare, run
 from dedup.report import render_table, to_json
+from dedup.report.html import DEDUP_PAGE_MARK, to_html
+from dedup.report.outputs import check_writable, output_paths, write_outputs, write_text_atomic
 from dedup.version import __version__
 
 log = logging.getLogger("dedup")

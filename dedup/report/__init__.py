@@ -1,6 +1,6 @@
 """Writers: a ``Report`` becomes JSON, Markdown, ``stories.jsonl`` and a terminal table.
 
-The HTML page is made by ``dedup.html``; ``dedup.outputs`` writes the files.
+The HTML page is made by ``dedup.report.html``; ``dedup.report.outputs`` writes the files.
 
 Every writer is a pure function of the report; none touches the disk. Numbers are rounded
 (similarities to 4 places, timings to 3) so that the same run gives byte-identical files on

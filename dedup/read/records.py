@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from email.utils import parsedate_tz
 from urllib.parse import urlsplit
 
-from dedup.corpus.decode import normalise
 from dedup.models import Article
+from dedup.read.decode import normalise
 
 # An Article, and whether its id is the record's own; or the reason the record is unusable.
 Result = tuple[Article, bool] | str

@@ -20,11 +20,11 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from dedup.config import DEFAULT_MAX_BYTES
-from dedup.corpus import formats
-from dedup.corpus.decode import declared_charset, decode, printable
-from dedup.corpus.records import Result, to_article
 from dedup.errors import InputError, os_reason
 from dedup.models import Article, Skipped
+from dedup.read import formats
+from dedup.read.decode import declared_charset, decode, printable
+from dedup.read.records import Result, to_article
 
 __all__ = ["DEFAULT_MAX_BYTES", "STDIN", "read_corpus"]
 
