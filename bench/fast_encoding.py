@@ -1,7 +1,8 @@
 """`--fast` (int8 ONNX) beside the default (torch fp32): encoding throughput and dev-pairs Pearson.
 
 Both encoders encode the texts `dedup evaluate pairs` encodes for the SemEval-2022 dev pairs:
-every chunk of every distinct cleaned article (see dedup.represent.encoder.embed_articles). The figures:
+every chunk of every distinct cleaned article (see
+dedup.represent.encoder.embed_articles). The figures:
 
 * Pearson of the dense similarity against the gold scores (sign as `dedup evaluate pairs`
   reports it), with dedup's chunk pooling and with only each article's first chunk (title and

@@ -61,7 +61,7 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     progress: bool = False
     explain: bool = False  # also say which evidence linked each story and related pair
-    #: Where embeddings are kept between runs (see dedup.represent.cache); None runs without a cache.
+    #: Where embeddings are kept between runs (see dedup.represent.cache); None: no cache.
     cache: Path | None = field(default_factory=cache_root)
     #: Run the model as int8 ONNX on the CPU (exported once, cached): faster, measured cost.
     fast: bool = False

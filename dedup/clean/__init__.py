@@ -483,8 +483,8 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 def find_date(text: str, lang: str | None) -> dt.date | None:
     """The first full date (with a year) in the first characters of ``text``, or None.
 
-    Reads the forms of :mod:`dedup.clean.dates`: ISO dates, numeric dates (day first; month first for
-    English ``mm/dd/yyyy``), month names in several languages, Vietnamese
+    Reads the forms of :mod:`dedup.clean.dates`: ISO dates, numeric dates (day first; month
+    first for English ``mm/dd/yyyy``), month names in several languages, Vietnamese
     ``6 tháng 12 năm 2024`` and Chinese ``2024年12月6日``.
     """
     window = text[:DATE_WINDOW]

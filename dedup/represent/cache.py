@@ -1,9 +1,9 @@
 """The embedding cache: every article is embedded once per model, across runs.
 
 A vector is stored under a key made of the model's identity
-(:func:`~dedup.represent.encoder.encoder_fingerprint`: its files and precision; plus its prefix, window
-and dimension), the pooling rules (:data:`dedup.represent.encoder.POOLING_VERSION`) and the cleaned text
-that is embedded. The text-preparation version needs no field of its own: a change in
+(:func:`~dedup.represent.encoder.encoder_fingerprint`: its files and precision; plus its
+prefix, window and dimension), the pooling rules (:data:`dedup.represent.encoder.POOLING_VERSION`)
+and the cleaned text that is embedded. The text-preparation version needs no field of its own: a change in
 cleaning changes the cleaned text, hence the key.
 
 The store is one SQLite file in write-ahead-log mode, so
@@ -198,7 +198,7 @@ def embed_cached(
     warnings: list[str] | None = None,
     identity: str | None = None,
 ) -> FloatArray:
-    """:func:`~dedup.represent.encoder.embed_articles`, reading and filling the cache in ``cache_dir``.
+    """:func:`~.encoder.embed_articles`, reading and filling the cache in ``cache_dir``.
 
     Articles already in the cache are not embedded; the others are embedded :data:`SLICE` at a
     time, each slice committed before the next, and an article whose text appears twice is
@@ -270,7 +270,7 @@ def cached_vectors(
 ) -> FloatArray | None:
     """Every article's vector from the cache, when all are there; else None.
 
-    ``identity`` names the model by its files (:func:`~dedup.represent.encoder.local_model_identity`);
+    ``identity`` names the model by its files (:func:`~.encoder.local_model_identity`);
     an earlier run that embedded with that model noted which keys its vectors have. So an
     unchanged corpus needs no model at all: neither torch nor the weights are loaded.
     """

@@ -45,7 +45,7 @@ class Calibration:
     thresholds: Mapping[str, float]
     own: bool = True
     #: The model's mean vector over many articles: per-language centring shrinks towards it
-    #: (see dedup.represent.similarity.centre_by_language). Only a model's own: another's means nothing.
+    #: (see similarity.centre_by_language). Only a model's own: another's means nothing.
     mean: np.ndarray | None = None
 
     def note(self, model: str) -> str | None:

@@ -182,7 +182,7 @@ def _session(path: Path) -> Any:
 def use_onnx_int8(st: SentenceTransformer, model: str, identity: str) -> Path:
     """Run ``st``'s transformer as the cached int8 ONNX export, exporting it first if needed.
 
-    ``identity`` names the weights (see :func:`dedup.represent.encoder.weights_identity`). Returns the
+    ``identity`` names the weights (see :func:`.encoder.weights_identity`). Returns the
     export's path. Any failure is a one-line :class:`ModelError`.
     """
     try:

@@ -230,7 +230,7 @@ class Representations:
     dense: Array | None = None
     dense_centred: Array | None = None
     lexical: LexicalVectors | None = None
-    # Per fused backend (lexical, hybrid), its fusion: see dedup.represent.calibration for the fitted ones.
+    # Per fused backend (lexical, hybrid), its fusion: see calibration for the fitted ones.
     fusions: Mapping[str, Fusion] | None = None
     # Per article, whether its day is stated in its text (else it is the publication date);
     # None: every known day is stated.
