@@ -4,8 +4,9 @@ For each backend, two non-negative ridge regressions of ``(4 - overall) / 3`` on
 ``dedup.represent.similarity.FEATURES``: one on the pairs in one language, one on the pairs across
 languages (the dev file's de-en). The penalty is chosen by an inner 5-fold cross-validation.
 Then one logistic curve (steepness and centre, ``dedup.represent.similarity.Curve``) from the
-clipped sum to the target, by least squares. Quality is reported by an outer 5-fold cross-validation (folds
-shuffled with a fixed seed) of the whole recipe, both fits included, scored exactly as ``dedup``
+clipped sum to the target, by least squares. Quality is reported by an outer 5-fold
+cross-validation (folds shuffled with a fixed seed) of the whole recipe, both fits included,
+scored exactly as ``dedup``
 scores: fused, clipped to [0, 1], on the curve, discounted by the day gap. Those are the figures
 a user can expect on unseen pairs like these, not the fit on the pairs it learnt from. The final
 weights, fitted on all pairs, go to ``dedup/data/calibration.json`` as plain numbers, with the

@@ -1,9 +1,10 @@
 """How to pool a long article's chunks into one vector: measured on the dev pairs.
 
 An article longer than the model's window is cut into chunks
-(``dedup.represent.encoder.article_chunks``) and its vector is a weighted mean of theirs. This compares chunk weightings on the
-SemEval-2022 dev pairs with the dense backend (centred cosine, day discount), each article
-read and cleaned exactly as ``dedup evaluate pairs`` reads it, every chunk encoded once and
+(``dedup.represent.encoder.article_chunks``) and its vector is a weighted mean of theirs. This
+compares chunk weightings on the SemEval-2022 dev pairs with the dense backend (centred cosine,
+day discount), each article read and cleaned exactly as ``dedup evaluate pairs`` reads it, every
+chunk encoded once and
 reused by every weighting:
 
 - ``lead``: today's rule, :func:`dedup.represent.encoder.chunk_weight` (1 for title and lead, then

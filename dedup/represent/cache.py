@@ -1,11 +1,10 @@
 """The embedding cache: every article is embedded once per model, across runs.
 
 A vector is stored under a key made of the model's identity
-(:func:`~dedup.represent.encoder.encoder_fingerprint`: its files and precision; plus its
-prefix, window and dimension), the pooling rules (:data:`dedup.represent.encoder.POOLING_VERSION`)
-and the cleaned text that is embedded. The text-preparation version needs no field of its own: a change in
-cleaning changes the cleaned text, hence the key.
-
+(:func:`~dedup.represent.encoder.encoder_fingerprint`: its files and precision; plus its prefix,
+window and dimension), the pooling rules (:data:`dedup.represent.encoder.POOLING_VERSION`) and
+the cleaned text that is embedded. The text-preparation version needs no field of its own: a
+change in cleaning changes the cleaned text, hence the key.
 The store is one SQLite file in write-ahead-log mode, so
 
 * a run killed midway keeps every slice of vectors it committed and loses only the slice in
