@@ -5,6 +5,7 @@ A vector is stored under a key made of the model's identity
 window and dimension), the pooling rules (:data:`dedup.represent.encoder.POOLING_VERSION`) and
 the cleaned text that is embedded. The text-preparation version needs no field of its own: a
 change in cleaning changes the cleaned text, hence the key.
+
 The store is one SQLite file in write-ahead-log mode, so
 
 * a run killed midway keeps every slice of vectors it committed and loses only the slice in
