@@ -1,4 +1,5 @@
-"""Errors the library raises. Messages are written for users: the CLI prints them as-is.
+"""Errors the library raises. Messages are written for users, in the library's own terms: the
+CLI prints them with the flag of the setting they concern (:attr:`DedupError.setting`).
 
 Exit codes (see README): 2 for a user's input or usage mistake, 1 for a failure to do the work.
 """
@@ -7,9 +8,16 @@ from __future__ import annotations
 
 
 class DedupError(Exception):
-    """Base of every error dedup raises on purpose."""
+    """Base of every error dedup raises on purpose.
+
+    ``setting`` names the :class:`~dedup.config.Settings` field the error is about, if any: the
+    library speaks of its own settings, and the CLI names the flag that sets it."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class InputError(DedupError):
