@@ -405,7 +405,7 @@ def test_any_bytes_never_crash(data: bytes, ext: str) -> None:
 
 
 def test_missing_path_raises_before_reading(tmp_path: Path) -> None:
-    good = write(tmp_path / "a.txt", "Title\n")
+    good = write(tmp_path / "a.txt", "Title\nBody.\n")
     missing = str(tmp_path / "nope.txt")
     with pytest.raises(InputError, match=f"^path not found: {missing}$"):
         read_corpus([good, missing])
@@ -427,7 +427,7 @@ def _no_open(*args: object, **kwargs: object) -> None:
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path / "a.txt", "Title\n")
+    path = write(tmp_path / "a.txt", "Title\nBody.\n")
 
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", path)
@@ -463,8 +463,8 @@ def test_duplicate_given_ids(tmp_path: Path) -> None:
 
 
 def test_same_relative_path_under_two_inputs(tmp_path: Path) -> None:
-    first = write(tmp_path / "one" / "a.txt", "One\n")
-    second = write(tmp_path / "two" / "a.txt", "Two\n")
+    first = write(tmp_path / "one" / "a.txt", "One\nBody.\n")
+    second = write(tmp_path / "two" / "a.txt", "Two\nBody.\n")
     articles, skipped = read_corpus([str(tmp_path / "one"), str(tmp_path / "two")])
     assert [a.id for a in articles] == ["a.txt", second]
     assert [a.origin for a in articles] == [first, second]
@@ -472,7 +472,7 @@ def test_same_relative_path_under_two_inputs(tmp_path: Path) -> None:
 
 
 def test_same_file_twice(tmp_path: Path) -> None:
-    path = write(tmp_path / "d" / "a.txt", "One\n")
+    path = write(tmp_path / "d" / "a.txt", "One\nBody.\n")
     articles, skipped = read_corpus([str(tmp_path / "d"), path])
     assert len(articles) == 1
     assert skipped == [Skipped(path, f"same file as {path}, already read")]
@@ -480,7 +480,7 @@ def test_same_file_twice(tmp_path: Path) -> None:
 
 def test_walk_is_sorted_skips_hidden_and_other_types(tmp_path: Path) -> None:
     for name in ["b.txt", "a/z.md", "a/b/c.txt", "A.txt", "c.json"]:
-        write(tmp_path / name, f'{{"text": "{name}"}}' if name.endswith(".json") else f"{name}\n")
+        write(tmp_path / name, f'{{"text": "{name}"}}' if name.endswith(".json") else f"{name}\nBody.\n")
     write(tmp_path / ".hidden.txt", "hidden\n")
     write(tmp_path / ".git" / "x.txt", "hidden\n")
     write(tmp_path / "README", "not read\n")
@@ -501,7 +501,7 @@ def test_explicit_unknown_extension_read_as_text(tmp_path: Path) -> None:
 
 
 def test_symlink_loop_terminates(tmp_path: Path) -> None:
-    write(tmp_path / "d" / "a.txt", "A\n")
+    write(tmp_path / "d" / "a.txt", "A\nBody.\n")
     (tmp_path / "d" / "loop").symlink_to(tmp_path / "d", target_is_directory=True)
     (tmp_path / "d" / "sub").mkdir()
     (tmp_path / "d" / "sub" / "up").symlink_to(tmp_path, target_is_directory=True)
@@ -522,3 +522,100 @@ def test_samples_directory() -> None:
         assert article.source == article.id
     assert articles[0].title.startswith("General Secretary and President attends seminar")
     assert articles[2].title == "Tổng Bí thư Tô Lâm tiếp Chủ tịch Tập đoàn NVIDIA Jensen Huang"
+
+
+# --- the outputs of crawlers, as they write them -------------------------------------------
+
+NEWS_PLEASE = {  # news-please's fields: the body in maintext, "text" null
+    "authors": ["Jane Doe"],
+    "date_download": "2023-02-07 10:00:00",
+    "date_modify": None,
+    "date_publish": "2023-02-06 08:17:00",
+    "description": "A strong earthquake struck southern Turkey.",
+    "filename": "https%3A%2F%2Fexample.com%2Fquake.json",
+    "image_url": None,
+    "language": "en",
+    "localpath": None,
+    "maintext": "A 7.8 magnitude earthquake struck southern Turkey near the Syrian border.",
+    "source_domain": "example.com",
+    "text": None,
+    "title": "Earthquake hits Turkey and Syria",
+    "title_page": None,
+    "title_rss": None,
+    "url": "https://example.com/quake",
+}
+
+TRAFILATURA = {  # trafilatura's JSON output: "source" is the page's URL, "url" may be absent
+    "title": "Erdbeben in der Türkei",
+    "author": None,
+    "hostname": "beispiel.de",
+    "date": "2023-02-06",
+    "fingerprint": "e5b0f2c1",
+    "id": None,
+    "license": None,
+    "comments": "",
+    "raw_text": "Ein Erdbeben der Stärke 7,8 erschütterte den Süden der Türkei.",
+    "text": "Ein Erdbeben der Stärke 7,8 erschütterte den Süden der Türkei.",
+    "language": "de",
+    "image": None,
+    "pagetype": "article",
+    "source": "https://www.beispiel.de/erdbeben",
+    "source-hostname": "Beispiel Zeitung",
+    "excerpt": None,
+    "categories": "",
+    "tags": "",
+}
+
+
+def test_news_please_records_keep_their_body_date_and_outlet(tmp_path: Path) -> None:
+    path = write(tmp_path / "np.jsonl", json.dumps(NEWS_PLEASE) + "\n")
+    [article], skipped = read_corpus([path])
+    assert skipped == []
+    assert article.text.startswith("A 7.8 magnitude earthquake")
+    assert article.title == "Earthquake hits Turkey and Syria"
+    assert article.published == dt.date(2023, 2, 6)
+    assert article.source == "example.com"
+    assert (article.lang, article.url) == ("en", "https://example.com/quake")
+
+
+def test_trafilatura_json_source_is_the_url_not_the_outlet(tmp_path: Path) -> None:
+    path = write(tmp_path / "page.json", json.dumps(TRAFILATURA))
+    [article], skipped = read_corpus([path])
+    assert skipped == []
+    assert article.url == "https://www.beispiel.de/erdbeben"
+    assert article.source == "Beispiel Zeitung"
+    assert article.published == dt.date(2023, 2, 6)
+    assert article.text.startswith("Ein Erdbeben")
+    without_site = {k: v for k, v in TRAFILATURA.items() if k != "source-hostname"}
+    path = write(tmp_path / "bare.json", json.dumps(without_site))
+    [article], _ = read_corpus([path])
+    assert article.source == "beispiel.de"
+
+
+def test_a_record_with_a_title_and_no_text_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    rows = "id,title,text\na,Earthquake hits Turkey,\nb,Floods in Spain,Rivers burst their banks.\n"
+    path = write(tmp_path / "c.csv", rows)
+    articles, skipped = read_corpus([path])
+    assert [a.id for a in articles] == ["b"]
+    assert skipped == [Skipped(f"{path}:2", "title only, no text")]
+    one_line = write(tmp_path / "headline.txt", "Earthquake hits Turkey\n")
+    assert read_corpus([one_line]) == ([], [Skipped(one_line, "title only, no text")])
+
+
+def test_fields_named_by_the_user_are_read_from_those_columns_only(tmp_path: Path) -> None:
+    from dedup.read.records import DEFAULT_FIELDS
+
+    rows = "guid,headline,story,when,text\nx1,Quake,Buildings fell in Gaziantep.,2023-02-06,n/a\n"
+    path = write(tmp_path / "c.csv", rows)
+    fields = DEFAULT_FIELDS.naming({"id": "GUID", "text": "story", "published": "when"})
+    [article], skipped = read_corpus([path], fields=fields)
+    assert skipped == []
+    assert (article.id, article.title, article.text) == (
+        "x1",
+        "Quake",
+        "Buildings fell in Gaziantep.",
+    )
+    assert article.published == dt.date(2023, 2, 6)
+    assert article.meta["text"] == "n/a"  # not the text now: kept as any other column
+    with pytest.raises(InputError, match="no record field body"):
+        DEFAULT_FIELDS.naming({"body": "story"})

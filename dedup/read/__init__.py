@@ -24,7 +24,8 @@ from dedup.errors import InputError, os_reason
 from dedup.models import Article, Skipped
 from dedup.read import formats
 from dedup.read.decode import declared_charset, decode, printable
-from dedup.read.records import Result, to_article
+from dedup.read.formats import Place
+from dedup.read.records import DEFAULT_FIELDS, Fields, Result
 
 __all__ = ["DEFAULT_MAX_BYTES", "STDIN", "read_corpus"]
 
@@ -50,6 +51,7 @@ def read_corpus(
     max_bytes: int = DEFAULT_MAX_BYTES,
     stdin: BinaryIO | None = None,
     outputs: Sequence[str] = (),
+    fields: Fields = DEFAULT_FIELDS,
 ) -> tuple[list[Article], list[Skipped]]:
     """Read every input; return the usable articles and the skipped records, in input order.
 
@@ -58,11 +60,12 @@ def read_corpus(
     A missing path raises ``InputError`` before anything is read; anything else that cannot be
     used becomes a ``Skipped`` and reading goes on. No file over ``max_bytes`` is read, and
     none of ``outputs`` (the files this run writes: a rerun must not read its own report).
+    ``fields`` says which keys or columns of JSON and CSV records hold which field.
     """
     for item in inputs:
         if item != STDIN and not os.path.exists(item):
             raise InputError(f"path not found: {item}")
-    run = _Run(max_bytes, outputs={os.path.realpath(p) for p in outputs})
+    run = _Run(max_bytes, fields, outputs={os.path.realpath(p) for p in outputs})
     for item in inputs:
         if item == STDIN:
             if stdin is None and sys.stdin is None:
@@ -71,9 +74,7 @@ def read_corpus(
             run.take(
                 formats.jsonl_stream(
                     stream,
-                    display=_STDIN_NAME,
-                    id_base="stdin",
-                    name="",
+                    Place(_STDIN_NAME, "stdin", "", fields),
                     max_bytes=max_bytes,
                     limit=_over_limit(max_bytes),
                 )
@@ -95,6 +96,7 @@ class _Run:
     """What one read_corpus call has collected so far."""
 
     max_bytes: int
+    fields: Fields
     outputs: set[str] = dataclasses.field(default_factory=set)  # real paths, never read
     articles: list[Article] = dataclasses.field(default_factory=list)
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
@@ -156,21 +158,14 @@ class _Run:
         if regular and info.st_size > self.max_bytes:
             self.skip(shown, f"file is {_size(info.st_size)}, {_over_limit(self.max_bytes)}")
             return
-        name = printable(os.path.basename(path))
+        place = Place(shown, id_base, printable(os.path.basename(path)), self.fields)
         log.debug("reading %s as %s", path, kind)
         try:
             with open(path, "rb") as stream:
                 if kind == "jsonl":
                     limit = _over_limit(self.max_bytes)
                     self.take(
-                        formats.jsonl_stream(
-                            stream,
-                            display=shown,
-                            id_base=id_base,
-                            name=name,
-                            max_bytes=self.max_bytes,
-                            limit=limit,
-                        )
+                        formats.jsonl_stream(stream, place, max_bytes=self.max_bytes, limit=limit)
                     )
                     return
                 data = formats.read_at_most(stream, self.max_bytes + 1)
@@ -185,22 +180,18 @@ class _Run:
             self.skip(shown, "binary file")
             return
         if kind in ("text", "markdown"):
-            record = formats.text_record(text, markdown=kind == "markdown")
-            self.add(shown, to_article(record, origin=shown, auto_id=id_base, name=name))
+            record = formats.text_record(text, markdown=kind == "markdown", fields=self.fields)
+            self.add(*place.article(record))
         elif kind == "html":
             page = formats.html_record(text)
             if isinstance(page, str):
                 self.skip(shown, page)
             else:
-                self.add(shown, to_article(page, origin=shown, auto_id=id_base, name=name))
+                self.add(*place.article(page))
         elif kind == "json":
-            self.take(formats.json_articles(text, display=shown, id_base=id_base, name=name))
+            self.take(formats.json_articles(text, place))
         else:
-            self.take(
-                formats.csv_articles(
-                    text, display=shown, id_base=id_base, name=name, max_bytes=self.max_bytes
-                )
-            )
+            self.take(formats.csv_articles(text, place, max_bytes=self.max_bytes))
 
 
 def _walk(root: str) -> Iterator[tuple[str, str, str | None]]:

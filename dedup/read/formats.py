@@ -6,17 +6,37 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from dedup.read.decode import decode, decode_line, has_wide_encoding, looks_binary
-from dedup.read.records import FIELDS, Result, has_field, to_article
+from dedup.read.records import DEFAULT_FIELDS, Fields, Result, to_article
 
 Found = Iterator[tuple[str, Result]]
 _HEAD = 8192  # bytes sniffed at the start of a JSONL stream
 
 
-def text_record(text: str, *, markdown: bool) -> dict[str, object]:
+@dataclass(frozen=True)
+class Place:
+    """Where records come from: how the file is shown (``display``, the start of each record's
+    origin), the base of made-up ids, its name (the source of last resort), and which keys or
+    columns hold which field."""
+
+    display: str
+    id_base: str
+    name: str
+    fields: Fields = DEFAULT_FIELDS
+
+    def article(self, record: Mapping[str, object], suffix: str = "") -> tuple[str, Result]:
+        """A record found at ``display + suffix`` (``:LINE``, ``:#INDEX``), as an Article."""
+        origin = self.display + suffix
+        return origin, to_article(
+            record, origin=origin, auto_id=self.id_base + suffix, name=self.name, fields=self.fields
+        )
+
+
+def text_record(text: str, *, markdown: bool, fields: Fields = DEFAULT_FIELDS) -> dict[str, object]:
     """Plain text or Markdown: the first non-empty line is the title, the rest the body.
 
     Markdown loses its ``#`` heading marks or setext underline; simple ``key: value`` lines of
@@ -32,7 +52,7 @@ def text_record(text: str, *, markdown: bool) -> dict[str, object]:
                 if sep and key.strip() and not key.startswith((" ", "\t", "-")):
                     record[key.strip()] = value.strip().strip("\"'")
             lines = lines[end + 1 :]
-    if has_field(record, "title"):
+    if fields.has(record, "title"):
         record["text"] = "\n".join(lines)
         return record
     start = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
@@ -143,12 +163,12 @@ def html_record(text: str) -> dict[str, object] | str:
 _WRAPPER_DEPTH = 4
 
 
-def _unwrap(value: object) -> object:
+def _unwrap(value: object, fields: Fields) -> object:
     """The articles inside a wrapper object: ``{"articles": [...], "tags": [...]}``,
     ``{"data": {"articles": [...]}}``. A wrapper has no text of its own and one list of
     objects (other values beside it are metadata), or else one object to look into."""
     for _ in range(_WRAPPER_DEPTH):
-        if not isinstance(value, dict) or has_field(value, "text"):
+        if not isinstance(value, dict) or fields.has(value, "text"):
             return value
         lists = [
             v
@@ -164,36 +184,34 @@ def _unwrap(value: object) -> object:
     return value
 
 
-def json_articles(text: str, *, display: str, id_base: str, name: str) -> Found:
+def json_articles(text: str, place: Place) -> Found:
     """A JSON object, an array of objects, or a wrapper object holding one such array."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # one object per line in a .json file: read it as JSONL
             lines = enumerate(text.split("\n"), 1)
-            yield from jsonl_articles(lines, display=display, id_base=id_base, name=name)
+            yield from jsonl_articles(lines, place)
         else:
-            yield display, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            yield place.display, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         return
     except ValueError as exc:  # a number too long to convert
-        yield display, f"invalid JSON ({exc})"
+        yield place.display, f"invalid JSON ({exc})"
         return
     except RecursionError:
-        yield display, "invalid JSON (nested too deeply)"
+        yield place.display, "invalid JSON (nested too deeply)"
         return
-    value = _unwrap(value)
+    value = _unwrap(value, place.fields)
     if isinstance(value, dict):
-        yield display, to_article(value, origin=display, auto_id=id_base, name=name)
+        yield place.article(value)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            origin = f"{display}:#{index}"
             if isinstance(item, dict):
-                auto_id = f"{id_base}:#{index}"
-                yield origin, to_article(item, origin=origin, auto_id=auto_id, name=name)
+                yield place.article(item, f":#{index}")
             else:
-                yield origin, "JSON value is not an object"
+                yield f"{place.display}:#{index}", "JSON value is not an object"
     else:
-        yield display, "JSON value is not an object"
+        yield place.display, "JSON value is not an object"
 
 
 _CHUNK = 1 << 20
@@ -213,9 +231,7 @@ def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def jsonl_stream(
-    stream: BinaryIO, *, display: str, id_base: str, name: str, max_bytes: int, limit: str
-) -> Found:
+def jsonl_stream(stream: BinaryIO, place: Place, *, max_bytes: int, limit: str) -> Found:
     """JSONL read line by line from a byte stream, never more than ``max_bytes`` of it.
 
     ``limit`` words the size limit for the reason given when the stream is longer.
@@ -225,17 +241,16 @@ def jsonl_stream(
         # UTF-16/32 (or binary): its newline bytes do not split lines, so decode it whole.
         data = head + read_at_most(stream, max_bytes + 1 - len(head))
         if len(data) > max_bytes:
-            yield display, f"input is {limit}; it is not read"
+            yield place.display, f"input is {limit}; it is not read"
             return
         text = decode(data)
         if text is None:
-            yield display, "binary file"
+            yield place.display, "binary file"
             return
-        lines = enumerate(text.split("\n"), 1)
-        yield from jsonl_articles(lines, display=display, id_base=id_base, name=name)
+        yield from jsonl_articles(enumerate(text.split("\n"), 1), place)
         return
     if looks_binary(head):
-        yield display, "binary file"
+        yield place.display, "binary file"
         return
     reader = _Prefixed(head.removeprefix(b"\xef\xbb\xbf"), stream)
     budget = max_bytes
@@ -244,10 +259,9 @@ def jsonl_stream(
         lineno += 1
         budget -= len(raw)
         if budget < 0:
-            yield f"{display}:{lineno}", f"input is {limit}; the rest is not read"
+            yield f"{place.display}:{lineno}", f"input is {limit}; the rest is not read"
             return
-        line = decode_line(raw)
-        yield from jsonl_articles([(lineno, line)], display=display, id_base=id_base, name=name)
+        yield from jsonl_articles([(lineno, decode_line(raw))], place)
 
 
 class _Prefixed:
@@ -264,14 +278,12 @@ class _Prefixed:
         return line + self._stream.readline(limit - len(line))
 
 
-def jsonl_articles(
-    lines: Iterable[tuple[int, str]], *, display: str, id_base: str, name: str
-) -> Found:
+def jsonl_articles(lines: Iterable[tuple[int, str]], place: Place) -> Found:
     """One JSON object per numbered line; blank lines are passed over."""
     for lineno, line in lines:
         if not line.strip():
             continue
-        origin = f"{display}:{lineno}"
+        origin = f"{place.display}:{lineno}"
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -286,11 +298,10 @@ def jsonl_articles(
         if not isinstance(value, dict):
             yield origin, "JSON value is not an object"
             continue
-        auto_id = f"{id_base}:{lineno}"
-        yield origin, to_article(value, origin=origin, auto_id=auto_id, name=name)
+        yield place.article(value, f":{lineno}")
 
 
-def csv_articles(text: str, *, display: str, id_base: str, name: str, max_bytes: int) -> Found:
+def csv_articles(text: str, place: Place, *, max_bytes: int) -> Found:
     """CSV with a header row; the delimiter is the one of , ; tab | the header uses most."""
     # Article bodies outgrow csv's default 128 KiB field limit; files are bounded by max_bytes.
     csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
@@ -301,14 +312,14 @@ def csv_articles(text: str, *, display: str, id_base: str, name: str, max_bytes:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        yield f"{display}:1", f"broken CSV ({exc})"
+        yield f"{place.display}:1", f"broken CSV ({exc})"
         return
     if header is None:
-        yield display, "empty text"
+        yield place.display, "empty text"
         return
     columns = [column.strip() for column in header]
-    if not any(column.lower() in FIELDS["text"] for column in columns):
-        yield display, f"CSV has no text column (columns: {', '.join(columns)})"
+    if not any(column.lower() in place.fields.names["text"] for column in columns):
+        yield place.display, f"CSV has no text column (columns: {', '.join(columns)})"
         return
     end = reader.line_num
     while True:
@@ -316,7 +327,10 @@ def csv_articles(text: str, *, display: str, id_base: str, name: str, max_bytes:
         try:
             row = next(reader, None)
         except csv.Error as exc:
-            yield f"{display}:{start}", f"broken CSV, the rest of the file is not read ({exc})"
+            yield (
+                f"{place.display}:{start}",
+                f"broken CSV, the rest of the file is not read ({exc})",
+            )
             return
         if row is None:
             return
@@ -327,5 +341,4 @@ def csv_articles(text: str, *, display: str, id_base: str, name: str, max_bytes:
         for column, cell in zip(columns, row, strict=False):
             if not str(record.get(column, "")).strip():  # of two same-named columns, the
                 record[column] = cell  # first that holds something
-        origin = f"{display}:{start}"
-        yield origin, to_article(record, origin=origin, auto_id=f"{id_base}:{start}", name=name)
+        yield place.article(record, f":{start}")

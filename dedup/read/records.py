@@ -2,45 +2,97 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_tz
 from urllib.parse import urlsplit
 
+from dedup.errors import InputError
 from dedup.models import Article
 from dedup.read.decode import normalise
 
 # An Article, and whether its id is the record's own; or the reason the record is unusable.
 Result = tuple[Article, bool] | str
 
-# Record fields and the key or column names accepted for them, matched case-insensitively.
+# Record fields and the keys or columns that may hold them, matched case-insensitively, the
+# first that holds a value winning. Beside dedup's own names, those of the crawlers' outputs:
+# news-please (maintext, date_publish, source_domain) and trafilatura's JSON (raw_text, date,
+# hostname, sitename; its "source" is the page's URL, see to_article).
 FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("id",),
     "title": ("title", "headline"),
-    "text": ("text", "body", "content"),
+    "text": ("text", "body", "content", "maintext", "raw_text"),
     "url": ("url", "link"),
-    "source": ("source", "site", "outlet"),
+    "source": (
+        "source",
+        "outlet",
+        "site",
+        "sitename",
+        "source-hostname",
+        "source_domain",
+        "hostname",
+    ),
     "lang": ("lang", "language"),
-    "published": ("published", "date", "published_at", "pubdate"),
+    "published": ("published", "date", "published_at", "pubdate", "date_publish"),
 }
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Which keys or columns hold each field of an article: :data:`FIELDS`, or for a field the
+    user named, that key alone (:meth:`naming`)."""
+
+    names: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=lambda: FIELDS)
+
+    def naming(self, chosen: Mapping[str, str]) -> Fields:
+        """These fields read from the named key or column only; InputError for a field dedup
+        does not have."""
+        unknown = sorted(set(chosen) - set(self.names))
+        if unknown:
+            raise InputError(
+                f"no record field {', '.join(unknown)}: the fields are {', '.join(self.names)}",
+                setting="fields",
+            )
+        names = dict(self.names)
+        for field, key in chosen.items():
+            if not key.strip():
+                raise InputError(
+                    f"empty key or column name for the {field} field", setting="fields"
+                )
+            names[field] = (key.strip().lower(),)
+        return Fields(names)
+
+    def has(self, record: Mapping[str, object], field: str) -> bool:
+        return any(str(key).strip().lower() in self.names[field] for key in record)
+
+
+DEFAULT_FIELDS = Fields()
 HEADLINE_MAX = 200
 
+_WEB_ADDRESS = re.compile(r"https?://", re.IGNORECASE)
 _HOST = re.compile(r"[\w-]+(\.[\w-]+)+")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
 _NUMERIC_DATE = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})$|(\d{4})(\d{2})(\d{2})$")
 _TEXT_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y")
 
 
-def has_field(record: Mapping[str, object], field: str) -> bool:
-    return any(str(key).strip().lower() in FIELDS[field] for key in record)
-
-
-def to_article(record: Mapping[str, object], *, origin: str, auto_id: str, name: str) -> Result:
+def to_article(
+    record: Mapping[str, object],
+    *,
+    origin: str,
+    auto_id: str,
+    name: str,
+    fields: Fields = DEFAULT_FIELDS,
+) -> Result:
     """Map a record's fields onto an Article; other scalar fields go to ``meta`` as text.
 
     ``auto_id`` is used when the record has no id of its own; ``name`` (the file name) is the
-    source of last resort, after the record's own source and its URL's host.
+    source of last resort, after the record's own source and its URL's host. A source that is
+    a web address (trafilatura's ``source``) is the page's URL, not its outlet. A record with a
+    title and no text is not an article: a story cannot be told from a headline alone.
     """
     # Each key once (the first spelling wins), its value as normalised text, the raw value kept
     # for dates given as numbers.
@@ -49,44 +101,51 @@ def to_article(record: Mapping[str, object], *, origin: str, auto_id: str, name:
         clean_key = normalise(str(key))
         lowered = clean_key.lower()
         if lowered not in by_name:
-            text = as_text(value, join=lowered in FIELDS["text"])
+            text = as_text(value, join=lowered in fields.names["text"])
             by_name[lowered] = (clean_key, value, text)
-    fields: dict[str, str] = {}
+    found: dict[str, str] = {}
     used: set[str] = set()
     raw_published: object = None
-    for field, aliases in FIELDS.items():
+    page_url = ""
+    for field, aliases in fields.names.items():
         for alias in aliases:
-            if alias in by_name and by_name[alias][2]:
-                fields[field] = by_name[alias][2]
+            if alias not in by_name or not by_name[alias][2]:
+                continue
+            value = by_name[alias][2]
+            if field == "source" and _WEB_ADDRESS.match(value):
+                page_url = page_url or value
                 used.add(alias)
-                if field == "published":
-                    raw_published = by_name[alias][1]
-                break
+                continue
+            found[field] = value
+            used.add(alias)
+            if field == "published":
+                raw_published = by_name[alias][1]
+            break
     meta = {
         key: text
         for lowered, (key, _, text) in by_name.items()
         if key and text and lowered not in used
     }
 
-    title = " ".join(fields.get("title", "").split())
-    body = fields.get("text", "")
-    if not title and body:
+    title = " ".join(found.get("title", "").split())
+    body = found.get("text", "")
+    if not body.strip():
+        return "title only, no text" if title else "empty text"
+    if not title:
         first, _, rest = body.partition("\n")
         if len(first) <= HEADLINE_MAX:
             title, body = first.strip(), rest.strip()
-    if not title and not body:
-        return "empty text"
-    given_id = fields.get("id", "")
-    url = fields.get("url") or None
-    lang = fields.get("lang", "").lower()
+    given_id = found.get("id", "")
+    url = found.get("url") or page_url or None
+    lang = found.get("lang", "").lower()
     published = parse_date(raw_published)
-    if published is None and "published" in fields:
-        meta["published_raw"] = fields["published"]
+    if published is None and "published" in found:
+        meta["published_raw"] = found["published"]
     article = Article(
         id=given_id or auto_id,
         title=title,
         text=body,
-        source=fields.get("source") or url_host(url) or name,
+        source=found.get("source") or url_host(url) or name,
         url=url,
         # The primary subtag only ("en-US" -> "en"), as language identification gives.
         lang=re.split(r"[-_]", lang, maxsplit=1)[0] or None,
