@@ -13,7 +13,6 @@ from dedup.clean import (
     clean_article,
     clean_corpus,
     detect_language,
-    find_date,
     split_paragraphs,
 )
 from dedup.models import Article
@@ -423,33 +422,6 @@ def test_cleaning_never_empties_a_body(title: str, lines: list[str]) -> None:
 # --- helpers -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "lang", "expected"),
-    [
-        ("date 2024-12-06 HÀ NỘI — The party", "en", dt.date(2024, 12, 6)),
-        ("HÀ NỘI, 6/12/2024 - Chiều nay", "vi", dt.date(2024, 12, 6)),
-        ("lúc 10:45:35 23/09/2024 theo", "vi", dt.date(2024, 9, 23)),
-        ("WASHINGTON, December 6, 2024 - The", "en", dt.date(2024, 12, 6)),
-        ("Published 6 December 2024", "en", dt.date(2024, 12, 6)),
-        ("Berlin, 06.12.2024. Der Bundestag", "de", dt.date(2024, 12, 6)),
-        ("am 6. Dezember 2024 in Berlin", "de", dt.date(2024, 12, 6)),
-        ("Madrid, 6 de diciembre de 2024", "es", dt.date(2024, 12, 6)),
-        ("Hà Nội, ngày 6 tháng 12 năm 2024", "vi", dt.date(2024, 12, 6)),
-        ("12/06/2024", "en", dt.date(2024, 12, 6)),
-        ("13/06/2024", "en", dt.date(2024, 6, 13)),
-        ("12/06/2024", "vi", dt.date(2024, 6, 12)),
-        ("2024年12月6日", "zh", dt.date(2024, 12, 6)),
-        ("Updated 2024-12-07, first published December 6, 2024", "en", dt.date(2024, 12, 7)),
-        ("Chiều 6.12, tại Hà Nội", "vi", None),
-        ("On the afternoon of September 22 (local time)", "en", None),
-        ("31/02/2024", "vi", None),
-        ("x" * 600 + " 2024-12-06", "en", None),
-    ],
-)
-def test_find_date(text: str, lang: str, expected: dt.date | None) -> None:
-    assert find_date(text, lang) == expected
-
-
 def test_detect_language() -> None:
     assert detect_language("") is None
     assert detect_language("ok ok") is None
@@ -475,7 +447,8 @@ def test_indexed_duplicate_check_agrees_with_comparing_every_kept_paragraph(
 ) -> None:
     """The word-pair index (linear on long articles) finds exactly what a comparison with every
     kept paragraph finds."""
-    from dedup.clean import _analyse, _Seen
+    from dedup.clean import _Seen
+    from dedup.clean.paragraphs import _analyse
 
     seen, kept = _Seen(), []
     for words in paragraphs:

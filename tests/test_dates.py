@@ -1,4 +1,5 @@
-"""Date mentions in free text: forms, languages, years, cue words, validation and order."""
+"""Date mentions in free text: forms, languages, years, cue words, validation and order; and
+the publication date read near the top of an article."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.clean.dates import DateMention, day_of_year, find_mentions
+from dedup.clean.dates import DateMention, day_of_year, find_date, find_mentions
 
 
 def days(text: str, lang: str | None = None) -> list[tuple[int | None, int, int]]:
@@ -192,3 +193,33 @@ def test_any_written_date_is_read_back(date: dt.date, form: str, prefix: str) ->
     found = find_mentions(text, "vi")
     assert [m.as_date() for m in found] == [date]
     assert len(prefix) <= found[0].start < len(prefix) + len(written)
+
+
+# --- the publication date ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("date 2024-12-06 HÀ NỘI — The party", "en", dt.date(2024, 12, 6)),
+        ("HÀ NỘI, 6/12/2024 - Chiều nay", "vi", dt.date(2024, 12, 6)),
+        ("lúc 10:45:35 23/09/2024 theo", "vi", dt.date(2024, 9, 23)),
+        ("WASHINGTON, December 6, 2024 - The", "en", dt.date(2024, 12, 6)),
+        ("Published 6 December 2024", "en", dt.date(2024, 12, 6)),
+        ("Berlin, 06.12.2024. Der Bundestag", "de", dt.date(2024, 12, 6)),
+        ("am 6. Dezember 2024 in Berlin", "de", dt.date(2024, 12, 6)),
+        ("Madrid, 6 de diciembre de 2024", "es", dt.date(2024, 12, 6)),
+        ("Hà Nội, ngày 6 tháng 12 năm 2024", "vi", dt.date(2024, 12, 6)),
+        ("12/06/2024", "en", dt.date(2024, 12, 6)),
+        ("13/06/2024", "en", dt.date(2024, 6, 13)),
+        ("12/06/2024", "vi", dt.date(2024, 6, 12)),
+        ("2024年12月6日", "zh", dt.date(2024, 12, 6)),
+        ("Updated 2024-12-07, first published December 6, 2024", "en", dt.date(2024, 12, 7)),
+        ("Chiều 6.12, tại Hà Nội", "vi", None),
+        ("On the afternoon of September 22 (local time)", "en", None),
+        ("31/02/2024", "vi", None),
+        ("x" * 600 + " 2024-12-06", "en", None),
+    ],
+)
+def test_find_date(text: str, lang: str, expected: dt.date | None) -> None:
+    assert find_date(text, lang) == expected

@@ -1,7 +1,8 @@
 """Dates written in free text: every mention of a day, with its year when the text gives one.
 
-One recogniser serves both the cleaner (an article's publication date: a full date near the
-top) and the lexical profile (every day of the year a text names, and the lead's event day).
+One recogniser serves both the cleaner (an article's publication date, :func:`find_date`: a
+full date near the top) and the lexical profile (every day of the year a text names, and the
+lead's event day).
 
 Forms read, in any case and with or without accents (the text is folded with ``anyascii``):
 
@@ -237,3 +238,29 @@ def find_mentions(text: str, lang: str | None) -> list[DateMention]:
         return []
     source = _to_source(text)
     return [DateMention(source(start), year, month, day) for start, year, month, day in found]
+
+
+# --- the publication date ------------------------------------------------------------------
+
+# Dates are read from the first characters only: datelines and stamps sit there, while dates
+# further down refer to other events ("since 9/2023") or to footers (licence dates).
+DATE_WINDOW = 500
+# Every full date has a four-digit year: most leads have none, and need no further look.
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def find_date(text: str, lang: str | None) -> dt.date | None:
+    """The first full date (with a year) in the first characters of ``text``, or None.
+
+    Reads the forms of :func:`find_mentions`: ISO dates, numeric dates (day first; month
+    first for English ``mm/dd/yyyy``), month names in several languages, Vietnamese
+    ``6 tháng 12 năm 2024`` and Chinese ``2024年12月6日``.
+    """
+    window = text[:DATE_WINDOW]
+    if _YEAR.search(window) is None:
+        return None
+    for mention in find_mentions(window, lang):
+        date = mention.as_date()
+        if date is not None:
+            return date
+    return None
