@@ -480,7 +480,10 @@ def test_same_file_twice(tmp_path: Path) -> None:
 
 def test_walk_is_sorted_skips_hidden_and_other_types(tmp_path: Path) -> None:
     for name in ["b.txt", "a/z.md", "a/b/c.txt", "A.txt", "c.json"]:
-        write(tmp_path / name, f'{{"text": "{name}"}}' if name.endswith(".json") else f"{name}\nBody.\n")
+        write(
+            tmp_path / name,
+            f'{{"text": "{name}"}}' if name.endswith(".json") else f"{name}\nBody.\n",
+        )
     write(tmp_path / ".hidden.txt", "hidden\n")
     write(tmp_path / ".git" / "x.txt", "hidden\n")
     write(tmp_path / "README", "not read\n")
