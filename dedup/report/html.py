@@ -1,11 +1,11 @@
 """The HTML report: one self-contained page an analyst opens in a browser, offline.
 
-The page is ``dedup/data/report.html`` with the report's JSON document (``report.to_dict``,
-plus each story's similarity matrix for its heatmap) embedded in a
-``<script type="application/json">`` block. The page's own script draws everything from that
-data with DOM calls that treat every text as text, so an article holding HTML or script shows
-it and never runs it. A Content-Security-Policy forbids every network request and allows only
-the page's own script, pinned by its hash.
+The page is ``dedup/data/report.html`` with the report's JSON document
+(``dedup.report.document.to_dict``, plus each story's similarity matrix for its heatmap)
+embedded in a ``<script type="application/json">`` block. The page's own script draws
+everything from that data with DOM calls that treat every text as text, so an article holding
+HTML or script shows it and never runs it. A Content-Security-Policy forbids every network
+request and allows only the page's own script, pinned by its hash.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from importlib.resources import files
 from typing import Any
 
 from dedup.models import SIMILARITY_MEMBERS, Report, Story
-from dedup.report import SIM_PLACES, _num, to_dict
+from dedup.report.document import SIM_PLACES, rounded, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _heatmap(story: Story, matrix: Sequence[Sequence[float]] | None) -> list[lis
     if len(matrix) < keep or any(len(row) < keep for row in matrix[:keep]):
         log.debug("story %s: similarity matrix is not %d x %d, no heatmap", story.id, keep, keep)
         return []
-    return [[_num(x, SIM_PLACES) for x in row[:keep]] for row in matrix[:keep]]
+    return [[rounded(x, SIM_PLACES) for x in row[:keep]] for row in matrix[:keep]]
 
 
 def page_data(

@@ -1,6 +1,7 @@
 """The report's files on disk: each written atomically, the ``--out`` set all old or all new.
 
-Writers (``dedup.report``, ``dedup.report.html``) render text; this module alone writes it.
+Writers (``dedup.report.document``, ``.markdown``, ``.html``) render text; this module alone
+writes it.
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from pathlib import Path
 
 from dedup.errors import OutputError, os_reason
 from dedup.models import Report
-from dedup.report import (
-    HTML_NAME,
-    JSON_NAME,
-    MARKDOWN_NAME,
-    STORIES_NAME,
-    to_json,
-    to_jsonl,
-    to_markdown,
-)
+from dedup.report.document import to_json, to_jsonl
 from dedup.report.html import to_html
+from dedup.report.markdown import to_markdown
 
 log = logging.getLogger(__name__)
+
+# The files written into ``--out``.
+JSON_NAME = "report.json"
+MARKDOWN_NAME = "report.md"
+STORIES_NAME = "stories.jsonl"
+HTML_NAME = "report.html"
 
 
 def _umask() -> int:

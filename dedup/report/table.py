@@ -1,0 +1,231 @@
+"""The terminal view: a summary and a table of stories (rich), cut to the terminal's width."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, JustifyMethod
+from rich.table import Table
+from rich.text import Text
+
+from dedup.models import Evidence, Related, Report, Story
+from dedup.report.document import iso_day
+from dedup.report.text import UNTITLED, languages_text, one_line, plural, run_text, summary_counts
+
+# The terminal lists this many skipped inputs and related pairs; the rest are in the JSON.
+TERMINAL_LIST_LIMIT = 20
+CROSS_MARK = "⇄"  # not of ambiguous East Asian width, so one cell even in CJK terminals
+
+
+def _short_range(story: Story) -> str:
+    """An ISO 8601 interval with the end abbreviated: ``2024-09-22/23``, ``2024-09-30/10-01``."""
+    first, last = story.first_date, story.last_date
+    if first is None or last is None:
+        return ""
+    if first == last:
+        return first.isoformat()
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.isoformat()}/{last:%d}"
+    if first.year == last.year:
+        return f"{first.isoformat()}/{last:%m-%d}"
+    return f"{first.isoformat()}/{last.isoformat()}"
+
+
+def _short_sources(story: Story, max_width: int) -> Text:
+    """The first source and how many more, the count kept visible when the name is cut."""
+    sources = story.sources
+    if len(sources) < 2:
+        return Text("".join(sources))
+    more = f" +{len(sources) - 1}"
+    first = Text(sources[0])
+    first.truncate(max(1, max_width - len(more)), overflow="ellipsis")
+    return first + more
+
+
+@dataclass(frozen=True)
+class _Col:
+    header: str
+    justify: JustifyMethod = "left"
+    max_width: int | None = None
+
+
+_SOURCES_WIDTH = 20
+# Columns of the terminal table; the headline takes the room the others leave.
+_COLUMNS = (
+    _Col("id"),
+    _Col("n", justify="right"),
+    _Col("languages", max_width=18),
+    _Col(CROSS_MARK),
+    _Col("headline"),
+    _Col("sources", max_width=_SOURCES_WIDTH),
+    _Col("dates"),
+    _Col("cohesion", justify="right"),
+)
+_HEADLINE = 4
+# On a narrow terminal these columns go first, in this order, to leave the headline readable.
+_DROPPABLE = (6, 5)
+_MIN_HEADLINE = 24
+_GAP = 2
+
+
+def _story_rows(report: Report, color: bool) -> list[tuple[list[Text], str, bool]]:
+    """Cells, row style and whether a story ends after the row, in display order."""
+    member_style = "dim" if color else ""
+    rows: list[tuple[list[Text], str, bool]] = []
+    for story in (*report.multi, *report.singletons):
+        cohesion = f"{story.cohesion_mean:.2f}" if story.cohesion_mean is not None else ""
+        cells = [
+            Text(story.id, style="bold" if color else ""),
+            Text(str(story.size)),
+            Text(languages_text(story)),
+            Text(CROSS_MARK if story.cross_language else "", style="cyan" if color else ""),
+            Text(one_line(story.headline) or UNTITLED),
+            _short_sources(story, _SOURCES_WIDTH),
+            Text(_short_range(story)),
+            Text(cohesion),
+        ]
+        rows.append((cells, "", False))
+        if story.size < 2:
+            continue
+        for member in story.members:
+            article = member.article
+            title = one_line(article.title) or UNTITLED
+            cells = [
+                Text(""),
+                Text(""),
+                Text(article.lang or "und"),
+                Text(""),
+                Text(f"  {title}"),
+                Text(article.source),
+                Text(iso_day(article.published) or ""),
+                Text(f"{member.similarity:.2f}"),
+            ]
+            rows.append((cells, member_style, member is story.members[-1]))
+    return rows
+
+
+def _visible_columns(rows: list[tuple[list[Text], str, bool]], width: int) -> list[int]:
+    def natural(index: int) -> int:
+        col = _COLUMNS[index]
+        widest = max([cell_len(col.header)] + [row[0][index].cell_len for row in rows])
+        return min(widest, col.max_width) if col.max_width else widest
+
+    shown = list(range(len(_COLUMNS)))
+    for drop in (None, *_DROPPABLE):
+        if drop is not None:
+            shown.remove(drop)
+        others = [natural(i) for i in shown if i != _HEADLINE]
+        if width - sum(others) - _GAP * (len(shown) - 1) >= _MIN_HEADLINE:
+            break
+    return shown
+
+
+def _story_table(report: Report, width: int, color: bool) -> Table:
+    rows = _story_rows(report, color)
+    shown = _visible_columns(rows, width)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        show_edge=False,
+        expand=True,  # the headline column takes what the others leave, and is cut to fit
+        header_style="bold" if color else "",
+    )
+    for index in shown:
+        col = _COLUMNS[index]
+        table.add_column(
+            col.header,
+            justify=col.justify,
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=col.max_width,
+            ratio=1 if index == _HEADLINE else None,
+        )
+    for cells, style, ends_story in rows:
+        # A blank line after each multi-article story keeps stories apart.
+        table.add_row(*(cells[i] for i in shown), style=style, end_section=ends_story)
+    return table
+
+
+def _capped(lines: list[str], what: str) -> list[str]:
+    if len(lines) <= TERMINAL_LIST_LIMIT:
+        return lines
+    rest = len(lines) - TERMINAL_LIST_LIMIT
+    return [*lines[:TERMINAL_LIST_LIMIT], f"  ... and {rest} more {what} (see --json)"]
+
+
+def _related_lines(related: Iterable[Related]) -> list[str]:
+    return [f"  {r.a} ~ {r.b} {r.similarity:.2f}" for r in related]
+
+
+def _signal_text(components: Iterable[tuple[str, float]]) -> str:
+    """``dense 0.31 + stems 0.12 + ... - 0.18``: what each signal adds, largest first."""
+    parts = sorted(components, key=lambda kv: -abs(kv[1]))
+    shown = [f"{name} {value:.2f}" for name, value in parts if name != "intercept" and value]
+    intercept = dict(parts).get("intercept", 0.0)
+    text = " + ".join(shown) or "nothing"
+    if intercept:
+        text += f" {'-' if intercept < 0 else '+'} {abs(intercept):.2f}"
+    return text
+
+
+def _evidence_lines(ev: Evidence) -> list[str]:
+    where = ev.story_a if ev.story_a == ev.story_b else f"{ev.story_a} ~ {ev.story_b}"
+    language = "same language" if ev.same_language else "across languages"
+    if ev.day_a and ev.day_b:
+        days = f"{ev.day_a} and {ev.day_b}, similarity x{ev.day_factor:.2f}"
+    else:
+        days = "not both known, no discount"
+    return [
+        f"  {where}  {ev.a} ~ {ev.b}  {ev.similarity:.2f}  {language}",
+        f"    shared: {', '.join(t for t, _ in ev.shared) or 'nothing'}",
+        f"    days: {days}",
+        f"    signals: {_signal_text(ev.components.items())} = {ev.fused:.2f}"
+        + ("" if abs(ev.base - ev.fused) < 0.005 else f", on the story scale {ev.base:.2f}"),
+    ]
+
+
+def render_table(report: Report, *, width: int = 100, color: bool = False) -> str:
+    """The terminal view as a string: exact for a given width, no trailing whitespace."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        force_interactive=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+    )
+    console.print(Text(summary_counts(report)))
+    console.print(Text(run_text(report)))
+    if report.stories:
+        console.print()
+        console.print(_story_table(report, width, color))
+    else:
+        console.print(Text("No stories."))
+    if report.related:
+        console.print()
+        console.print(Text("Related:"))
+        for line in _capped(_related_lines(report.related), "pairs"):
+            console.print(Text(line))
+    if report.explanations:
+        console.print()
+        console.print(Text("Evidence (--explain):"))
+        for ev in report.explanations:
+            for line in _evidence_lines(ev):
+                console.print(Text(line), no_wrap=True, overflow="ellipsis")
+    if report.skipped:
+        console.print()
+        console.print(Text(f"Skipped {plural(len(report.skipped), 'input')}:"))
+        lines = [f"  {s.origin}: {one_line(s.reason)}" for s in report.skipped]
+        for line in _capped(lines, "inputs"):
+            console.print(Text(line))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
