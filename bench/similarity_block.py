@@ -58,7 +58,7 @@ def articles(copies: int) -> list[Article]:
                         lang=pair[f"lang{k}"],
                     )
                 )
-    cleaned = clean_corpus(out)
+    cleaned = clean_corpus(out, keep_all=True)
     return [dataclasses.replace(a, id=f"{a.id}#{r}") for r in range(copies) for a in cleaned]
 
 

@@ -71,7 +71,7 @@ def chunk_corpus(texts: Path, model: str, path: Path) -> int:
     from dedup.represent.encoder import article_chunks, load_encoder
 
     articles, _ = read_corpus((str(texts),), max_bytes=1 << 30)
-    cleaned = canonical_order(clean_corpus(articles))
+    cleaned = canonical_order(clean_corpus(articles, keep_all=True))
     chunks = article_chunks(load_encoder(model, device="cpu"), cleaned)
     n = 0
     with path.open("w", encoding="utf-8") as out:

@@ -12,7 +12,7 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-from dedup.clean import clean_article
+from dedup.clean import NotAnArticle, clean_article
 from dedup.config import Settings
 from dedup.errors import InputError, ModelError, one_line
 from dedup.group import describe, group, related_pairs, story_order
@@ -88,6 +88,8 @@ def _clean_each(
             made = profile(cleaned) if lexical else None
             stage = "finding its event day"
             out.append(_Cleaned(cleaned, made, stated_event_day(cleaned)))
+        except NotAnArticle as exc:
+            skipped.append(Skipped(article.origin or article.id, str(exc)))
         except Exception as exc:  # one article's failure, whatever it is
             log.debug("article %s failed in %s", article.id, stage, exc_info=True)
             reason = f"{stage} failed: {type(exc).__name__}: {one_line(exc)}"

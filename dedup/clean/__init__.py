@@ -46,7 +46,14 @@ from dedup.clean.language import (
     _stopwords,
     detect_language,
 )
-from dedup.clean.paragraphs import _analyse, _normalise_line, _Para, _substantial, split_paragraphs
+from dedup.clean.paragraphs import (
+    _analyse,
+    _n_words,
+    _normalise_line,
+    _Para,
+    _substantial,
+    split_paragraphs,
+)
 from dedup.clean.tail import _language_cut, _list_start, _marker_cut
 from dedup.clean.title import _choose_title, _is_paragraph_title
 from dedup.models import Article
@@ -177,14 +184,34 @@ class _Seen:
         return False
 
 
-def clean_article(article: Article) -> Article:
-    """The article with boilerplate removed, its title refined, its language and date set."""
+# A page of at least this many paragraphs, none longer than MENU_WORDS words, is a menu: links
+# and labels ("Home", "Sport", "Contact us"), not one sentence of an article.
+MENU_PARAGRAPHS = 3
+MENU_WORDS = 3
+
+
+def _menu(paragraphs: Sequence[str]) -> bool:
+    return len(paragraphs) >= MENU_PARAGRAPHS and all(_n_words(p) <= MENU_WORDS for p in paragraphs)
+
+
+class NotAnArticle(ValueError):
+    """What was read holds no article: its every paragraph is navigation or boilerplate (a
+    site's home page, a cookie wall). The run skips it with this reason."""
+
+
+def clean_article(article: Article, *, keep_all: bool = False) -> Article:
+    """The article with boilerplate removed, its title refined, its language and date set.
+
+    Raises :class:`NotAnArticle` when nothing but navigation or boilerplate is left; with
+    ``keep_all`` (a labelled text that must be scored whatever it holds) it keeps every
+    paragraph instead."""
     given_lang = article.lang
     cleaned = _clean(article.title, article.text, _base_lang(given_lang))
     body = "\n\n".join(cleaned.paragraphs)
     title = cleaned.title
-    if not body and cleaned.uncleaned:
-        # Never empty an article: the rules found nothing to keep, so keep it all.
+    if (not body and cleaned.uncleaned) or _menu(cleaned.paragraphs):
+        if not keep_all:
+            raise NotAnArticle("no article text: navigation or boilerplate only")
         body = "\n\n".join(cleaned.uncleaned)
         title = title or _normalise_line(article.title)
     lang = given_lang or detect_language(_lang_sample(title, body.split("\n\n")))
@@ -198,15 +225,16 @@ def clean_article(article: Article) -> Article:
     return replace(article, title=title, text=body, lang=lang, published=published)
 
 
-def clean_corpus(articles: Sequence[Article]) -> list[Article]:
-    """Every article cleaned, in the same order."""
-    out = [clean_article(a) for a in articles]
+def clean_corpus(articles: Sequence[Article], *, keep_all: bool = False) -> list[Article]:
+    """Every article cleaned, in the same order (see :func:`clean_article` for ``keep_all``)."""
+    out = [clean_article(a, keep_all=keep_all) for a in articles]
     log.debug("cleaned %d articles", len(out))
     return out
 
 
 __all__ = [
     "WORDFREQ_LANGUAGES",
+    "NotAnArticle",
     "clean_article",
     "clean_corpus",
     "detect_language",
