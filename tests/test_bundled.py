@@ -91,14 +91,14 @@ def test_samples_true_stories_with_the_multilingual_model_offline(
     """The samples' English-Vietnamese stories with the real multilingual weights, at the
     calibrated threshold and 0.05 on either side of it, B and C listed as related."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = Settings(backend=backend, model=BUNDLED_MODEL)
-    report = run([str(SAMPLES / "articles")], settings)
+    inputs, settings = [str(SAMPLES / "articles")], Settings(backend=backend, model=BUNDLED_MODEL)
+    report = run(inputs, settings)
     assert report.run.model == BUNDLED_MODEL and report.run.backend == backend
     assert report.run.warnings == ()
     threshold = calibration.default().thresholds[backend]
     assert report.run.threshold == threshold
     for t in (threshold - 0.05, threshold, threshold + 0.05):
-        at = report if t == threshold else run(dataclasses.replace(settings, threshold=t))
+        at = report if t == threshold else run(inputs, dataclasses.replace(settings, threshold=t))
         assert memberships(labels_for(at)) == TRUE_STORIES, t
         members = {s.id: sorted(m.article.id[:3] for m in s.members) for s in at.stories}
         assert [(members[r.a], members[r.b]) for r in at.related] == [(["002", "003"], ["004"])], t
