@@ -164,6 +164,7 @@ def test_forced_dense_without_a_model_is_a_one_line_error(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith("Error: cannot load model")
+    assert result.stderr.endswith(" (--model)\n")  # the library's error names the setting
     assert result.stderr.count("\n") == 1
 
 
