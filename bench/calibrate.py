@@ -88,7 +88,7 @@ def main() -> None:
         "--write", action="store_true", help=f"write the thresholds into {CALIBRATION}"
     )
     args = parser.parse_args()
-    settings = Settings(inputs=(str(DEV),), backend="hybrid", model=args.model)
+    settings = Settings(backend="hybrid", model=args.model)
     pairs = evaluate.load_pairs(DEV)
     overall = np.array([p.overall for p in pairs])
     gold = evaluate.load_labels(LABELS)
@@ -97,7 +97,7 @@ def main() -> None:
     ids = [a.id for a in cleaned]
     # Both with the fusions fitted for this model (dedup.represent.calibration).
     dev = evaluate.represent_pairs(pairs, settings)
-    sample_reps = represent(cleaned, dataclasses.replace(settings, inputs=(str(SAMPLES),))).reps
+    sample_reps = represent(cleaned, settings).reps
     key = key_of(args.model)
     doc = json.loads(CALIBRATION.read_text("utf-8"))
     if key not in doc["models"]:

@@ -29,7 +29,7 @@ other = "Soyuz MS-22 docked with the International Space Station on Wednesday."
 articles = [Article(id=f"c{k}", title="Kirk", text=wire) for k in range(n)]
 articles.append(Article(id="o", title="Soyuz", text=other))
 start = time.perf_counter()
-report = cluster_articles(articles, Settings(inputs=("bench",), backend="lexical"))
+report = cluster_articles(articles, Settings(backend="lexical"))
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mib": peak, "sizes": [s.size for s in report.stories]}))

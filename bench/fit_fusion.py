@@ -124,9 +124,7 @@ def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Arr
         feats = {k: v for k, v in feats.items() if not k.startswith(("sqrt_", "entities_x_"))}
         return add_derived(feats), data["target"], data["keys"]
     pairs = evaluate.load_pairs(DEV)
-    dev = evaluate.represent_pairs(
-        pairs, Settings(inputs=(str(DEV),), backend="hybrid", model=model)
-    )
+    dev = evaluate.represent_pairs(pairs, Settings(backend="hybrid", model=model))
     feats = {k: np.asarray(v) for k, v in dev.reps.features(dev.i, dev.j).items()}
     kept = [p for p, ok in zip(pairs, dev.usable, strict=True) if ok]
     target = np.array([(4.0 - p.overall) / 3.0 for p in kept])
@@ -140,7 +138,7 @@ def store_mean(model: str, out: Path) -> None:
     """The model's mean vector over the dev articles, into its table: per-language centring
     shrinks towards it on small corpora (dedup.represent.similarity.centre_by_language)."""
     pairs = evaluate.load_pairs(DEV)
-    settings = Settings(inputs=(str(DEV),), backend="dense", model=model)
+    settings = Settings(backend="dense", model=model)
     dense = evaluate.represent_pairs(pairs, settings).reps.dense
     assert dense is not None
     key = calibration.key_of(model)

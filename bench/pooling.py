@@ -86,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     encoder = MemoEncoder(load_encoder(args.model, progress=False), args.cache)
     pairs = evaluate.load_pairs(DEV)
-    settings = Settings(inputs=(str(DEV),), backend="dense", model=args.model, cache=None)
+    settings = Settings(backend="dense", model=args.model, cache=None)
     results: dict[str, Any] = {}
     for name, weight in WEIGHTINGS.items():
         dedup.represent.encoder.chunk_weight = weight  # type: ignore[assignment]

@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("lexical", "hybrid"), default="lexical")
     args = parser.parse_args()
     corpus = articles(args.copies)
-    reps = represent(corpus, Settings(inputs=("dev",), backend="lexical", cache=None)).reps
+    reps = represent(corpus, Settings(backend="lexical", cache=None)).reps
     if args.backend == "hybrid":
         rng = np.random.default_rng(0)
         dense = rng.standard_normal((reps.n, 384)).astype(np.float32)

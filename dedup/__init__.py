@@ -1,9 +1,13 @@
 """dedup: find the same news story told by different outlets in different languages.
 
+The repository's samples (from its root), with the lexical backend, which needs no model:
+
 >>> from dedup import Settings, run
->>> report = run(Settings(inputs=("samples/articles/",), backend="lexical"))
+>>> report = run(["samples/articles/"], Settings(backend="lexical"))
 >>> [s.size for s in report.stories]
 [2, 2, 1]
+>>> report.run.inputs
+('samples/articles/',)
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Settings: built once from the CLI options (or by an API caller), frozen, validated."""
+"""Settings: how a run works, built once from the CLI options (or by an API caller), frozen,
+validated. What it reads (its inputs) is no setting: it is given to the run alongside."""
 
 from __future__ import annotations
 
@@ -48,10 +49,10 @@ def default_model() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a run needs. ``threshold=None`` means the calibrated default of the backend
-    and model that run."""
+    """Everything a run needs but its inputs. ``threshold=None`` means the calibrated default
+    of the backend and model that run. An invalid value is an :class:`InputError` naming the
+    field (its ``setting``)."""
 
-    inputs: tuple[str, ...]
     backend: Backend = "auto"
     model: str = field(default_factory=default_model)
     device: str = "auto"
@@ -75,26 +76,38 @@ class Settings:
     outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.inputs:
-            raise InputError("no input given: name files, directories, or - for JSONL on stdin")
         if self.backend not in BACKENDS:
-            raise InputError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+            raise InputError(
+                f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}",
+                setting="backend",
+            )
         for name in ("threshold", "related_threshold"):
             value = getattr(self, name)
             if value is not None and not -1.0 <= value <= 1.0:
-                raise InputError(f"{name.replace('_', ' ')} must be between -1 and 1, got {value}")
+                raise InputError(
+                    f"{name.replace('_', ' ')} must be between -1 and 1, got {value}", setting=name
+                )
         if self.batch_size < 1:
-            raise InputError(f"batch size must be at least 1, got {self.batch_size}")
+            raise InputError(
+                f"batch size must be at least 1, got {self.batch_size}", setting="batch_size"
+            )
         if self.max_bytes < 1:
-            raise InputError(f"max bytes must be at least 1, got {self.max_bytes}")
+            raise InputError(
+                f"max bytes must be at least 1, got {self.max_bytes}", setting="max_bytes"
+            )
         if self.neighbours not in NEIGHBOURS:
             raise InputError(
-                f"unknown neighbours {self.neighbours!r}: use one of {', '.join(NEIGHBOURS)}"
+                f"unknown neighbours {self.neighbours!r}: use one of {', '.join(NEIGHBOURS)}",
+                setting="neighbours",
             )
         if self.neighbour_k < 1:
-            raise InputError(f"neighbour k must be at least 1, got {self.neighbour_k}")
+            raise InputError(
+                f"neighbour k must be at least 1, got {self.neighbour_k}", setting="neighbour_k"
+            )
         if self.window_days is not None and self.window_days < 0:
-            raise InputError(f"window days must be at least 0, got {self.window_days}")
+            raise InputError(
+                f"window days must be at least 0, got {self.window_days}", setting="window_days"
+            )
         # Past these, a limit limits nothing; the arithmetic behind it must not overflow.
         object.__setattr__(self, "max_bytes", min(self.max_bytes, MAX_BYTES_CAP))
         if self.window_days is not None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 class DedupError(Exception):
     """Base of every error dedup raises on purpose.
 
-    ``setting`` names the :class:`~dedup.config.Settings` field the error is about, if any: the
-    library speaks of its own settings, and the CLI names the flag that sets it."""
+    ``setting`` names the :class:`~dedup.config.Settings` field the error is about, if any (or
+    the option of the call that raised it, such as a plot's): the library speaks of its own
+    settings, and the CLI names the flag that sets it."""
 
     exit_code = 1
 

@@ -99,26 +99,34 @@ def _clean_each(
 
 
 def run(
-    settings: Settings, *, encoder: Encoder | None = None, stdin: BinaryIO | None = None
+    inputs: Sequence[str],
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    stdin: BinaryIO | None = None,
 ) -> Report:
-    """Read the inputs named in ``settings`` and group them into stories."""
+    """Read ``inputs`` (files, directories, ``-`` for JSONL on stdin) and group them into
+    stories."""
     timer = _Timer()
-    prepared = read_and_prepare(settings, encoder=encoder, stdin=stdin, timer=timer)
-    return report_from(prepared, settings, timer=timer)
+    prepared = read_and_prepare(inputs, settings, encoder=encoder, stdin=stdin, timer=timer)
+    return report_from(prepared, settings, inputs=inputs, timer=timer)
 
 
 def read_and_prepare(
+    inputs: Sequence[str],
     settings: Settings,
     *,
     encoder: Encoder | None = None,
     stdin: BinaryIO | None = None,
     timer: _Timer | None = None,
 ) -> Prepared:
-    """Read the inputs named in ``settings`` and :func:`prepare` them."""
+    """Read ``inputs`` and :func:`prepare` them."""
+    if not inputs:
+        raise InputError("no input given: name files, directories, or - for JSONL on stdin")
     timer = timer or _Timer()
     with timer.stage("read"):
         articles, skipped = read_corpus(
-            settings.inputs, max_bytes=settings.max_bytes, stdin=stdin, outputs=settings.outputs
+            inputs, max_bytes=settings.max_bytes, stdin=stdin, outputs=settings.outputs
         )
     return prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
 
@@ -297,18 +305,27 @@ def cluster_articles(
     articles: Sequence[Article],
     settings: Settings,
     *,
+    inputs: Sequence[str] = (),
     skipped: Sequence[Skipped] = (),
     encoder: Encoder | None = None,
     timer: _Timer | None = None,
 ) -> Report:
-    """Group already-read articles into stories and report them."""
+    """Group already-read articles into stories and report them; ``inputs``: what they were
+    read from, for the report."""
     timer = timer or _Timer()
     prepared = prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
-    return report_from(prepared, settings, timer=timer)
+    return report_from(prepared, settings, inputs=inputs, timer=timer)
 
 
-def report_from(prepared: Prepared, settings: Settings, *, timer: _Timer | None = None) -> Report:
-    """The stories of a prepared corpus at the settings' thresholds, as a report."""
+def report_from(
+    prepared: Prepared,
+    settings: Settings,
+    *,
+    inputs: Sequence[str] = (),
+    timer: _Timer | None = None,
+) -> Report:
+    """The stories of a prepared corpus at the settings' thresholds, as a report that names
+    ``inputs``, what the corpus was read from."""
     timer = timer or _Timer()
     cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
     reps, model, calibration, warnings = prepared.represented
@@ -363,7 +380,7 @@ def report_from(prepared: Prepared, settings: Settings, *, timer: _Timer | None 
         model=model,
         threshold=threshold,
         related_threshold=related_floor,
-        inputs=tuple(settings.inputs),
+        inputs=tuple(inputs),
         timings=dict(timer.timings),
         warnings=tuple(warnings),
     )

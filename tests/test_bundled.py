@@ -91,14 +91,14 @@ def test_samples_true_stories_with_the_multilingual_model_offline(
     """The samples' English-Vietnamese stories with the real multilingual weights, at the
     calibrated threshold and 0.05 on either side of it, B and C listed as related."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = Settings(inputs=(str(SAMPLES / "articles"),), backend=backend, model=BUNDLED_MODEL)
-    report = run(settings)
+    inputs, settings = [str(SAMPLES / "articles")], Settings(backend=backend, model=BUNDLED_MODEL)
+    report = run(inputs, settings)
     assert report.run.model == BUNDLED_MODEL and report.run.backend == backend
     assert report.run.warnings == ()
     threshold = calibration.default().thresholds[backend]
     assert report.run.threshold == threshold
     for t in (threshold - 0.05, threshold, threshold + 0.05):
-        at = report if t == threshold else run(dataclasses.replace(settings, threshold=t))
+        at = report if t == threshold else run(inputs, dataclasses.replace(settings, threshold=t))
         assert memberships(labels_for(at)) == TRUE_STORIES, t
         members = {s.id: sorted(m.article.id[:3] for m in s.members) for s in at.stories}
         assert [(members[r.a], members[r.b]) for r in at.related] == [(["002", "003"], ["004"])], t
@@ -108,7 +108,7 @@ def test_auto_runs_the_bundled_model_when_the_default_cannot_load(
     converted: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    report = run(Settings(inputs=(str(SAMPLES / "articles"),)))
+    report = run([str(SAMPLES / "articles")], Settings())
     assert report.run.backend == "hybrid" and report.run.model == BUNDLED_MODEL
     (warning,) = report.run.warnings
     assert warning.startswith("cannot load model intfloat/multilingual-e5-small: not in the")
@@ -169,15 +169,13 @@ def test_every_shipped_model_has_all_its_numbers() -> None:
 def test_a_model_without_a_table_borrows_the_defaults_and_says_how_to_calibrate(
     tiny_model_dir: Path,
 ) -> None:
-    report = run(
-        Settings(inputs=(str(SAMPLES / "articles"),), backend="hybrid", model=str(tiny_model_dir))
-    )
+    report = run([str(SAMPLES / "articles")], Settings(backend="hybrid", model=str(tiny_model_dir)))
     assert report.run.threshold == calibration.default().thresholds["hybrid"]
     (warning,) = report.run.warnings
     assert warning == (
         f"model {tiny_model_dir} has no calibration of its own: it runs with the thresholds and "
-        f"fusion fitted for {BUNDLED_MODEL}; to choose its threshold, run `dedup evaluate "
-        f"pairs PAIRS.jsonl --backend hybrid --model {tiny_model_dir} --sweep`"
+        f"fusion fitted for {BUNDLED_MODEL}; to choose its threshold, score labelled pairs "
+        "with it over a sweep of thresholds (dedup evaluate pairs)"
     )
 
 
@@ -186,9 +184,7 @@ def test_minilm_runs_with_its_own_numbers(minilm_dir: Path) -> None:
     key = calibration.model_key(minilm_dir)
     own = calibration.for_model(key)
     assert own.own and own.model == "sentence-transformers/all-MiniLM-L6-v2"
-    report = run(
-        Settings(inputs=(str(SAMPLES / "articles"),), backend="dense", model=str(minilm_dir))
-    )
+    report = run([str(SAMPLES / "articles")], Settings(backend="dense", model=str(minilm_dir)))
     assert report.run.threshold == own.thresholds["dense"]
     assert report.run.warnings == ()
     assert np.isclose(own.thresholds["dense"], 0.37)
@@ -217,8 +213,6 @@ def test_a_handful_of_articles_on_three_events_are_three_stories(converted: Path
 
     articles = [Article(id=k, title="", text=v, lang="en") for k, v in texts.items()]
     for backend in ("dense", "hybrid"):
-        report = cluster_articles(
-            articles, Settings(inputs=("x",), backend=backend, model=BUNDLED_MODEL)
-        )
+        report = cluster_articles(articles, Settings(backend=backend, model=BUNDLED_MODEL))
         stories = sorted(sorted(m.article.id for m in s.members) for s in report.stories)
         assert stories == [["fares-1", "fares-2"], ["quake-1", "quake-2"], ["soyuz-1", "soyuz-2"]]

@@ -154,7 +154,7 @@ def test_a_stored_vector_of_the_wrong_size_is_embedded_again(tmp_path: Path) -> 
 
 def test_the_pipeline_reports_the_same_stories_from_the_cache(tmp_path: Path) -> None:
     articles = corpus(30)
-    settings = Settings(inputs=("x",), backend="dense", threshold=0.6, cache=tmp_path)
+    settings = Settings(backend="dense", threshold=0.6, cache=tmp_path)
     first = cluster_articles(articles, settings, encoder=CountingEncoder())
     enc = CountingEncoder()
     second = cluster_articles(articles, settings, encoder=enc)
@@ -232,9 +232,7 @@ def test_an_unchanged_corpus_needs_no_model(
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
-    settings = Settings(
-        inputs=("x",), backend="dense", model=str(model), device="cpu", cache=tmp_path / "c"
-    )
+    settings = Settings(backend="dense", model=str(model), device="cpu", cache=tmp_path / "c")
     articles = corpus(12)
     first = cluster_articles(articles, settings)
     loads: list[str] = []

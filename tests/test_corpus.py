@@ -267,9 +267,7 @@ def test_stdin_over_limit_stops_reading() -> None:
     articles, skipped = read_corpus(["-"], stdin=stream, max_bytes=40)
     assert [a.id for a in articles] == ["stdin:1", "stdin:2"]
     assert skipped == [
-        Skipped(
-            "<stdin>:3", "input is over the --max-bytes limit of 40 bytes; the rest is not read"
-        )
+        Skipped("<stdin>:3", "input is over the maximum size of 40 bytes; the rest is not read")
     ]
 
 
@@ -415,10 +413,10 @@ def test_over_max_bytes_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     path = write(tmp_path / "big.txt", "x" * 2000)
     monkeypatch.setattr(dedup.read, "open", _no_open, raising=False)
     skip = read_skip(path, max_bytes=1024)
-    assert skip.reason == "file is 2 KB, over the --max-bytes limit of 1 KB"
+    assert skip.reason == "file is 2 KB, over the maximum size of 1 KB"
     big = write(tmp_path / "huge.jsonl", b"x" * (3 * 1024 * 1024 + 100))
     assert read_skip(big, max_bytes=2 * 1024 * 1024).reason == (
-        "file is 3 MB, over the --max-bytes limit of 2 MB"
+        "file is 3 MB, over the maximum size of 2 MB"
     )
 
 

@@ -232,7 +232,8 @@ def test_uncached_name_offline_fails_at_once(
     assert time.monotonic() - started < 2
     message = assert_one_line_model_error(excinfo, "dedup-tests/not-a-model")
     assert "not in the local cache" in message
-    assert "--model PATH" in message
+    assert "the directory of a local copy" in message
+    assert excinfo.value.setting == "model"  # the CLI names its flag
 
 
 def test_uncached_name_with_unreachable_hub_fails_fast(
@@ -245,7 +246,7 @@ def test_uncached_name_with_unreachable_hub_fails_fast(
     assert time.monotonic() - started < 5
     message = assert_one_line_model_error(excinfo, "intfloat/multilingual-e5-small")
     assert "127.0.0.1 is unreachable" in message
-    assert "Run once online to cache it, or pass --model PATH" in message
+    assert "Run once online to cache it, or name the directory of a local copy" in message
 
 
 def test_cached_hub_name_loads_without_network(

@@ -368,8 +368,8 @@ def test_load_labels_rejects_bad_input(
 # --- through the pipeline -----------------------------------------------------------------
 
 
-def lexical(*inputs: str, threshold: float | None = None) -> Settings:
-    return Settings(inputs=inputs or ("-",), backend="lexical", threshold=threshold)
+def lexical(threshold: float | None = None) -> Settings:
+    return Settings(backend="lexical", threshold=threshold)
 
 
 HANOI = (
@@ -447,7 +447,7 @@ def test_pair_similarities_in_pair_order(tmp_path: Path) -> None:
 
 def test_pair_similarities_with_an_encoder(tmp_path: Path, fake_encoder: Encoder) -> None:
     pairs = load_pairs(tiny_pairs(tmp_path))
-    settings = Settings(inputs=("-",), backend="dense")
+    settings = Settings(backend="dense")
     sims, backend, model, _ = pair_similarities(pairs, settings, encoder=fake_encoder)
     assert (backend, model) == ("dense", "fake-hash-64")
     assert sims[0] == pytest.approx(1.0, abs=1e-5)
@@ -590,6 +590,6 @@ def test_plot_sweep_rejects_other_formats(tmp_path: Path) -> None:
 
 def test_plot_sweep_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(DedupError, match=r"--plot needs matplotlib: pip install 'dedup\[plot\]'"):
+    with pytest.raises(DedupError, match=r"plots need matplotlib: pip install 'dedup\[plot\]'"):
         plot_sweep(SWEEP, tmp_path / "sweep.png", title="x")
     assert not (tmp_path / "sweep.png").exists()

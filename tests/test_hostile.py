@@ -93,7 +93,7 @@ def test_an_article_that_breaks_a_stage_is_skipped_with_its_reason(
         Article(id=i, title="Storm Kirk floods Lisbon", text=text, origin=f"feed:{n}")
         for n, i in enumerate(["a1", "b2", "c3", "d4"], start=1)
     ]
-    report = cluster_articles(articles, Settings(inputs=("feed",), backend="lexical"))
+    report = cluster_articles(articles, Settings(backend="lexical"))
     assert [m.article.id for s in report.stories for m in s.members] == ["a1", "d4"]
     assert [(s.origin, s.reason) for s in report.skipped] == [
         ("feed:2", "the lexical profile failed: RuntimeError: boom in the profile"),
@@ -169,7 +169,7 @@ def test_any_mix_of_scripts_ends_in_the_report_or_in_skipped(texts: list[str]) -
         for k, text in enumerate(texts)
     ]
     try:
-        report = cluster_articles(articles, Settings(inputs=("gen",), backend="lexical"))
+        report = cluster_articles(articles, Settings(backend="lexical"))
     except Exception as exc:  # only "nothing usable" may end the run
         assert type(exc).__name__ == "InputError" and "no usable article" in str(exc)
         return
@@ -211,7 +211,7 @@ def test_every_page_carries_the_mark_that_tells_it_from_an_article() -> None:
     from dedup.report.html import DEDUP_PAGE_MARK, to_html
 
     samples = str(Path(__file__).parent.parent / "samples" / "articles")
-    page = to_html(run(Settings(inputs=(samples,), backend="lexical")))
+    page = to_html(run([samples], Settings(backend="lexical")))
     assert DEDUP_PAGE_MARK in page.encode("utf-8")[:4096]
 
 
@@ -495,7 +495,7 @@ def test_exact_copies_are_grouped_as_if_each_were_linked(monkeypatch: pytest.Mon
     from dedup import group
 
     articles = _wire_corpus(12)
-    settings = Settings(inputs=("wire",), backend="lexical")
+    settings = Settings(backend="lexical")
 
     def stories(report: object) -> list[list[str]]:
         return sorted(sorted(m.article.id for m in s.members) for s in report.stories)  # type: ignore[attr-defined]
@@ -525,7 +525,7 @@ def test_a_story_of_thousands_of_copies_is_linked_as_one_article(
         return real(reps, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pipeline, "find_links", spy)
-    report = cluster_articles(_wire_corpus(5000), Settings(inputs=("wire",), backend="lexical"))
+    report = cluster_articles(_wire_corpus(5000), Settings(backend="lexical"))
     assert seen == [6]  # the six distinct texts
     biggest = report.stories[0]
     assert biggest.size >= 5001
@@ -548,7 +548,7 @@ def test_a_word_every_title_starts_with_links_no_stories() -> None:
         articles.append(
             Article(id=f"h{k}", title="Headline " + " ".join(words[:5]), text=" ".join(words))
         )
-    report = cluster_articles(articles, Settings(inputs=("feed",), backend="lexical"))
+    report = cluster_articles(articles, Settings(backend="lexical"))
     assert [s.size for s in report.stories] == [1] * 50
 
 

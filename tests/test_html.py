@@ -167,7 +167,7 @@ def test_a_large_story_shows_its_most_central_articles() -> None:
 
 def test_the_pipeline_fills_each_storys_similarity_matrix() -> None:
     articles, _ = read_corpus((str(SAMPLES),))
-    report = cluster_articles(articles, Settings(inputs=(str(SAMPLES),), backend="lexical"))
+    report = cluster_articles(articles, Settings(backend="lexical"))
     for story in report.stories:
         matrix = story.similarities
         assert matrix is not None and len(matrix) == story.size

@@ -181,8 +181,8 @@ def test_large_components_go_sparse_and_keep_the_rule(monkeypatch: pytest.Monkey
 
 def test_settings_validate_the_neighbour_options() -> None:
     with pytest.raises(InputError, match="unknown neighbours"):
-        Settings(inputs=("x",), neighbours="hnsw")  # type: ignore[arg-type]
+        Settings(neighbours="hnsw")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="window days"):
-        Settings(inputs=("x",), window_days=-1)
+        Settings(window_days=-1)
     with pytest.raises(InputError, match="neighbour k"):
-        Settings(inputs=("x",), neighbour_k=0)
+        Settings(neighbour_k=0)

@@ -80,7 +80,7 @@ def write_bad_inputs(root: Path) -> dict[str, str]:
         "empty.txt": "empty text",
         "blank.txt": "empty text",
         "binary.txt": "binary file",
-        "huge.txt": "file is 100 MB, over the --max-bytes limit of 1 MB",
+        "huge.txt": "file is 100 MB, over the maximum size of 1 MB",
         "notobj.json": "JSON value is not an object",
         "notext.csv": "CSV has no text column (columns: name, count)",
         "nobody.html": "no article text found in HTML",
@@ -197,7 +197,7 @@ def test_any_bytes_in_any_format_only_input_errors(files: list[tuple[bytes, str]
         for n, (data, ext) in enumerate(files):
             Path(tmp, f"f{n}{ext}").write_bytes(data)
         try:
-            report = run(Settings(inputs=(tmp,), backend="lexical"))
+            report = run([tmp], Settings(backend="lexical"))
         except InputError as exc:
             assert str(exc).startswith("no usable article in the input")
             return

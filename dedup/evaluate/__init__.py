@@ -603,9 +603,8 @@ def evaluate_clusters(
     """Cluster ``inputs`` exactly as ``dedup cluster`` does and score it against gold stories
     (``labels``, else the records' ``story`` field). ``prepared``: the corpus already read
     and represented (by :func:`dedup.pipeline.read_and_prepare`), to be grouped only."""
-    settings = dataclasses.replace(settings, inputs=tuple(inputs))
-    prepared = prepared or read_and_prepare(settings, encoder=encoder)
-    report = report_from(prepared, settings)
+    prepared = prepared or read_and_prepare(inputs, settings, encoder=encoder)
+    report = report_from(prepared, settings, inputs=inputs)
     articles = [m.article for s in report.stories for m in s.members]
     gold = _gold_labels(articles, labels)
     predicted = labels_for(report)
@@ -646,8 +645,7 @@ def sweep_clusters(
         if not -1.0 <= t <= 1.0:
             raise InputError(f"threshold must be between -1 and 1, got {t}")
     if prepared is None:
-        settings = dataclasses.replace(settings, inputs=tuple(inputs))
-        prepared = read_and_prepare(settings, encoder=encoder)
+        prepared = read_and_prepare(inputs, settings, encoder=encoder)
     # What `dedup cluster` makes of the corpus (cleaning, order, representations, copies), and
     # its links at each threshold with the same options, so each row is what a run at that
     # threshold gives.
@@ -789,7 +787,9 @@ def plot_sweep(rows: Sequence[Mapping[str, float]], path: Path, *, title: str) -
         # Figure without pyplot: no global backend state, Agg renders the PNG.
         from matplotlib.figure import Figure
     except ImportError:
-        raise DedupError("--plot needs matplotlib: pip install 'dedup[plot]'") from None
+        raise DedupError(
+            "plots need matplotlib: pip install 'dedup[plot]'", setting="plot"
+        ) from None
     ordered = sorted(rows, key=lambda r: r["threshold"])
     x = [r["threshold"] for r in ordered]
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")

@@ -149,7 +149,7 @@ class _Run:
         shown, id_base = printable(path), printable(id_base)
         real = os.path.realpath(path)
         if real in self.outputs:  # the run's own report, not an input: like a hidden file
-            log.debug("ignoring %s: this run writes it (--out or --html)", path)
+            log.debug("ignoring %s: this run writes it (one of its outputs)", path)
             return
         if regular and real in self.files:
             self.skip(shown, f"same file as {self.files[real]}, already read")
@@ -247,4 +247,4 @@ def _size(n: int) -> str:
 
 
 def _over_limit(max_bytes: int) -> str:
-    return f"over the --max-bytes limit of {_size(max_bytes)}"
+    return f"over the maximum size of {_size(max_bytes)}"

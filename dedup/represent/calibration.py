@@ -54,8 +54,8 @@ class Calibration:
             return None
         return (
             f"model {model} has no calibration of its own: it runs with the thresholds and "
-            f"fusion fitted for {self.model}; to choose its threshold, run `dedup evaluate "
-            f"pairs PAIRS.jsonl --backend hybrid --model {model} --sweep`"
+            f"fusion fitted for {self.model}; to choose its threshold, score labelled pairs "
+            "with it over a sweep of thresholds (dedup evaluate pairs)"
         )
 
 

@@ -135,14 +135,16 @@ def resolve_device(device: str) -> str:
         return "cpu"
     if wanted == "mps":
         if not torch.backends.mps.is_available():
-            raise InputError("device 'mps' is not available on this machine: use --device cpu")
+            raise InputError(
+                "device 'mps' is not available on this machine: use cpu", setting="device"
+            )
         return "mps"
     match = re.fullmatch(r"cuda(?::(\d+))?", wanted)
     if match:
         if not torch.cuda.is_available():
             raise InputError(
-                f"device {device!r} is not available: this torch build sees no CUDA GPU; "
-                "use --device cpu"
+                f"device {device!r} is not available: this torch build sees no CUDA GPU; use cpu",
+                setting="device",
             )
         index = int(match.group(1) or 0)
         count = torch.cuda.device_count()
@@ -317,8 +319,8 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
         source, local_only = str(path), True
     elif model.startswith((".", "/", "~", "\\")) or model.count("/") > 1 or ":" in model:
         raise ModelError(
-            f"cannot load model {model}: no such directory. "
-            "Pass --model with a model directory or a Hugging Face model name"
+            f"cannot load model {model}: no such directory, and not a Hugging Face model name",
+            setting="model",
         )
     elif not _valid_repo_id(model):
         raise ModelError(
@@ -333,7 +335,8 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
             raise ModelError(
                 f"cannot load model {model}: not in the local cache and downloads are off "
                 "(HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set). Run once online to cache it, "
-                "or pass --model PATH to a local copy"
+                "or name the directory of a local copy as the model",
+                setting="model",
             )
         else:
             unreachable = _hub_unreachable()
@@ -342,7 +345,8 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
                 raise ModelError(
                     f"cannot load model {model}: not in the local cache and {host} is "
                     f"unreachable ({unreachable}). Run once online to cache it, "
-                    "or pass --model PATH to a local copy"
+                    "or name the directory of a local copy as the model",
+                    setting="model",
                 )
             source, local_only = model, False
 
@@ -478,7 +482,9 @@ class SentenceTransformerEncoder:
             precision = "onnx-int8"
         else:
             if fast:
-                logger.info("--fast changes nothing on %s: it applies to the CPU", self.device)
+                logger.info(
+                    "int8 ONNX (fast) changes nothing on %s: it applies to the CPU", self.device
+                )
             precision = "fp16" if self.device.startswith("cuda") else "fp32"
         self.precision = precision
         tokenizer = self.model.tokenizer

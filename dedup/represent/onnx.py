@@ -189,14 +189,15 @@ def use_onnx_int8(st: SentenceTransformer, model: str, identity: str) -> Path:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise ModelError(
-            f"--fast needs onnxruntime and onnx, which are not installed ({one_line(exc)}): "
-            "pip install onnxruntime onnx"
+            f"running the model as int8 ONNX needs onnxruntime and onnx, which are not installed "
+            f"({one_line(exc)}): pip install onnxruntime onnx",
+            setting="fast",
         ) from exc
     try:
         first = _transformer(st)
         names = _input_names(st)
     except ValueError as exc:
-        raise ModelError(f"--fast cannot run model {model}: {exc}") from exc
+        raise ModelError(f"cannot run model {model} as int8 ONNX: {exc}", setting="fast") from exc
 
     path = onnx_int8_path(identity, model)
     session = None
@@ -213,7 +214,7 @@ def use_onnx_int8(st: SentenceTransformer, model: str, identity: str) -> Path:
             session = _session(path)
         except Exception as exc:
             raise ModelError(
-                f"cannot export model {model} to int8 ONNX for --fast: {one_line(exc)}"
+                f"cannot export model {model} to int8 ONNX: {one_line(exc)}", setting="fast"
             ) from exc
     wrapper = _OnnxTransformer(session, names, first.model.config)
     # Replace the torch module: plain attribute assignment, so its weights are freed.

@@ -1,0 +1,148 @@
+"""The shell around the commands: one-line errors and their exit codes, signals, writing to
+standard output, and the logging that ``-v`` turns on.
+
+Exit codes: 0 done; 1 the work failed (model, output, internal error); 2 a usage or input
+error; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Errors are one line
+``Error: ...`` on stderr, followed by the flag of the setting a library error concerns;
+``-v`` adds the traceback of a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer.core import TyperGroup, TyperOption
+
+from dedup.errors import DedupError, OutputError, one_line, os_reason
+
+log = logging.getLogger("dedup")
+
+
+class OneLineErrors(TyperGroup):
+    """Every failure, Click's usage errors included, ends as one ``Error: ...`` line."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        previous = _catch_signals()
+        try:
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
+            _fail(exc.format_message(), exc.exit_code)
+        except typer.Abort:
+            _fail("aborted", 130)
+        except _Interrupted as exc:
+            _fail("interrupted", exc.exit_code)
+        except DedupError as exc:
+            flag = self.flag_for(exc.setting) if exc.setting else None
+            _fail(f"{exc} ({flag})" if flag else str(exc), exc.exit_code)
+        except _ReaderGone:
+            # Nothing more can reach the reader; the interpreter must not try to flush again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + 13)  # as if killed by SIGPIPE, like other tools in a pipeline
+        except Exception as exc:  # a bug, not a user's mistake: say so, keep it one line
+            if log.isEnabledFor(logging.INFO):  # -v: the traceback the message promises
+                log.exception("internal error")
+            _fail(
+                f"internal error: {type(exc).__name__}: {one_line(exc)} (run with -v for details)",
+                1,
+            )
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def flag_for(self, setting: str) -> str | None:
+        """The long flag of the option named ``setting`` in this group or its sub-commands
+        (an option of that name means the same in every command), or None."""
+        commands: list[Any] = [self]
+        while commands:
+            command = commands.pop()
+            for param in command.params:
+                if param.name == setting and isinstance(param, TyperOption):
+                    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            if isinstance(command, TyperGroup):
+                commands.extend(command.commands.values())
+        return None
+
+
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised where the program is, so that it unwinds and exits cleanly.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it and
+    every ``finally`` (temporary files) runs; not a KeyboardInterrupt, which Typer would turn
+    into a silent exit.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise _Interrupted(signum)
+
+
+def _catch_signals() -> dict[int, Any]:
+    """Route SIGINT, SIGTERM and SIGHUP to ``_Interrupted``; return the handlers to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # only the main thread may set signal handlers
+    previous: dict[int, Any] = {}
+    # SIGHUP: the terminal closed under the run; it unwinds like Ctrl-C (exit 129).
+    hangup = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+    for signum in (signal.SIGINT, signal.SIGTERM, *hangup):
+        current = signal.getsignal(signum)
+        # An ignored SIGINT (a background job of a shell) stays ignored.
+        if current in (signal.SIG_DFL, signal.default_int_handler):
+            previous[signum] = signal.signal(signum, _on_signal)
+    return previous
+
+
+def _fail(message: str, code: int) -> None:
+    with contextlib.suppress(OSError):  # no terminal left to tell (SIGHUP): the code says it
+        typer.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+class _ReaderGone(Exception):
+    """The reader of standard output went away (``dedup ... | head``): stop, quietly."""
+
+
+def write_stdout(text: str, *, nl: bool = True) -> None:
+    """Write to standard output and flush: a closed or failing stdout is an OutputError, never
+    a silent success; a reader that closed the pipe ends the run quietly (exit 141)."""
+    if sys.stdout is None:
+        raise OutputError("cannot write the report: standard output is closed")
+    try:
+        sys.stdout.write(text + ("\n" if nl else ""))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise _ReaderGone from None
+    except OSError as exc:
+        raise OutputError(f"cannot write to standard output: {os_reason(exc)}") from exc
+
+
+def setup_logging(verbose: int) -> None:
+    """``-v``: progress (INFO) on stderr; ``-vv``: debug."""
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
