@@ -32,16 +32,11 @@ from typing import Any
 import numpy as np
 
 from dedup import evaluate
-from dedup.clean import clean_corpus
-from dedup.config import RELATED_FRACTION, Settings
-from dedup.group import group, related_pairs
-from dedup.link import link_exact
-from dedup.pipeline import canonical_order, represent
-from dedup.read import read_corpus
+from dedup.config import Settings
+from dedup.pipeline import Prepared, labels_for, read_and_prepare, report_from
 from dedup.report.outputs import write_text_atomic
 from dedup.represent.bundled import BUNDLED_MODEL
 from dedup.represent.calibration import key_of
-from dedup.represent.similarity import Representations
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
@@ -57,24 +52,25 @@ MARGIN = {"lexical": 0.02, "dense": 0.05, "hybrid": 0.05}
 RELATED = {("B", "C")}
 
 
-def as_backend(reps: Representations, backend: str) -> Representations:
-    return dataclasses.replace(reps, backend=backend)
+def as_backend(prepared: Prepared, backend: str) -> Prepared:
+    """The prepared corpus with its similarities those of ``backend`` (one that ``hybrid``
+    combines: one embedding pass serves all three)."""
+    reps = dataclasses.replace(prepared.represented.reps, backend=backend)
+    return prepared._replace(represented=prepared.represented._replace(reps=reps))
 
 
-def samples_ok(reps: Representations, ids: list[str], gold: dict[str, str]) -> list[float]:
+def samples_ok(prepared: Prepared, settings: Settings, gold: dict[str, str]) -> list[float]:
     """Thresholds at which samples/ comes out as exactly its true stories, with exactly the
-    stories of :data:`RELATED` listed as related (at the default related threshold)."""
-    links = link_exact(reps, floor=min(GRID) * RELATED_FRACTION)
+    stories of :data:`RELATED` listed as related (at the default related threshold): the
+    report `dedup cluster --threshold T` makes of ``prepared`` at each threshold of the grid."""
+    ids = [a.id for a in prepared.articles]
     ok = []
     for t in GRID:
-        labels = group(reps, links, t)
-        predicted = {i: str(k) for i, k in zip(ids, labels, strict=True)}
+        report = report_from(prepared, dataclasses.replace(settings, threshold=t))
+        predicted = labels_for(report)
         scores = evaluate.score_clusters(gold, predicted, {i: None for i in ids})
-        story = {int(k): gold[i] for i, k in zip(ids, labels, strict=True)}
-        related = {
-            tuple(sorted((story[a], story[b])))
-            for a, b, _ in related_pairs(reps, labels, links, t * RELATED_FRACTION, t)
-        }
+        story = {s.id: gold[m.article.id] for s in report.stories for m in s.members}
+        related = {tuple(sorted((story[r.a], story[r.b]))) for r in report.related}
         if scores.pairwise_f1 == 1.0 and scores.bcubed_f1 == 1.0 and related == RELATED:
             ok.append(t)
     return ok
@@ -92,12 +88,10 @@ def main() -> None:
     pairs = evaluate.load_pairs(DEV)
     overall = np.array([p.overall for p in pairs])
     gold = evaluate.load_labels(LABELS)
-    articles, _ = read_corpus([str(SAMPLES)])
-    cleaned = canonical_order(clean_corpus(articles))
-    ids = [a.id for a in cleaned]
-    # Both with the fusions fitted for this model (dedup.represent.calibration).
+    # Both with the fusions fitted for this model (dedup.represent.calibration); samples/ read,
+    # cleaned and represented as `dedup cluster` does.
     dev = evaluate.represent_pairs(pairs, settings)
-    sample_reps = represent(cleaned, settings).reps
+    samples = read_and_prepare([str(SAMPLES)], settings)
     key = key_of(args.model)
     doc = json.loads(CALIBRATION.read_text("utf-8"))
     if key not in doc["models"]:
@@ -108,7 +102,7 @@ def main() -> None:
         used_model = args.model if name != "lexical" else None
         result = evaluate.score_pair_file(pairs, sims, name, used_model, [])
         rows = evaluate.sweep_pairs(sims, overall, GRID)
-        ok = samples_ok(as_backend(sample_reps, name), ids, gold)
+        ok = samples_ok(as_backend(samples, name), settings, gold)
         margin = MARGIN[name]
         safe = {t for t in ok if round(t - margin, 2) in ok and round(t + margin, 2) in ok}
         candidates = [r for r in rows if r["threshold"] in safe] or rows
