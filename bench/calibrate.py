@@ -36,9 +36,10 @@ from dedup.clean import clean_corpus
 from dedup.config import RELATED_FRACTION, Settings
 from dedup.group import group, related_pairs
 from dedup.link import link_exact
-from dedup.pipeline import canonical_order, represent
+from dedup.pipeline import canonical_order
 from dedup.read import read_corpus
 from dedup.report.outputs import write_text_atomic
+from dedup.represent import represent
 from dedup.represent.bundled import BUNDLED_MODEL
 from dedup.represent.calibration import key_of
 from dedup.represent.similarity import Representations
