@@ -37,7 +37,7 @@ def main() -> None:
     import torch
 
     from dedup.represent.bundled import BUNDLED_MODEL
-    from dedup.represent.encoder import load_encoder
+    from dedup.represent.transformer import load_encoder
 
     torch.set_num_threads(args.threads)
     rows = [json.loads(line) for line in DEV.read_text("utf-8").splitlines() if line.strip()]

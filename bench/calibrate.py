@@ -56,7 +56,7 @@ def as_backend(prepared: Prepared, backend: str) -> Prepared:
     """The prepared corpus with its similarities those of ``backend`` (one that ``hybrid``
     combines: one embedding pass serves all three)."""
     reps = dataclasses.replace(prepared.represented.reps, backend=backend)
-    return prepared._replace(represented=prepared.represented._replace(reps=reps))
+    return prepared._replace(represented=dataclasses.replace(prepared.represented, reps=reps))
 
 
 def samples_ok(prepared: Prepared, settings: Settings, gold: dict[str, str]) -> list[float]:

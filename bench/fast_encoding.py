@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from dedup import evaluate  # noqa: E402
 from dedup.config import Settings  # noqa: E402
-from dedup.represent.encoder import SentenceTransformerEncoder, load_encoder  # noqa: E402
+from dedup.represent.transformer import SentenceTransformerEncoder, load_encoder  # noqa: E402
 
 
 class Recording:

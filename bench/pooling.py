@@ -32,7 +32,7 @@ import dedup.represent.encoder
 from dedup import evaluate
 from dedup.config import Settings
 from dedup.represent.bundled import BUNDLED_MODEL
-from dedup.represent.encoder import load_encoder
+from dedup.represent.transformer import load_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"

@@ -24,7 +24,7 @@ import numpy as np
 from dedup.clean import clean_corpus
 from dedup.config import Settings
 from dedup.models import Article
-from dedup.pipeline import represent
+from dedup.represent import represent
 from dedup.represent.similarity import Representations, centre_by_language
 
 DEV = (

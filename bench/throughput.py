@@ -68,7 +68,8 @@ def chunk_corpus(texts: Path, model: str, path: Path) -> int:
     from dedup.clean import clean_corpus
     from dedup.pipeline import canonical_order
     from dedup.read import read_corpus
-    from dedup.represent.encoder import article_chunks, load_encoder
+    from dedup.represent.encoder import article_chunks
+    from dedup.represent.transformer import load_encoder
 
     articles, _ = read_corpus((str(texts),), max_bytes=1 << 30)
     cleaned = canonical_order(clean_corpus(articles, keep_all=True))

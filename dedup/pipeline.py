@@ -14,19 +14,16 @@ import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
 from dedup.config import Settings
-from dedup.errors import InputError, ModelError, one_line
+from dedup.errors import InputError, one_line
 from dedup.group import describe, group, related_pairs, story_order
 from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.read import read_corpus
 from dedup.report.explain import explain_report
-from dedup.represent.bundled import BUNDLED_MODEL
-from dedup.represent.cache import cached_vectors, embed_cached
-from dedup.represent.calibration import Calibration, model_key
-from dedup.represent.calibration import for_model as calibration_for
-from dedup.represent.encoder import Encoder, load_encoder, local_model_dir, local_model_identity
-from dedup.represent.lexical import Profile, event_days, lexical_vectors, profile, stated_event_day
-from dedup.represent.similarity import Representations, centre_by_language, language_codes
+from dedup.represent import Represented, represent
+from dedup.represent.days import stated_event_day
+from dedup.represent.encoder import Encoder
+from dedup.represent.lexical import Profile, profile
 from dedup.version import __version__
 
 log = logging.getLogger(__name__)
@@ -131,114 +128,6 @@ def read_and_prepare(
     return prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
 
 
-class Represented(NamedTuple):
-    """What the represent stage gives the rest of the run."""
-
-    reps: Representations
-    model: str | None  # the dense model that ran; None for the lexical backend
-    calibration: Calibration  # the thresholds and fusions fitted for that model
-    warnings: list[str]
-
-
-def represent(
-    articles: Sequence[Article],
-    settings: Settings,
-    *,
-    encoder: Encoder | None = None,
-    timer: _Timer | None = None,
-    profiles: Sequence[Profile] | None = None,
-    stated_days: Sequence[int | None] | None = None,
-) -> Represented:
-    """Representations for the backend that can run, its model, its numbers, and warnings.
-
-    ``profiles`` and ``stated_days``, when given, are the articles' lexical profiles and
-    stated event days, already made (see :func:`cluster_articles`)."""
-    timer = timer or _Timer()
-    warnings: list[str] = []
-    backend = settings.backend
-    model: str | None = None
-    dense = None
-    identity = None
-    directory = None
-    if backend != "lexical" and encoder is None and settings.cache is not None:
-        with timer.stage("embed"):  # an unchanged corpus: its vectors without the model
-            identity = local_model_identity(
-                settings.model, device=settings.device, fast=settings.fast
-            )
-            if identity is not None:
-                dense = cached_vectors(settings.cache, identity, articles)
-        if dense is not None:
-            model = settings.model
-            directory = local_model_dir(settings.model)
-            backend = "hybrid" if backend == "auto" else backend
-    if backend != "lexical" and encoder is None and dense is None:
-        with timer.stage("load_model"):
-            encoder = _load_or_fall_back(settings, backend, warnings)
-            if encoder is None:
-                backend = "lexical"
-            elif encoder.name != settings.model:  # the fallback: not the identity looked up
-                identity = None
-    if backend == "auto":
-        backend = "hybrid"
-    lexical = None
-    if backend in ("dense", "hybrid") and dense is None:
-        assert encoder is not None
-        model = encoder.name
-        directory = getattr(encoder, "directory", None)
-        with timer.stage("embed"):
-            dense = embed_cached(
-                encoder,
-                articles,
-                settings.cache,
-                batch_size=settings.batch_size,
-                progress=settings.progress,
-                warnings=warnings,
-                identity=identity,
-            )
-    if backend in ("lexical", "hybrid"):
-        with timer.stage("lexical"):
-            lexical = lexical_vectors(articles, profiles)
-    calibration = calibration_for(model_key(directory))
-    if model is not None:
-        note = calibration.note(model)
-        if note:
-            warnings.append(note)
-    langs = language_codes([a.lang for a in articles])
-    days, stated = event_days(articles, stated_days)
-    reps = Representations(
-        backend=backend,
-        langs=langs,
-        days=days,
-        dense=dense,
-        dense_centred=None if dense is None else centre_by_language(dense, langs, calibration.mean),
-        lexical=lexical,
-        fusions=calibration.fusions,
-        stated=stated,
-    )
-    return Represented(reps, model, calibration, warnings)
-
-
-def _load_or_fall_back(settings: Settings, backend: str, warnings: list[str]) -> Encoder | None:
-    """The configured model; for ``auto``, when it cannot load, the bundled multilingual model,
-    and when neither can, None (the lexical backend alone), each fallback with a warning."""
-    try:
-        return load_encoder(settings.model, device=settings.device, fast=settings.fast)
-    except ModelError as exc:
-        if backend != "auto":
-            raise
-        reason = str(exc)
-    if settings.model != BUNDLED_MODEL:
-        try:
-            encoder = load_encoder(BUNDLED_MODEL, device=settings.device, fast=settings.fast)
-        except ModelError as exc:
-            reason = f"{reason}; {exc}"
-        else:
-            warnings.append(f"{reason}; ran the bundled {BUNDLED_MODEL} instead")
-            return encoder
-    warnings.append(f"{reason}; ran the lexical backend alone (model-free)")
-    return None
-
-
 class Prepared(NamedTuple):
     """A corpus made ready to group at any threshold: what `dedup cluster` and
     `dedup evaluate clusters --sweep` share, so that a sweep scores what a run would make."""
@@ -328,8 +217,9 @@ def report_from(
     ``inputs``, what the corpus was read from."""
     timer = timer or _Timer()
     cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
-    reps, model, calibration, warnings = prepared.represented
-    warnings = list(warnings)  # a prepared corpus may be reported more than once
+    represented = prepared.represented
+    reps, model, calibration = represented.reps, represented.model, represented.calibration
+    warnings = list(represented.warnings)  # a prepared corpus may be reported more than once
     if settings.neighbours == "ann" and reps.dense is None:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
@@ -398,7 +288,6 @@ def labels_for(report: Report) -> dict[str, str]:
 
 __all__ = [
     "Prepared",
-    "Represented",
     "canonical_order",
     "cluster_articles",
     "labels_for",
@@ -406,6 +295,5 @@ __all__ = [
     "prepare",
     "read_and_prepare",
     "report_from",
-    "represent",
     "run",
 ]

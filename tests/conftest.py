@@ -14,7 +14,7 @@ import pytest
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from dedup.represent.encoder import SentenceTransformerEncoder
+    from dedup.represent.transformer import SentenceTransformerEncoder
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -171,7 +171,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model_dir: Path) -> SentenceTransformerEncoder:
-    from dedup.represent.encoder import load_encoder
+    from dedup.represent.transformer import load_encoder
 
     return load_encoder(str(tiny_model_dir), device="cpu")
 

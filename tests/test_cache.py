@@ -24,8 +24,9 @@ from dedup.cli import app
 from dedup.config import Settings
 from dedup.models import Article
 from dedup.pipeline import cluster_articles
-from dedup.represent.cache import CACHE_FILE, SLICE, EmbeddingCache, article_keys, embed_cached
+from dedup.represent.cache import CACHE_FILE, SLICE, EmbeddingCache, embed_cached
 from dedup.represent.encoder import embed_articles
+from dedup.represent.fingerprint import article_keys
 from tests.conftest import FakeEncoder
 
 ROOT = Path(__file__).parent.parent
@@ -61,10 +62,10 @@ def corpus(n: int, start: int = 0) -> list[Article]:
 def test_a_rerun_embeds_nothing_and_gives_the_same_vectors(tmp_path: Path) -> None:
     articles = corpus(40)
     first = CountingEncoder()
-    a = embed_cached(first, articles, tmp_path)
+    a = embed_cached(first, articles, tmp_path).vectors
     assert first.encoded == 40
     again = CountingEncoder()
-    b = embed_cached(again, articles, tmp_path)
+    b = embed_cached(again, articles, tmp_path).vectors
     assert again.encoded == 0
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, embed_articles(CountingEncoder(), articles), atol=1e-6)
@@ -75,7 +76,7 @@ def test_only_new_articles_are_embedded(tmp_path: Path) -> None:
     embed_cached(CountingEncoder(), old, tmp_path)
     enc = CountingEncoder()
     mixed = new[:5] + old + new[5:]
-    vectors = embed_cached(enc, mixed, tmp_path)
+    vectors = embed_cached(enc, mixed, tmp_path).vectors
     assert enc.encoded == 10
     np.testing.assert_allclose(vectors, embed_articles(CountingEncoder(), mixed), atol=1e-6)
 
@@ -98,7 +99,7 @@ def test_a_text_seen_twice_is_embedded_once(tmp_path: Path) -> None:
     one = corpus(1)[0]
     twin = dataclasses.replace(one, id="twin")
     enc = CountingEncoder()
-    vectors = embed_cached(enc, [one, twin], tmp_path)
+    vectors = embed_cached(enc, [one, twin], tmp_path).vectors
     assert enc.encoded == 1
     np.testing.assert_array_equal(vectors[0], vectors[1])
     assert np.linalg.norm(vectors[0]) == pytest.approx(1.0)
@@ -126,9 +127,9 @@ def test_vectors_are_committed_a_slice_at_a_time(tmp_path: Path) -> None:
 
 def test_a_corrupt_cache_file_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     (tmp_path / CACHE_FILE).write_bytes(b"this is not a database" * 100)
-    notes: list[str] = []
     articles = corpus(3)
-    vectors = embed_cached(CountingEncoder(), articles, tmp_path, warnings=notes)
+    embedded = embed_cached(CountingEncoder(), articles, tmp_path)
+    vectors, notes = embedded.vectors, embedded.warnings
     np.testing.assert_allclose(vectors, embed_articles(CountingEncoder(), articles), atol=1e-6)
     assert len(notes) == 1 and "embedding cache unusable" in notes[0], notes
     assert "not a database" in notes[0]
@@ -137,8 +138,7 @@ def test_a_corrupt_cache_file_is_a_warning_not_a_failure(tmp_path: Path) -> None
 def test_a_cache_directory_that_cannot_be_made_is_a_warning(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    notes: list[str] = []
-    embed_cached(CountingEncoder(), corpus(2), blocker / "cache", warnings=notes)
+    notes = embed_cached(CountingEncoder(), corpus(2), blocker / "cache").warnings
     assert len(notes) == 1 and f"cannot open {blocker / 'cache' / CACHE_FILE}" in notes[0]
 
 
@@ -228,7 +228,7 @@ def test_two_runs_sharing_a_cache_both_finish(tiny_model_dir: Path, tmp_path: Pa
 def test_an_unchanged_corpus_needs_no_model(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dedup.pipeline
+    import dedup.represent
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
@@ -236,13 +236,13 @@ def test_an_unchanged_corpus_needs_no_model(
     articles = corpus(12)
     first = cluster_articles(articles, settings)
     loads: list[str] = []
-    real_load = dedup.pipeline.load_encoder
+    real_load = dedup.represent.load_encoder
 
     def counting_load(name: str, **options: Any) -> Any:
         loads.append(name)
         return real_load(name, **options)
 
-    monkeypatch.setattr(dedup.pipeline, "load_encoder", counting_load)
+    monkeypatch.setattr(dedup.represent, "load_encoder", counting_load)
     again = cluster_articles(articles, settings)
     assert loads == []  # every vector came from the cache: no model loaded
     assert again.stories == first.stories and again.run.model == str(model)
@@ -270,8 +270,7 @@ def test_rows_of_the_wrong_sqlite_type_are_embedded_again(tmp_path: Path) -> Non
         db.execute("INSERT INTO vectors VALUES (?, ?)", (keys[2], 3.5))
         db.execute("INSERT INTO encoders VALUES (?, ?, ?)", ("some identity", 7, "wide"))
     enc = CountingEncoder()
-    notes: list[str] = []
-    vectors = embed_cached(enc, articles, tmp_path, warnings=notes)
-    assert enc.encoded == 3 and vectors.shape == (3, 64) and notes == []
+    embedded = embed_cached(enc, articles, tmp_path)
+    assert enc.encoded == 3 and embedded.vectors.shape == (3, 64) and embedded.warnings == ()
     with EmbeddingCache(tmp_path) as cache:
         assert cache.recall("some identity") is None

@@ -14,15 +14,17 @@ from numpy.typing import NDArray
 
 from dedup.errors import InputError, ModelError
 from dedup.models import Article
-from dedup.represent import encoder
+from dedup.represent import model_files
 from dedup.represent.encoder import (
     MAX_CHUNKS,
     Encoder,
-    SentenceTransformerEncoder,
     article_chunks,
-    choose_prefix,
     chunk_weight,
     embed_articles,
+)
+from dedup.represent.transformer import (
+    SentenceTransformerEncoder,
+    choose_prefix,
     load_encoder,
     resolve_device,
 )
@@ -225,7 +227,7 @@ def test_uncached_name_offline_fails_at_once(
     def no_probe() -> str | None:
         raise AssertionError("offline mode must not touch the network")
 
-    monkeypatch.setattr(encoder, "_hub_unreachable", no_probe)
+    monkeypatch.setattr(model_files, "_hub_unreachable", no_probe)
     started = time.monotonic()
     with pytest.raises(ModelError) as excinfo:
         load_encoder("dedup-tests/not-a-model", device="cpu")
@@ -265,7 +267,7 @@ def test_cached_hub_name_loads_without_network(
     def no_probe() -> str | None:
         raise AssertionError("a cached model must load without probing the hub")
 
-    monkeypatch.setattr(encoder, "_hub_unreachable", no_probe)
+    monkeypatch.setattr(model_files, "_hub_unreachable", no_probe)
     cached = load_encoder("dedup-tests/tiny", device="cpu")
     assert cached.name == "dedup-tests/tiny"
     np.testing.assert_allclose(cached.encode(["Hanoi"]), tiny_encoder.encode(["Hanoi"]), atol=1e-6)

@@ -13,7 +13,8 @@ from dedup.cli import app
 from dedup.config import CACHE_ENV
 from dedup.errors import ModelError
 from dedup.represent import onnx
-from dedup.represent.encoder import encoder_fingerprint, load_encoder
+from dedup.represent.fingerprint import encoder_fingerprint
+from dedup.represent.transformer import load_encoder
 
 ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
 TEXTS = [

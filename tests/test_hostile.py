@@ -228,7 +228,8 @@ def test_a_cache_dir_under_an_unknown_user_is_a_one_line_error(
 
 def test_a_model_name_too_long_for_a_path_is_not_a_crash(tmp_path: Path) -> None:
     from dedup.errors import ModelError
-    from dedup.represent.encoder import load_encoder, local_model_identity
+    from dedup.represent.model_files import local_model_identity
+    from dedup.represent.transformer import load_encoder
 
     name = "a" * 5000
     assert local_model_identity(name, device="cpu", fast=False) is None

@@ -25,8 +25,8 @@ from dedup.pipeline import (
     link,
     read_and_prepare,
     report_from,
-    represent,
 )
+from dedup.represent import represent
 from dedup.represent.encoder import Encoder
 from dedup.represent.similarity import Representations
 
@@ -111,7 +111,8 @@ def represent_pairs(
     if not cleaned:
         raise InputError("no pair has an article with usable text")
     row = {a.id: k for k, a in enumerate(cleaned)}
-    reps, model, _, warnings = represent(cleaned, settings, encoder=encoder)
+    represented = represent(cleaned, settings, encoder=encoder)
+    reps, model, warnings = represented.reps, represented.model, list(represented.warnings)
     usable = np.array([a in row and b in row for a, b in ends], dtype=bool)
     i = np.array([row[a] for (a, _), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
     j = np.array([row[b] for (_, b), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
@@ -246,7 +247,8 @@ def sweep_clusters(
     cleaned = prepared.articles
     gold = _gold_labels(cleaned, labels)
     langs = {a.id: a.lang for a in cleaned}
-    reps, _, calibration, notes = prepared.represented
+    reps, calibration = prepared.represented.reps, prepared.represented.calibration
+    notes = prepared.represented.warnings
     for note in notes:  # e.g. the model could not load: the thresholds are then lexical ones
         log.warning("%s", note)
 

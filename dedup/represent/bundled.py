@@ -284,7 +284,7 @@ def convert(q4: Q4Model, target: Path) -> None:
         transformer = Transformer(scratch, max_seq_length=q4.positions)
         # Mean over every token, <s>, </s> and the prefix included, as the engine pools.
         pooling = Pooling(q4.hidden, pooling_mode="mean")
-        # No prompts: dedup gives E5 models their prefix by name (encoder.choose_prefix).
+        # No prompts: dedup gives E5 models their prefix by name (transformer.choose_prefix).
         st = SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu")
         st.save(str(target))
 

@@ -1,10 +1,7 @@
 """The embedding cache: every article is embedded once per model, across runs.
 
-A vector is stored under a key made of the model's identity
-(:func:`~dedup.represent.encoder.encoder_fingerprint`: its files and precision; plus its prefix,
-window and dimension), the pooling rules (:data:`dedup.represent.encoder.POOLING_VERSION`) and
-the cleaned text that is embedded. The text-preparation version needs no field of its own: a
-change in cleaning changes the cleaned text, hence the key.
+A vector is stored under the key :mod:`dedup.represent.fingerprint` makes: the model's identity,
+the pooling rules and the cleaned text that is embedded.
 
 The store is one SQLite file in write-ahead-log mode, so
 
@@ -20,10 +17,10 @@ too long) never fails a run: the run embeds without it and says why in its warni
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +28,15 @@ from numpy.typing import NDArray
 
 from dedup.errors import one_line
 from dedup.models import Article
-from dedup.represent.encoder import POOLING_VERSION, Encoder, embed_articles, encoder_fingerprint
+from dedup.represent.encoder import Encoder, embed_articles
+from dedup.represent.fingerprint import article_keys, keys_in_space, vector_space
 
 __all__ = [
     "CACHE_FILE",
     "SLICE",
     "CacheUnavailable",
+    "Embedded",
     "EmbeddingCache",
-    "article_keys",
     "cached_vectors",
     "embed_cached",
 ]
@@ -61,31 +59,13 @@ class CacheUnavailable(Exception):
     """The cache cannot be used; the message says why in one line."""
 
 
-def _model_space(encoder: Encoder) -> bytes:
-    parts = (
-        encoder_fingerprint(encoder),
-        str(getattr(encoder, "prefix", "")),
-        str(getattr(encoder, "window", encoder.max_tokens)),
-        str(encoder.dim),
-        POOLING_VERSION,
-    )
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+@dataclass(frozen=True)
+class Embedded:
+    """What :func:`embed_cached` gives: one vector per article, and why the cache was dropped
+    if it was."""
 
-
-def article_keys(encoder: Encoder, articles: Sequence[Article]) -> list[bytes]:
-    """One 32-byte key per article: model identity, pooling rules and embedded text."""
-    return _keys(_model_space(encoder), articles)
-
-
-def _keys(space: bytes, articles: Sequence[Article]) -> list[bytes]:
-    keys = []
-    for article in articles:
-        digest = hashlib.blake2b(space, digest_size=32)
-        digest.update(article.title.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-        digest.update(article.text.encode("utf-8", "surrogatepass"))
-        keys.append(digest.digest())
-    return keys
+    vectors: FloatArray
+    warnings: tuple[str, ...] = ()
 
 
 class EmbeddingCache:
@@ -105,7 +85,7 @@ class EmbeddingCache:
                 "CREATE TABLE IF NOT EXISTS vectors "
                 "(key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID"
             )
-            # A model's identity from its files (embed.local_model_identity) -> the key space
+            # A model's identity from its files (model_files.local_model_identity) -> the key space
             # and width of its vectors, so a run can find them without loading the model.
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS encoders "
@@ -153,7 +133,7 @@ class EmbeddingCache:
         try:
             self._db.execute(
                 "INSERT OR REPLACE INTO encoders VALUES (?, ?, ?)",
-                (identity, _model_space(encoder), encoder.dim),
+                (identity, vector_space(encoder), encoder.dim),
             )
         except sqlite3.Error as exc:
             raise CacheUnavailable(f"cannot write {self.path}: {one_line(exc)}") from exc
@@ -195,26 +175,28 @@ def embed_cached(
     *,
     batch_size: int = 32,
     progress: bool = False,
-    warnings: list[str] | None = None,
     identity: str | None = None,
-) -> FloatArray:
+) -> Embedded:
     """:func:`~.encoder.embed_articles`, reading and filling the cache in ``cache_dir``.
 
     Articles already in the cache are not embedded; the others are embedded :data:`SLICE` at a
     time, each slice committed before the next, and an article whose text appears twice is
     embedded once. ``cache_dir=None`` embeds everything without a cache. A cache that fails is
-    dropped for the rest of the run with a line in ``warnings``. ``identity`` (from
-    :func:`~dedup.represent.encoder.local_model_identity`) is noted beside the vectors, so that
+    dropped for the rest of the run with a line in the result's ``warnings``. ``identity`` (from
+    :func:`~dedup.represent.model_files.local_model_identity`) is noted beside the vectors, so that
     :func:`cached_vectors` can find them next time without loading the model.
     """
     if cache_dir is None or not articles:
-        return embed_articles(encoder, articles, batch_size=batch_size, progress=progress)
-    notes = warnings if warnings is not None else []
+        return Embedded(embed_articles(encoder, articles, batch_size=batch_size, progress=progress))
+    notes: list[str] = []
     try:
         cache: EmbeddingCache | None = EmbeddingCache(cache_dir)
     except CacheUnavailable as exc:
         notes.append(f"embedding cache unusable ({exc}); embedded without it")
-        return embed_articles(encoder, articles, batch_size=batch_size, progress=progress)
+        return Embedded(
+            embed_articles(encoder, articles, batch_size=batch_size, progress=progress),
+            tuple(notes),
+        )
     assert cache is not None
     keys = article_keys(encoder, articles)
     try:
@@ -262,7 +244,7 @@ def embed_cached(
     for row, key in enumerate(keys):
         if key not in found and first_of[key] != row:
             out[row] = out[first_of[key]]
-    return out
+    return Embedded(out, tuple(notes))
 
 
 def cached_vectors(
@@ -270,7 +252,7 @@ def cached_vectors(
 ) -> FloatArray | None:
     """Every article's vector from the cache, when all are there; else None.
 
-    ``identity`` names the model by its files (:func:`~.encoder.local_model_identity`);
+    ``identity`` names the model by its files (:func:`~.model_files.local_model_identity`);
     an earlier run that embedded with that model noted which keys its vectors have. So an
     unchanged corpus needs no model at all: neither torch nor the weights are loaded.
     """
@@ -282,7 +264,7 @@ def cached_vectors(
             if noted is None:
                 return None
             space, dim = noted
-            keys = _keys(space, articles)
+            keys = keys_in_space(space, articles)
             found = cache.get(keys, dim)
     except CacheUnavailable as exc:
         log.info("embedding cache not read: %s", exc)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from dedup.represent import bundled
-from dedup.represent.encoder import local_model_dir
+from dedup.represent.model_files import local_model_dir
 from dedup.represent.similarity import Curve, Fusion, Linear
 
 DATA = "data/calibration.json"

@@ -12,9 +12,10 @@ plain (eager) attention, whose MatMuls quantise. The result replaces the transfo
 the loaded SentenceTransformer, so tokenisation, length-sorted batching, pooling and
 normalisation stay the library's own.
 
-The export is cached under the user's cache directory (``DEDUP_CACHE_DIR`` or platformdirs'),
-one file per model weights and recipe, written under a temporary name and renamed into place,
-so an export that is killed half-way leaves nothing that a later run would load.
+The export is cached in the directory the caller gives (:mod:`dedup.represent.transformer` puts
+it under the user's cache directory, ``DEDUP_CACHE_DIR`` or platformdirs'), one file per model
+weights and recipe, written under a temporary name and renamed into place, so an export that is
+killed half-way leaves nothing that a later run would load.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dedup.config import cache_root
 from dedup.errors import ModelError, one_line
 
 if TYPE_CHECKING:
@@ -74,11 +74,11 @@ def _input_names(st: SentenceTransformer) -> list[str]:
     return names
 
 
-def onnx_int8_path(identity: str, model: str) -> Path:
-    """Where the export of the model with weights ``identity`` is cached."""
+def onnx_int8_path(identity: str, model: str, directory: Path) -> Path:
+    """Where in ``directory`` the export of the model with weights ``identity`` is cached."""
     key = hashlib.sha256(f"{RECIPE}\n{identity}".encode()).hexdigest()[:20]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.rstrip("/\\")).name)[:60] or "model"
-    return cache_root() / "onnx" / f"{stem}-{key}.onnx"
+    return directory / f"{stem}-{key}.onnx"
 
 
 @contextmanager
@@ -179,10 +179,11 @@ def _session(path: Path) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def use_onnx_int8(st: SentenceTransformer, model: str, identity: str) -> Path:
-    """Run ``st``'s transformer as the cached int8 ONNX export, exporting it first if needed.
+def use_onnx_int8(st: SentenceTransformer, model: str, identity: str, directory: Path) -> Path:
+    """Run ``st``'s transformer as the int8 ONNX export cached in ``directory``, exporting it
+    there first if needed.
 
-    ``identity`` names the weights (see :func:`.encoder.weights_identity`). Returns the
+    ``identity`` names the weights (see :func:`.model_files.weights_identity`). Returns the
     export's path. Any failure is a one-line :class:`ModelError`.
     """
     try:
@@ -199,7 +200,7 @@ def use_onnx_int8(st: SentenceTransformer, model: str, identity: str) -> Path:
     except ValueError as exc:
         raise ModelError(f"cannot run model {model} as int8 ONNX: {exc}", setting="fast") from exc
 
-    path = onnx_int8_path(identity, model)
+    path = onnx_int8_path(identity, model, directory)
     session = None
     if path.is_file():
         try:

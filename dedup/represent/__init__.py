@@ -1,0 +1,145 @@
+"""The represent stage: each article as the vectors its backend compares (dense, lexical or
+both), with the model that made them, that model's fitted numbers, and what went wrong on the
+way (a model that could not load, a cache that could not be used)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Protocol
+
+from dedup.config import Settings
+from dedup.errors import ModelError
+from dedup.models import Article
+from dedup.represent.bundled import BUNDLED_MODEL
+from dedup.represent.cache import cached_vectors, embed_cached
+from dedup.represent.calibration import Calibration, model_key
+from dedup.represent.calibration import for_model as calibration_for
+from dedup.represent.days import event_days
+from dedup.represent.encoder import Encoder
+from dedup.represent.lexical import Profile, lexical_vectors
+from dedup.represent.model_files import local_model_dir, local_model_identity
+from dedup.represent.similarity import Representations, centre_by_language, language_codes
+from dedup.represent.transformer import load_encoder
+
+__all__ = ["Represented", "Timer", "represent"]
+
+
+class Timer(Protocol):
+    """Times the stages of a run (see ``dedup.pipeline``): the seconds spent in each name."""
+
+    def stage(self, name: str) -> AbstractContextManager[None]: ...
+
+
+@dataclass(frozen=True)
+class Represented:
+    """What the represent stage gives the rest of the run."""
+
+    reps: Representations
+    model: str | None  # the dense model that ran; None for the lexical backend
+    calibration: Calibration  # the thresholds and fusions fitted for that model
+    warnings: tuple[str, ...]
+
+
+def represent(
+    articles: Sequence[Article],
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    timer: Timer | None = None,
+    profiles: Sequence[Profile] | None = None,
+    stated_days: Sequence[int | None] | None = None,
+) -> Represented:
+    """Representations for the backend that can run, its model, its numbers, and warnings.
+
+    ``profiles`` and ``stated_days``, when given, are the articles' lexical profiles and
+    stated event days, already made (see :func:`dedup.pipeline.prepare`)."""
+
+    def stage(name: str) -> AbstractContextManager[None]:
+        return nullcontext() if timer is None else timer.stage(name)
+
+    warnings: list[str] = []
+    backend = settings.backend
+    model: str | None = None
+    dense = None
+    identity = None
+    directory = None
+    if backend != "lexical" and encoder is None and settings.cache is not None:
+        with stage("embed"):  # an unchanged corpus: its vectors without the model
+            identity = local_model_identity(
+                settings.model, device=settings.device, fast=settings.fast
+            )
+            if identity is not None:
+                dense = cached_vectors(settings.cache, identity, articles)
+        if dense is not None:
+            model = settings.model
+            directory = local_model_dir(settings.model)
+            backend = "hybrid" if backend == "auto" else backend
+    if backend != "lexical" and encoder is None and dense is None:
+        with stage("load_model"):
+            encoder, fallback = _load_or_fall_back(settings, backend)
+            if fallback is not None:
+                warnings.append(fallback)
+            if encoder is None:
+                backend = "lexical"
+            elif encoder.name != settings.model:  # the fallback: not the identity looked up
+                identity = None
+    if backend == "auto":
+        backend = "hybrid"
+    lexical = None
+    if backend in ("dense", "hybrid") and dense is None:
+        assert encoder is not None
+        model = encoder.name
+        directory = getattr(encoder, "directory", None)
+        with stage("embed"):
+            embedded = embed_cached(
+                encoder,
+                articles,
+                settings.cache,
+                batch_size=settings.batch_size,
+                progress=settings.progress,
+                identity=identity,
+            )
+        dense = embedded.vectors
+        warnings.extend(embedded.warnings)
+    if backend in ("lexical", "hybrid"):
+        with stage("lexical"):
+            lexical = lexical_vectors(articles, profiles)
+    calibration = calibration_for(model_key(directory))
+    if model is not None:
+        note = calibration.note(model)
+        if note:
+            warnings.append(note)
+    langs = language_codes([a.lang for a in articles])
+    days, stated = event_days(articles, stated_days)
+    reps = Representations(
+        backend=backend,
+        langs=langs,
+        days=days,
+        dense=dense,
+        dense_centred=None if dense is None else centre_by_language(dense, langs, calibration.mean),
+        lexical=lexical,
+        fusions=calibration.fusions,
+        stated=stated,
+    )
+    return Represented(reps, model, calibration, tuple(warnings))
+
+
+def _load_or_fall_back(settings: Settings, backend: str) -> tuple[Encoder | None, str | None]:
+    """The configured model; for ``auto``, when it cannot load, the bundled multilingual model,
+    and when neither can, None (the lexical backend alone), each fallback with a warning."""
+    try:
+        return load_encoder(settings.model, device=settings.device, fast=settings.fast), None
+    except ModelError as exc:
+        if backend != "auto":
+            raise
+        reason = str(exc)
+    if settings.model != BUNDLED_MODEL:
+        try:
+            encoder = load_encoder(BUNDLED_MODEL, device=settings.device, fast=settings.fast)
+        except ModelError as exc:
+            reason = f"{reason}; {exc}"
+        else:
+            return encoder, f"{reason}; ran the bundled {BUNDLED_MODEL} instead"
+    return None, f"{reason}; ran the lexical backend alone (model-free)"

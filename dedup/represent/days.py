@@ -1,0 +1,45 @@
+"""The day of the year each article's event happened, which every backend weighs: the first
+date its title or lead states, else its publication date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dedup.clean.dates import day_of_year, find_mentions
+from dedup.models import Article
+
+__all__ = ["EVENT_DAY_CHARS", "event_days", "stated_event_day"]
+
+# How far into the body the lead's event day is looked for.
+EVENT_DAY_CHARS = 400
+
+
+def stated_event_day(article: Article) -> int | None:
+    """The first day of the year the title or lead states, or None."""
+    head = f"{article.title}\n{article.text[:EVENT_DAY_CHARS]}"
+    mentions = find_mentions(head, article.lang)
+    return day_of_year(mentions[0].month, mentions[0].day) if mentions else None
+
+
+def event_days(
+    articles: Sequence[Article], stated_days: Sequence[int | None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per article, the day of the year its event happened (-1 when unknown), and whether its
+    title or lead states that day (else it is the publication date).
+
+    The first date in the title and lead wins: news leads name the event's day ("On the
+    afternoon of September 22", "Chiều 6.12"). Else the publication date. Years are ignored
+    because leads rarely give them. ``stated_days``: each article's :func:`stated_event_day`,
+    when already found.
+    """
+    days = np.full(len(articles), -1, dtype=np.int32)
+    stated = np.zeros(len(articles), dtype=bool)
+    for k, article in enumerate(articles):
+        day = stated_event_day(article) if stated_days is None else stated_days[k]
+        if day is not None:
+            days[k], stated[k] = day, True
+        elif article.published is not None:
+            days[k] = day_of_year(article.published.month, article.published.day)
+    return days, stated
