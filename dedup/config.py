@@ -122,3 +122,7 @@ class Settings:
         if self.related_threshold is not None:
             return self.related_threshold
         return self.threshold_for(backend, defaults) * RELATED_FRACTION
+
+    def link_floor(self, backend: str, defaults: Mapping[str, float]) -> float:
+        """How low a run links: the pairs it groups and the pairs that relate its stories."""
+        return min(self.related_for(backend, defaults), self.threshold_for(backend, defaults))

@@ -225,7 +225,9 @@ def report_from(
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
     related_floor = settings.related_for(reps.backend, calibration.thresholds)
     with timer.stage("link"):
-        links = link(prepared, settings, threshold, min(related_floor, threshold))
+        links = link(
+            prepared, settings, threshold, settings.link_floor(reps.backend, calibration.thresholds)
+        )
     with timer.stage("group"):
         labels = group(reps, links, threshold, copy_of)
         groups = describe(reps, labels, copy_of)

@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -234,12 +234,9 @@ def evaluate_pairs_cmd(
         rows = evaluate.sweep_pairs(sims[scored], overall[scored], thresholds)
         if plot is not None:
             evaluate.plot_sweep(rows, plot, title=f"{file.name}: {ran} backend")
-    if json_out:
-        _print_json({**result, "sweep": rows} if sweep else result)
-        return
-    write_stdout(evaluate.render_pairs_table(result))
-    if sweep:
-        write_stdout("\n" + evaluate.render_sweep_table(rows))
+    _show_evaluation(
+        result, rows, sweep=sweep, json_out=json_out, table=evaluate.render_pairs_table
+    )
 
 
 @evaluate_app.command(
@@ -275,10 +272,24 @@ def evaluate_clusters_cmd(
         rows = evaluate.sweep_clusters(paths, settings, gold, thresholds, prepared=prepared)
         if plot is not None:
             evaluate.plot_sweep(rows, plot, title=f"stories: {result['backend']} backend")
+    _show_evaluation(
+        result, rows, sweep=sweep, json_out=json_out, table=evaluate.render_clusters_table
+    )
+
+
+def _show_evaluation(
+    result: dict[str, Any],
+    rows: list[dict[str, float]],
+    *,
+    sweep: bool,
+    json_out: bool,
+    table: Callable[[dict[str, Any]], str],
+) -> None:
+    """An evaluation's scores (and its sweep's rows) as JSON or as tables."""
     if json_out:
         _print_json({**result, "sweep": rows} if sweep else result)
         return
-    write_stdout(evaluate.render_clusters_table(result))
+    write_stdout(table(result))
     if sweep:
         write_stdout("\n" + evaluate.render_sweep_table(rows))
 

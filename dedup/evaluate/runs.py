@@ -253,8 +253,9 @@ def sweep_clusters(
         log.warning("%s", note)
 
     def floor_at(t: float) -> float:  # what `dedup cluster --threshold t` links down to
-        at_t = dataclasses.replace(settings, threshold=t)
-        return min(at_t.related_for(reps.backend, calibration.thresholds), t)
+        return dataclasses.replace(settings, threshold=t).link_floor(
+            reps.backend, calibration.thresholds
+        )
 
     # An exact search finds every pair above its floor: link once at the lowest floor and keep,
     # at each threshold, the pairs above its own. An approximate one depends on the threshold.

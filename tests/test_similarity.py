@@ -1,4 +1,5 @@
-"""Grouping logic on hand-made vectors: no model, exact expectations."""
+"""How two articles' similarity is made: the fusions, their curves, language centring and
+the event-day discount."""
 
 from __future__ import annotations
 
@@ -6,100 +7,15 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from dedup.group import describe, group, related_pairs
-from dedup.link import link_exact
+from dedup.represent.lexical import LexicalVectors
 from dedup.represent.similarity import Representations
-
-
-def dense_reps(vectors: list[list[float]]) -> Representations:
-    m = np.asarray(vectors, dtype=np.float32)
-    m /= np.linalg.norm(m, axis=1, keepdims=True)
-    n = len(m)
-    # One language: the tests hand the vectors over as the centred ones too.
-    return Representations(
-        backend="dense",
-        langs=np.zeros(n, dtype=np.int32),
-        days=np.full(n, -1),
-        dense=m,
-        dense_centred=m,
-    )
-
-
-def angle_reps(degrees: list[float]) -> Representations:
-    """Unit vectors in a plane: the cosine of two is the cosine of their angle gap."""
-    rad = np.radians(degrees)
-    return dense_reps(np.stack([np.cos(rad), np.sin(rad)], axis=1).tolist())
-
-
-def labels_of(reps: Representations, threshold: float) -> list[int]:
-    links = link_exact(reps, floor=threshold, block_rows=2)
-    return group(reps, links, threshold).tolist()
-
-
-def test_two_tight_groups_and_a_loner() -> None:
-    # cos(10 deg) = 0.985 inside groups; the groups are 90 deg apart.
-    reps = angle_reps([0, 10, 90, 100, 200])
-    assert labels_of(reps, 0.9) == [0, 0, 1, 1, 2]
-
-
-def test_chain_does_not_glue_ends() -> None:
-    # A~B and B~C are each cos(40 deg) = 0.766 >= 0.7, but A~C is cos(80 deg) = 0.17:
-    # single linkage would make one story; average linkage keeps A+B (or B+C) and C apart.
-    reps = angle_reps([0, 40, 80])
-    labels = labels_of(reps, 0.7)
-    assert len(set(labels)) == 2
-    assert labels[0] != labels[2]
-
-
-def test_threshold_is_inclusive() -> None:
-    reps = dense_reps([[1, 0], [0.8, 0.6]])  # cosine exactly 0.8
-    assert labels_of(reps, 0.8) == [0, 0]
-    assert labels_of(reps, 0.8001) == [0, 1]
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_same_partition_in_any_order(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(6, 16))
-    points = np.repeat(centres, 5, axis=0) + rng.normal(scale=0.2, size=(30, 16))
-    base = labels_of(dense_reps(points.tolist()), 0.75)
-    perm = rng.permutation(30)
-    shuffled = labels_of(dense_reps(points[perm].tolist()), 0.75)
-    as_sets = lambda labels, idx: {  # noqa: E731
-        frozenset(int(idx[k]) for k in range(30) if labels[k] == lab) for lab in set(labels)
-    }
-    assert as_sets(base, np.arange(30)) == as_sets(shuffled, perm)
-    assert len(set(base)) == 6
-
-
-def test_describe_orders_by_centrality_and_measures_cohesion() -> None:
-    reps = angle_reps([0, 10, 20])
-    labels = np.zeros(3, dtype=np.int64)
-    (g,) = describe(reps, labels)
-    assert g.members.tolist()[0] == 1  # the middle one is the medoid
-    assert g.centre_similarity[0] == pytest.approx(1.0)
-    assert g.cohesion_min == pytest.approx(np.cos(np.radians(20)), abs=1e-5)
-    mean = (2 * np.cos(np.radians(10)) + np.cos(np.radians(20))) / 3
-    assert g.cohesion_mean == pytest.approx(mean, abs=1e-5)
-
-
-def test_related_pairs_between_neighbouring_stories() -> None:
-    # Two stories 50 deg apart: cross gaps 55, 60, 50 and 55 deg, mean cosine 0.5725.
-    reps = angle_reps([0, 5, 55, 60, 180])
-    links = link_exact(reps, floor=0.5)
-    labels = group(reps, links, 0.9)
-    assert labels.tolist() == [0, 0, 1, 1, 2]
-    rel = related_pairs(reps, labels, links, floor=0.5, threshold=0.9)
-    assert [(a, b) for a, b, _ in rel] == [(0, 1)]
-    gaps = np.radians([55, 60, 50, 55])
-    assert rel[0][2] == pytest.approx(np.cos(gaps).mean(), abs=1e-5)
 
 
 def test_fusion_is_the_linear_model_it_states() -> None:
     import scipy.sparse as sp
 
-    from dedup.represent.lexical import LexicalVectors
     from dedup.represent.similarity import Fusion, Linear
 
     def rows(*values: list[float]) -> sp.csr_matrix:

@@ -1,4 +1,4 @@
-"""Candidate pairs (exact and approximate), the time window, and grouping on sparse links."""
+"""Candidate pairs: exact and approximate neighbours, and the time window."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dedup.config import Settings
 from dedup.errors import InputError
-from dedup.group import _average_linkage, _sparse_average_linkage, group
+from dedup.group import group
 from dedup.link import (
     NO_DATE,
     date_ordinals,
@@ -22,45 +21,14 @@ from dedup.link import (
 from dedup.represent.calibration import default
 from dedup.represent.lexical import LexicalVectors
 from dedup.represent.similarity import Representations
-
-THRESHOLD = 0.72
-FLOOR = 0.36
-
-
-def reps_of(x: np.ndarray, days: np.ndarray | None = None) -> Representations:
-    n = len(x)
-    return Representations(
-        backend="dense",
-        langs=np.zeros(n, dtype=np.int32),
-        days=np.full(n, -1) if days is None else days,
-        dense=x.astype(np.float32),
-    )
-
-
-def stories(n_stories: int, seed: int = 0, dim: int = 48) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors around story centres (sizes 1..12), topics making stories related."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 13, size=n_stories)
-    topics = rng.normal(size=(max(1, n_stories // 10), dim))
-    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
-    own = rng.normal(size=(n_stories, dim))
-    own /= np.linalg.norm(own, axis=1, keepdims=True)
-    centres = 0.6 * topics[rng.integers(0, len(topics), n_stories)] + 0.8 * own
-    truth = np.repeat(np.arange(n_stories), sizes)
-    x = centres[truth] + rng.normal(scale=0.35 / np.sqrt(dim), size=(len(truth), dim))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    perm = rng.permutation(len(truth))
-    return x[perm].astype(np.float32), truth[perm]
-
-
-def partition(labels: np.ndarray, ids: np.ndarray | None = None) -> set[frozenset[int]]:
-    ids = np.arange(len(labels)) if ids is None else ids
-    return {frozenset(ids[labels == k].tolist()) for k in np.unique(labels)}
-
-
-def pair_set(links: object, threshold: float) -> set[tuple[int, int]]:
-    strong = links.sim >= threshold  # type: ignore[attr-defined]
-    return set(zip(links.i[strong].tolist(), links.j[strong].tolist(), strict=True))  # type: ignore[attr-defined]
+from tests.vectors import (
+    FLOOR,
+    THRESHOLD,
+    pair_set,
+    partition,
+    reps_of,
+    stories,
+)
 
 
 def test_ann_agrees_with_exact_on_structured_vectors() -> None:
@@ -143,46 +111,3 @@ def test_window_with_many_dates_matches_a_filter_of_all_pairs() -> None:
     expected = set(zip(everything.i[ok].tolist(), everything.j[ok].tolist(), strict=True))
     windowed = link_exact(reps, FLOOR, block_rows=16, dates=dates, window_days=7)
     assert pair_set(windowed, FLOOR) == expected
-
-
-def test_sparse_linkage_equals_scipy_on_complete_graphs() -> None:
-    rng = np.random.default_rng(7)
-    for _ in range(20):
-        x, _ = stories(6, seed=int(rng.integers(1000)), dim=16)
-        sims = reps_of(x).matrix(np.arange(len(x)))
-        upper = np.triu_indices(len(x), 1)
-        sparse = _sparse_average_linkage(len(x), *upper, sims[upper], 0.7)
-        dense = _average_linkage(sims, 0.7)
-        assert {frozenset(g.tolist()) for g in sparse} == {frozenset(g.tolist()) for g in dense}
-
-
-def test_sparse_linkage_does_not_glue_a_chain() -> None:
-    # A~B and B~C strong, A~C not a link (counts as 0): the mean 0.45 stays below 0.7.
-    groups = _sparse_average_linkage(
-        3, np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]), 0.7
-    )
-    assert sorted(g.tolist() for g in groups) == [[0, 1], [2]]
-
-
-def test_large_components_go_sparse_and_keep_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    x, _ = stories(150, seed=9)
-    reps = reps_of(x)
-    links = link_exact(reps, FLOOR)
-    expected = partition(group(reps, links, THRESHOLD))
-    monkeypatch.setattr("dedup.group.EXACT_COMPONENT_MAX", 2)  # every component is "large"
-    assert partition(group(reps, links, THRESHOLD)) == expected
-    # A chain of 30 articles 10 degrees apart (next: 0.985, two on: 0.94): one component at
-    # 0.95, but no four of them reach a mean of 0.95, so it falls into groups of 2 or 3.
-    rad = np.radians(np.arange(30) * 10.0)
-    chain = reps_of(np.stack([np.cos(rad), np.sin(rad), np.zeros(30)], axis=1))
-    labels = group(chain, link_exact(chain, FLOOR), 0.95)
-    assert 2 <= np.bincount(labels).max() <= 3
-
-
-def test_settings_validate_the_neighbour_options() -> None:
-    with pytest.raises(InputError, match="unknown neighbours"):
-        Settings(neighbours="hnsw")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="window days"):
-        Settings(window_days=-1)
-    with pytest.raises(InputError, match="neighbour k"):
-        Settings(neighbour_k=0)

@@ -1,0 +1,115 @@
+"""Grouping (average linkage on exact and sparse links), story description, related stories:
+on hand-made vectors, no model, exact expectations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup.group import _average_linkage, _sparse_average_linkage, describe, group, related_pairs
+from dedup.link import (
+    link_exact,
+)
+from tests.vectors import (
+    FLOOR,
+    THRESHOLD,
+    angle_reps,
+    dense_reps,
+    labels_of,
+    partition,
+    reps_of,
+    stories,
+)
+
+
+def test_two_tight_groups_and_a_loner() -> None:
+    # cos(10 deg) = 0.985 inside groups; the groups are 90 deg apart.
+    reps = angle_reps([0, 10, 90, 100, 200])
+    assert labels_of(reps, 0.9) == [0, 0, 1, 1, 2]
+
+
+def test_chain_does_not_glue_ends() -> None:
+    # A~B and B~C are each cos(40 deg) = 0.766 >= 0.7, but A~C is cos(80 deg) = 0.17:
+    # single linkage would make one story; average linkage keeps A+B (or B+C) and C apart.
+    reps = angle_reps([0, 40, 80])
+    labels = labels_of(reps, 0.7)
+    assert len(set(labels)) == 2
+    assert labels[0] != labels[2]
+
+
+def test_threshold_is_inclusive() -> None:
+    reps = dense_reps([[1, 0], [0.8, 0.6]])  # cosine exactly 0.8
+    assert labels_of(reps, 0.8) == [0, 0]
+    assert labels_of(reps, 0.8001) == [0, 1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_same_partition_in_any_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(6, 16))
+    points = np.repeat(centres, 5, axis=0) + rng.normal(scale=0.2, size=(30, 16))
+    base = labels_of(dense_reps(points.tolist()), 0.75)
+    perm = rng.permutation(30)
+    shuffled = labels_of(dense_reps(points[perm].tolist()), 0.75)
+    as_sets = lambda labels, idx: {  # noqa: E731
+        frozenset(int(idx[k]) for k in range(30) if labels[k] == lab) for lab in set(labels)
+    }
+    assert as_sets(base, np.arange(30)) == as_sets(shuffled, perm)
+    assert len(set(base)) == 6
+
+
+def test_describe_orders_by_centrality_and_measures_cohesion() -> None:
+    reps = angle_reps([0, 10, 20])
+    labels = np.zeros(3, dtype=np.int64)
+    (g,) = describe(reps, labels)
+    assert g.members.tolist()[0] == 1  # the middle one is the medoid
+    assert g.centre_similarity[0] == pytest.approx(1.0)
+    assert g.cohesion_min == pytest.approx(np.cos(np.radians(20)), abs=1e-5)
+    mean = (2 * np.cos(np.radians(10)) + np.cos(np.radians(20))) / 3
+    assert g.cohesion_mean == pytest.approx(mean, abs=1e-5)
+
+
+def test_related_pairs_between_neighbouring_stories() -> None:
+    # Two stories 50 deg apart: cross gaps 55, 60, 50 and 55 deg, mean cosine 0.5725.
+    reps = angle_reps([0, 5, 55, 60, 180])
+    links = link_exact(reps, floor=0.5)
+    labels = group(reps, links, 0.9)
+    assert labels.tolist() == [0, 0, 1, 1, 2]
+    rel = related_pairs(reps, labels, links, floor=0.5, threshold=0.9)
+    assert [(a, b) for a, b, _ in rel] == [(0, 1)]
+    gaps = np.radians([55, 60, 50, 55])
+    assert rel[0][2] == pytest.approx(np.cos(gaps).mean(), abs=1e-5)
+
+
+def test_sparse_linkage_equals_scipy_on_complete_graphs() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        x, _ = stories(6, seed=int(rng.integers(1000)), dim=16)
+        sims = reps_of(x).matrix(np.arange(len(x)))
+        upper = np.triu_indices(len(x), 1)
+        sparse = _sparse_average_linkage(len(x), *upper, sims[upper], 0.7)
+        dense = _average_linkage(sims, 0.7)
+        assert {frozenset(g.tolist()) for g in sparse} == {frozenset(g.tolist()) for g in dense}
+
+
+def test_sparse_linkage_does_not_glue_a_chain() -> None:
+    # A~B and B~C strong, A~C not a link (counts as 0): the mean 0.45 stays below 0.7.
+    groups = _sparse_average_linkage(
+        3, np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]), 0.7
+    )
+    assert sorted(g.tolist() for g in groups) == [[0, 1], [2]]
+
+
+def test_large_components_go_sparse_and_keep_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, _ = stories(150, seed=9)
+    reps = reps_of(x)
+    links = link_exact(reps, FLOOR)
+    expected = partition(group(reps, links, THRESHOLD))
+    monkeypatch.setattr("dedup.group.EXACT_COMPONENT_MAX", 2)  # every component is "large"
+    assert partition(group(reps, links, THRESHOLD)) == expected
+    # A chain of 30 articles 10 degrees apart (next: 0.985, two on: 0.94): one component at
+    # 0.95, but no four of them reach a mean of 0.95, so it falls into groups of 2 or 3.
+    rad = np.radians(np.arange(30) * 10.0)
+    chain = reps_of(np.stack([np.cos(rad), np.sin(rad), np.zeros(30)], axis=1))
+    labels = group(chain, link_exact(chain, FLOOR), 0.95)
+    assert 2 <= np.bincount(labels).max() <= 3
