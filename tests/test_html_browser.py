@@ -245,6 +245,28 @@ def test_a_card_opens_with_its_articles_and_heatmap(samples: Samples, open_page:
     opened.check_clean()
 
 
+def test_explained_links_are_shown_inside_the_opened_card(
+    tmp_path: Path, open_page: Opener
+) -> None:
+    out = tmp_path / "out"
+    args = ["cluster", str(SAMPLES), "--backend", "lexical", "--explain", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads((out / "report.json").read_text("utf-8"))
+    opened = open_page(out / "report.html")
+    for story in doc["stories"]:
+        card = opened.page.locator(f"article[data-story='{story['id']}']")
+        card.locator("summary").click()
+        expect(card.locator(".member")).to_have_count(story["size"])
+        mine = [e for e in doc["explanations"] if story["id"] in e["stories"]]
+        expect(card.locator(".evidence li")).to_have_count(len(mine))
+        for ev, shown in zip(mine, card.locator(".evidence li").all_inner_texts(), strict=True):
+            assert f"{ev['a']} ~ {ev['b']}" in shown
+            assert "Shared: " + ", ".join(t["token"] for t in ev["shared"]) in shown
+            assert "Signals: " in shown and f"= {ev['fused']:.2f}" in shown
+    opened.check_clean()
+
+
 def test_a_related_story_link_opens_it(tmp_path: Path, open_page: Opener) -> None:
     def story(sid: str, title: str) -> Story:
         article = Article(id=sid.lower(), title=title, text="x", source="s", lang="en")

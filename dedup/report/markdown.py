@@ -7,7 +7,14 @@ from urllib.parse import urlsplit
 
 from dedup.models import Member, Report, Story
 from dedup.report.document import iso_day
-from dedup.report.text import UNTITLED, languages_text, one_line, run_text, summary_counts
+from dedup.report.text import (
+    UNTITLED,
+    evidence_text,
+    languages_text,
+    one_line,
+    run_text,
+    summary_counts,
+)
 
 NO_DATE = "—"
 
@@ -135,6 +142,17 @@ def to_markdown(report: Report) -> str:
                     ]
                 )
             )
+        lines.append("")
+    if report.explanations:
+        lines += [
+            "## Evidence",
+            "",
+            "Why the articles of each story, and related stories, were linked.",
+            "",
+        ]
+        for ev in report.explanations:
+            head, details = evidence_text(ev)
+            lines += [f"- {_md(head)}", *(f"  - {_md(d)}" for d in details)]
         lines.append("")
     if report.skipped:
         lines += [f"## Skipped inputs ({len(report.skipped)})", ""]

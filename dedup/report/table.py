@@ -14,7 +14,15 @@ from rich.text import Text
 
 from dedup.models import Evidence, Related, Report, Story
 from dedup.report.document import iso_day
-from dedup.report.text import UNTITLED, languages_text, one_line, plural, run_text, summary_counts
+from dedup.report.text import (
+    UNTITLED,
+    evidence_text,
+    languages_text,
+    one_line,
+    plural,
+    run_text,
+    summary_counts,
+)
 
 # The terminal lists this many skipped inputs and related pairs; the rest are in the JSON.
 TERMINAL_LIST_LIMIT = 20
@@ -163,31 +171,9 @@ def _related_lines(related: Iterable[Related]) -> list[str]:
     return [f"  {r.a} ~ {r.b} {r.similarity:.2f}" for r in related]
 
 
-def _signal_text(components: Iterable[tuple[str, float]]) -> str:
-    """``dense 0.31 + stems 0.12 + ... - 0.18``: what each signal adds, largest first."""
-    parts = sorted(components, key=lambda kv: -abs(kv[1]))
-    shown = [f"{name} {value:.2f}" for name, value in parts if name != "intercept" and value]
-    intercept = dict(parts).get("intercept", 0.0)
-    text = " + ".join(shown) or "nothing"
-    if intercept:
-        text += f" {'-' if intercept < 0 else '+'} {abs(intercept):.2f}"
-    return text
-
-
 def _evidence_lines(ev: Evidence) -> list[str]:
-    where = ev.story_a if ev.story_a == ev.story_b else f"{ev.story_a} ~ {ev.story_b}"
-    language = "same language" if ev.same_language else "across languages"
-    if ev.day_a and ev.day_b:
-        days = f"{ev.day_a} and {ev.day_b}, similarity x{ev.day_factor:.2f}"
-    else:
-        days = "not both known, no discount"
-    return [
-        f"  {where}  {ev.a} ~ {ev.b}  {ev.similarity:.2f}  {language}",
-        f"    shared: {', '.join(t for t, _ in ev.shared) or 'nothing'}",
-        f"    days: {days}",
-        f"    signals: {_signal_text(ev.components.items())} = {ev.fused:.2f}"
-        + ("" if abs(ev.base - ev.fused) < 0.005 else f", on the story scale {ev.base:.2f}"),
-    ]
+    head, details = evidence_text(ev)
+    return [f"  {head}", *(f"    {line}" for line in details)]
 
 
 def render_table(report: Report, *, width: int = 100, color: bool = False) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dedup.models import Report, Story
+from collections.abc import Iterable
+
+from dedup.models import Evidence, Report, Story
 
 UNTITLED = "(untitled)"
 
@@ -37,3 +39,31 @@ def run_text(report: Report) -> str:
     run = report.run
     model = f", model {run.model}" if run.model else ""
     return f"backend {run.backend}{model}, threshold {run.threshold:.2f}"
+
+
+def signal_text(components: Iterable[tuple[str, float]]) -> str:
+    """``dense 0.31 + stems 0.12 + ... - 0.18``: what each signal adds, largest first."""
+    parts = sorted(components, key=lambda kv: -abs(kv[1]))
+    shown = [f"{name} {value:.2f}" for name, value in parts if name != "intercept" and value]
+    intercept = dict(parts).get("intercept", 0.0)
+    text = " + ".join(shown) or "nothing"
+    if intercept:
+        text += f" {'-' if intercept < 0 else '+'} {abs(intercept):.2f}"
+    return text
+
+
+def evidence_text(ev: Evidence) -> tuple[str, list[str]]:
+    """Why two articles were linked: a head line (the stories, the pair, its similarity and
+    whether it crosses languages) and its details (shared evidence, days, signals)."""
+    where = ev.story_a if ev.story_a == ev.story_b else f"{ev.story_a} ~ {ev.story_b}"
+    language = "same language" if ev.same_language else "across languages"
+    if ev.day_a and ev.day_b:
+        days = f"{ev.day_a} and {ev.day_b}, similarity x{ev.day_factor:.2f}"
+    else:
+        days = "not both known, no discount"
+    return f"{where}  {ev.a} ~ {ev.b}  {ev.similarity:.2f}  {language}", [
+        f"shared: {', '.join(t for t, _ in ev.shared) or 'nothing'}",
+        f"days: {days}",
+        f"signals: {signal_text(ev.components.items())} = {ev.fused:.2f}"
+        + ("" if abs(ev.base - ev.fused) < 0.005 else f", on the story scale {ev.base:.2f}"),
+    ]
