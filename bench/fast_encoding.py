@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from dedup import evaluate  # noqa: E402
 from dedup.config import Settings  # noqa: E402
+from dedup.progress import Advance  # noqa: E402
 from dedup.represent.transformer import SentenceTransformerEncoder, load_encoder  # noqa: E402
 
 
@@ -59,7 +60,7 @@ class Recording:
         return self.inner.count_tokens(texts)
 
     def encode(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Advance | None = None
     ) -> np.ndarray:
         new = [t for t in dict.fromkeys(texts) if t not in self.memo]
         if new:

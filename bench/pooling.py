@@ -31,6 +31,7 @@ import numpy as np
 import dedup.represent.encoder
 from dedup import evaluate
 from dedup.config import Settings
+from dedup.progress import Advance
 from dedup.represent.bundled import BUNDLED_MODEL
 from dedup.represent.transformer import load_encoder
 
@@ -65,7 +66,7 @@ class MemoEncoder:
         return counts
 
     def encode(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Advance | None = None
     ) -> np.ndarray:
         new = sorted({t for t in texts if t not in self.memo})
         if new:

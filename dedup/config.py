@@ -60,7 +60,6 @@ class Settings:
     related_threshold: float | None = None
     batch_size: int = 32
     max_bytes: int = DEFAULT_MAX_BYTES
-    progress: bool = False
     explain: bool = False  # also say which evidence linked each story and related pair
     #: Where embeddings are kept between runs (see dedup.represent.cache); None: no cache.
     cache: Path | None = field(default_factory=cache_root)

@@ -38,6 +38,7 @@ from typing import Literal
 import numpy as np
 
 from dedup.errors import InputError
+from dedup.progress import Advance
 from dedup.represent.similarity import Representations
 
 log = logging.getLogger(__name__)
@@ -92,16 +93,18 @@ def find_links(
     complete_at: float | None = None,
     dates: Array | None = None,
     window_days: int | None = None,
+    progress: Advance | None = None,
 ) -> Links:
     """Pairs at or above ``floor``. ``dates``: day ordinals, ``NO_DATE`` where unknown.
 
     ``complete_at`` (the grouping threshold; default ``floor``): the approximate search keeps
     every neighbour at or above it, however many; between ``floor`` and it, the ``k`` nearest.
+    ``progress`` is called with the number of rows (articles) searched, block by block.
     """
     chosen = resolve_method(reps, method)
     log.info("linking %d articles: %s neighbours", reps.n, chosen)
     if chosen == "exact":
-        return link_exact(reps, floor, dates=dates, window_days=window_days)
+        return link_exact(reps, floor, dates=dates, window_days=window_days, progress=progress)
     return link_ann(
         reps,
         floor,
@@ -110,6 +113,7 @@ def find_links(
         complete_at=complete_at,
         dates=dates,
         window_days=window_days,
+        progress=progress,
     )
 
 
@@ -154,6 +158,7 @@ def link_exact(
     *,
     dates: Array | None = None,
     window_days: int | None = None,
+    progress: Advance | None = None,
 ) -> Links:
     """Every pair at or above ``floor`` (inside the window), by blocks of rows."""
     found_i: list[Array] = []
@@ -167,6 +172,8 @@ def link_exact(
         found_i.append(i[keep])
         found_j.append(j[keep])
         found_s.append(sims[r[keep], c[keep]])
+        if progress is not None:
+            progress(len(rows))
     return _sorted_links(found_i, found_j, found_s)
 
 
@@ -219,6 +226,7 @@ def link_ann(
     complete_at: float | None = None,
     dates: Array | None = None,
     window_days: int | None = None,
+    progress: Advance | None = None,
 ) -> Links:
     """Pairs at or above ``floor`` among each article's nearest dense neighbours.
 
@@ -249,6 +257,8 @@ def link_ann(
         keep = _in_window(dates, window_days, i, j)
         i, j = i[keep], j[keep]
         found.append(np.minimum(i, j) * n + np.maximum(i, j))
+        if progress is not None:
+            progress(len(rows))
     # A pair may come from both ends: score it once.
     key = np.unique(np.concatenate(found))
     i, j = key // n, key % n

@@ -5,41 +5,30 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import BinaryIO, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
 from dedup.config import Settings
 from dedup.errors import InputError, one_line
-from dedup.group import describe, group, related_pairs, story_order
+from dedup.group import Group, describe, group, related_pairs, story_order
 from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
+from dedup.progress import Advance, Progress, Stages
 from dedup.read import read_corpus
 from dedup.report.explain import explain_report
 from dedup.represent import Represented, represent
 from dedup.represent.days import stated_event_day
 from dedup.represent.encoder import Encoder
-from dedup.represent.lexical import Profile, profile
+from dedup.represent.lexical import Profile, lexical_vectors, profile
 from dedup.version import __version__
 
 log = logging.getLogger(__name__)
 
-
-class _Timer:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+T = TypeVar("T")
 
 
 def _order_key(a: Article) -> tuple[str, str]:
@@ -63,36 +52,68 @@ def _copy_of(articles: Sequence[Article]) -> np.ndarray:
 
 
 class _Cleaned(NamedTuple):
-    """One article through the stages that see it alone: cleaned, profiled, its day found."""
+    """One article through the stages that see it alone: cleaned, its event day found."""
 
+    place: int  # in the order given: a failure is listed in that order
     article: Article
-    profile: Profile | None
     day: int | None
 
 
+def _attempt(article: Article, stage: str, make: Callable[[], T]) -> T | Skipped:
+    """``make()``, or the skip that says why it failed for ``article``: whatever one article
+    holds, it must not cost the other articles their run."""
+    try:
+        return make()
+    except NotAnArticle as exc:
+        return Skipped(article.origin or article.id, str(exc))
+    except Exception as exc:  # one article's failure, whatever it is
+        log.debug("article %s failed in %s", article.id, stage, exc_info=True)
+        reason = f"{stage} failed: {type(exc).__name__}: {one_line(exc)}"
+        return Skipped(article.origin or article.id, reason)
+
+
 def _clean_each(
-    articles: Sequence[Article], lexical: bool, skipped: list[Skipped]
+    articles: Sequence[Article], failed: list[tuple[int, Skipped]], advance: Advance
 ) -> list[_Cleaned]:
-    """Each article cleaned, its lexical profile made (when ``lexical``) and its event day
-    found. An article that makes any of these fail is skipped with the stage and the error:
-    whatever it holds, it must not cost the other articles their run."""
+    """Each article cleaned and its event day found; one that makes either fail is a skip."""
     out: list[_Cleaned] = []
-    for article in articles:
-        stage = "cleaning"
-        try:
-            cleaned = clean_article(article)
-            stage = "the lexical profile"
-            made = profile(cleaned) if lexical else None
-            stage = "finding its event day"
-            out.append(_Cleaned(cleaned, made, stated_event_day(cleaned)))
-        except NotAnArticle as exc:
-            skipped.append(Skipped(article.origin or article.id, str(exc)))
-        except Exception as exc:  # one article's failure, whatever it is
-            log.debug("article %s failed in %s", article.id, stage, exc_info=True)
-            reason = f"{stage} failed: {type(exc).__name__}: {one_line(exc)}"
-            skipped.append(Skipped(article.origin or article.id, reason))
+    for index, article in enumerate(articles):
+        cleaned = _attempt(article, "cleaning", partial(clean_article, article))
+        if isinstance(cleaned, Skipped):
+            failed.append((index, cleaned))
+        else:
+            day = _attempt(article, "finding its event day", partial(stated_event_day, cleaned))
+            if isinstance(day, Skipped):
+                failed.append((index, day))
+            else:
+                out.append(_Cleaned(index, cleaned, day))
+        advance(1)
     log.debug("cleaned %d articles", len(out))
     return out
+
+
+def _profile_each(
+    each: Sequence[_Cleaned],
+    raw: Sequence[Article],
+    failed: list[tuple[int, Skipped]],
+    advance: Advance,
+) -> tuple[list[_Cleaned], list[Profile]]:
+    """The lexical profile of each cleaned article; one that makes it fail is a skip."""
+    kept: list[_Cleaned] = []
+    profiles: list[Profile] = []
+    for c in each:
+        made = _attempt(raw[c.place], "the lexical profile", partial(profile, c.article))
+        if isinstance(made, Skipped):
+            failed.append((c.place, made))
+        else:
+            kept.append(c)
+            profiles.append(made)
+        advance(1)
+    return kept, profiles
+
+
+def _skipped_note(n: int) -> str:
+    return f"{n:,} skipped" if n else ""
 
 
 def run(
@@ -101,12 +122,12 @@ def run(
     *,
     encoder: Encoder | None = None,
     stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Read ``inputs`` (files, directories, ``-`` for JSONL on stdin) and group them into
-    stories."""
-    timer = _Timer()
-    prepared = read_and_prepare(inputs, settings, encoder=encoder, stdin=stdin, timer=timer)
-    return report_from(prepared, settings, inputs=inputs, timer=timer)
+    stories. ``progress`` is told of each stage as it goes (see :mod:`dedup.progress`)."""
+    prepared = read_and_prepare(inputs, settings, encoder=encoder, stdin=stdin, progress=progress)
+    return report_from(prepared, settings, inputs=inputs, progress=progress)
 
 
 def read_and_prepare(
@@ -115,17 +136,22 @@ def read_and_prepare(
     *,
     encoder: Encoder | None = None,
     stdin: BinaryIO | None = None,
-    timer: _Timer | None = None,
+    progress: Progress | None = None,
 ) -> Prepared:
     """Read ``inputs`` and :func:`prepare` them."""
     if not inputs:
         raise InputError("no input given: name files, directories, or - for JSONL on stdin")
-    timer = timer or _Timer()
-    with timer.stage("read"):
+    stages = Stages(progress)
+    with stages.stage("read") as step:
         articles, skipped = read_corpus(
-            inputs, max_bytes=settings.max_bytes, stdin=stdin, outputs=settings.outputs
+            inputs,
+            max_bytes=settings.max_bytes,
+            stdin=stdin,
+            outputs=settings.outputs,
+            progress=step.advance,
         )
-    return prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
+        step.note = _skipped_note(len(skipped))
+    return _prepare(articles, settings, skipped, encoder, stages)
 
 
 class Prepared(NamedTuple):
@@ -136,6 +162,7 @@ class Prepared(NamedTuple):
     skipped: list[Skipped]  # read's skips, then the articles that broke a stage
     represented: Represented
     copy_of: np.ndarray  # per article, the first one it is an exact copy of (or itself)
+    timings: Mapping[str, float]  # the seconds of the stages so far, by name
 
 
 def prepare(
@@ -144,40 +171,89 @@ def prepare(
     *,
     skipped: Sequence[Skipped] = (),
     encoder: Encoder | None = None,
-    timer: _Timer | None = None,
+    progress: Progress | None = None,
 ) -> Prepared:
     """Clean each article (one that breaks a stage becomes a skip), order them canonically,
     represent them, and find their exact copies. InputError when nothing usable is left."""
-    timer = timer or _Timer()
-    skipped = list(skipped)
-    lexical = settings.backend != "dense"  # every other backend may need the profiles
-    with timer.stage("clean"):
-        each = sorted(_clean_each(articles, lexical, skipped), key=lambda c: _order_key(c.article))
-    cleaned = [c.article for c in each]
-    if not cleaned:
-        detail = (
-            f" ({len(skipped)} inputs skipped; first: {skipped[0].origin}: {skipped[0].reason})"
-            if skipped
-            else ""
+    return _prepare(articles, settings, skipped, encoder, Stages(progress))
+
+
+def _prepare(
+    articles: Sequence[Article],
+    settings: Settings,
+    skipped: Sequence[Skipped],
+    encoder: Encoder | None,
+    stages: Stages,
+) -> Prepared:
+    failed: list[tuple[int, Skipped]] = []  # by the article's place in ``articles``
+    with stages.stage("clean", len(articles)) as step:
+        each = sorted(
+            _clean_each(articles, failed, step.advance), key=lambda c: _order_key(c.article)
         )
-        raise InputError(f"no usable article in the input{detail}")
+        step.count, step.note = len(each), _skipped_note(len(failed))
+    _check_usable(each, skipped, failed)
+    lexical = None
+    if settings.backend != "dense":  # every other backend compares the lexical vectors
+        with stages.stage("lexical", len(each)) as step:
+            before = len(failed)
+            each, profiles = _profile_each(each, articles, failed, step.advance)
+            step.count, step.note = len(each), _skipped_note(len(failed) - before)
+            _check_usable(each, skipped, failed)
+            lexical = lexical_vectors([c.article for c in each], profiles)
+    cleaned = [c.article for c in each]
     represented = represent(
         cleaned,
         settings,
         encoder=encoder,
-        timer=timer,
-        profiles=[c.profile for c in each if c.profile] if lexical else None,
+        stages=stages,
+        lexical=lexical,
         stated_days=[c.day for c in each],
     )
-    return Prepared(cleaned, skipped, represented, _copy_of(cleaned))
+    return Prepared(
+        cleaned,
+        _all_skipped(skipped, failed),
+        represented,
+        _copy_of(cleaned),
+        dict(stages.timings),
+    )
 
 
-def link(prepared: Prepared, settings: Settings, threshold: float, floor: float) -> Links:
+def _all_skipped(skipped: Sequence[Skipped], failed: list[tuple[int, Skipped]]) -> list[Skipped]:
+    """Read's skips, then the articles that broke a stage in the order they were given."""
+    return [*skipped, *(skip for _, skip in sorted(failed, key=lambda f: f[0]))]
+
+
+def _check_usable(
+    each: Sequence[_Cleaned], skipped: Sequence[Skipped], failed: list[tuple[int, Skipped]]
+) -> None:
+    """InputError when no article is left, saying how many were skipped and the first why."""
+    if each:
+        return
+    every = _all_skipped(skipped, failed)
+    detail = (
+        f" ({len(every)} inputs skipped; first: {every[0].origin}: {every[0].reason})"
+        if every
+        else ""
+    )
+    raise InputError(f"no usable article in the input{detail}")
+
+
+def link(
+    prepared: Prepared,
+    settings: Settings,
+    threshold: float,
+    floor: float,
+    *,
+    progress: Advance | None = None,
+) -> Links:
     """The pairs at or above ``floor`` (``threshold``: the grouping one, which the approximate
     search keeps complete). Exact copies are linked once, by their first: a story of 10,000
-    copies is one node, not 50 million links."""
+    copies is one node, not 50 million links. ``progress`` is called with the number of
+    articles done (copies at once)."""
     reps, articles, copy_of = prepared.represented.reps, prepared.articles, prepared.copy_of
     originals = np.flatnonzero(copy_of == np.arange(len(articles)))
+    if progress is not None and len(originals) < len(articles):
+        progress(len(articles) - len(originals))
     found = find_links(
         reps if len(originals) == len(articles) else reps.rows(originals),
         floor=floor,
@@ -186,6 +262,7 @@ def link(prepared: Prepared, settings: Settings, threshold: float, floor: float)
         complete_at=threshold,
         dates=date_ordinals([articles[k].published for k in originals]),
         window_days=settings.window_days,
+        progress=progress,
     )
     return Links(originals[found.i], originals[found.j], found.sim)
 
@@ -197,13 +274,12 @@ def cluster_articles(
     inputs: Sequence[str] = (),
     skipped: Sequence[Skipped] = (),
     encoder: Encoder | None = None,
-    timer: _Timer | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Group already-read articles into stories and report them; ``inputs``: what they were
     read from, for the report."""
-    timer = timer or _Timer()
-    prepared = prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
-    return report_from(prepared, settings, inputs=inputs, timer=timer)
+    prepared = prepare(articles, settings, skipped=skipped, encoder=encoder, progress=progress)
+    return report_from(prepared, settings, inputs=inputs, progress=progress)
 
 
 def report_from(
@@ -211,11 +287,12 @@ def report_from(
     settings: Settings,
     *,
     inputs: Sequence[str] = (),
-    timer: _Timer | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """The stories of a prepared corpus at the settings' thresholds, as a report that names
-    ``inputs``, what the corpus was read from."""
-    timer = timer or _Timer()
+    ``inputs``, what the corpus was read from. Its ``run.timings`` are those of the stages
+    that made ``prepared`` and of linking and grouping."""
+    stages = Stages(progress, dict(prepared.timings))
     cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
     represented = prepared.represented
     reps, model, calibration = represented.reps, represented.model, represented.calibration
@@ -224,14 +301,47 @@ def report_from(
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
     related_floor = settings.related_for(reps.backend, calibration.thresholds)
-    with timer.stage("link"):
+    with stages.stage("link", len(cleaned)) as step:
         links = link(
-            prepared, settings, threshold, settings.link_floor(reps.backend, calibration.thresholds)
+            prepared,
+            settings,
+            threshold,
+            settings.link_floor(reps.backend, calibration.thresholds),
+            progress=step.advance,
         )
-    with timer.stage("group"):
+        step.note = f"{len(links.i):,} pairs"
+    with stages.stage("group") as step:
         labels = group(reps, links, threshold, copy_of)
         groups = describe(reps, labels, copy_of)
         related = related_pairs(reps, labels, links, related_floor, threshold)
+        step.what = f"{len(groups):,} stories of {len(cleaned):,} articles"
+    with stages.stage("report", len(groups), unit="stories") as step:
+        stories, related_out = _stories(cleaned, groups, labels, related, step.advance)
+        info = RunInfo(
+            version=__version__,
+            backend=reps.backend,
+            model=model,
+            threshold=threshold,
+            related_threshold=related_floor,
+            inputs=tuple(inputs),
+            timings=dict(stages.timings),  # the report's own stage is not over
+            warnings=tuple(warnings),
+        )
+        report = Report(tuple(stories), tuple(related_out), tuple(skipped), info)
+        if settings.explain:
+            report = dataclasses.replace(report, explanations=explain_report(report, reps, cleaned))
+    return report
+
+
+def _stories(
+    cleaned: Sequence[Article],
+    groups: Sequence[Group],
+    labels: np.ndarray,
+    related: Sequence[tuple[int, int, float]],
+    advance: Advance,
+) -> tuple[list[Story], list[Related]]:
+    """The groups as stories ``S1``, ``S2``... in story order, and the related pairs by their
+    stories' ranks."""
 
     def tie_key(g: int) -> tuple[object, ...]:
         members = [cleaned[k] for k in groups[g].members]
@@ -260,27 +370,14 @@ def report_from(
                 ),
             )
         )
+        advance(1)
     rank_of = {sid: int(sid[1:]) for sid in story_id.values()}
     related_out = []
     for a, b, sim in related:
         first, second = sorted((story_id[a], story_id[b]), key=rank_of.__getitem__)
         related_out.append(Related(first, second, round(sim, 6)))
     related_out.sort(key=lambda r: (rank_of[r.a], rank_of[r.b]))
-    info = RunInfo(
-        version=__version__,
-        backend=reps.backend,
-        model=model,
-        threshold=threshold,
-        related_threshold=related_floor,
-        inputs=tuple(inputs),
-        timings=dict(timer.timings),
-        warnings=tuple(warnings),
-    )
-    log.info("%d articles -> %d stories", len(cleaned), len(stories))
-    report = Report(tuple(stories), tuple(related_out), tuple(skipped), info)
-    if settings.explain:
-        report = dataclasses.replace(report, explanations=explain_report(report, reps, cleaned))
-    return report
+    return stories, related_out
 
 
 def labels_for(report: Report) -> dict[str, str]:

@@ -57,6 +57,7 @@ from dedup.clean.paragraphs import (
 from dedup.clean.tail import _language_cut, _list_start, _marker_cut
 from dedup.clean.title import _choose_title, _is_paragraph_title
 from dedup.models import Article
+from dedup.progress import Advance
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +226,16 @@ def clean_article(article: Article, *, keep_all: bool = False) -> Article:
     return replace(article, title=title, text=body, lang=lang, published=published)
 
 
-def clean_corpus(articles: Sequence[Article], *, keep_all: bool = False) -> list[Article]:
-    """Every article cleaned, in the same order (see :func:`clean_article` for ``keep_all``)."""
-    out = [clean_article(a, keep_all=keep_all) for a in articles]
+def clean_corpus(
+    articles: Sequence[Article], *, keep_all: bool = False, progress: Advance | None = None
+) -> list[Article]:
+    """Every article cleaned, in the same order (see :func:`clean_article` for ``keep_all``).
+    ``progress`` is called with 1 as each article is cleaned."""
+    out: list[Article] = []
+    for article in articles:
+        out.append(clean_article(article, keep_all=keep_all))
+        if progress is not None:
+            progress(1)
     log.debug("cleaned %d articles", len(out))
     return out
 

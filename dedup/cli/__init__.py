@@ -19,11 +19,13 @@ import numpy as np
 import typer
 
 from dedup import evaluate
+from dedup.cli.display import progress_display
 from dedup.cli.options import (
     DEFAULT_RANGE,
     EvalJsonOpt,
     PathsArg,
     PlotOpt,
+    QuietOpt,
     RangeOpt,
     SettingValues,
     SweepOpt,
@@ -36,6 +38,7 @@ from dedup.cli.shell import OneLineErrors, setup_logging, write_stdout
 from dedup.errors import OutputError
 from dedup.models import Report
 from dedup.pipeline import read_and_prepare, run
+from dedup.progress import Progress, Stages
 from dedup.report import render_table, to_json
 from dedup.report.html import DEDUP_PAGE_MARK, to_html
 from dedup.report.outputs import check_writable, output_paths, write_outputs, write_text_atomic
@@ -68,7 +71,9 @@ def _root(
     """Find the same news story told by different outlets in different languages."""
 
 
-def _warn(report: Report) -> None:
+def _warn(report: Report, quiet: int) -> None:
+    if quiet > 1:  # -qq: errors only
+        return
     for warning in report.run.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     if report.skipped:
@@ -153,9 +158,10 @@ def cluster(
         ),
     ] = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = 0,
 ) -> None:
     """Group articles into stories and report them."""
-    setup_logging(verbose)
+    setup_logging(verbose, quiet)
     settings = to_settings(options, explain=explain, outputs=tuple(map(str, _outputs(out, html))))
     if out is not None:
         check_writable(out)  # before any expensive work
@@ -164,22 +170,40 @@ def cluster(
             raise OutputError(f"cannot write {html}: it is a directory")
         check_writable(html.parent)
         _refuse_overwriting_an_article(html, paths)
-    if "-" in paths and sys.stdin is not None and sys.stdin.isatty():
+    typing_in = "-" in paths and sys.stdin is not None and sys.stdin.isatty()
+    if typing_in and not quiet:
         typer.echo("Reading JSONL from standard input; end it with Ctrl-D.", err=True)
-    report = run(paths, settings)
-    _warn(report)
-    if out is not None:
-        written = write_outputs(report, out)
-        typer.echo(f"Wrote {', '.join(str(p) for p in written)}", err=True)
-    if html is not None:
-        write_text_atomic(html, to_html(report))
-        typer.echo(f"Wrote {html}", err=True)
+    # No display over what is typed in; it goes before the report reaches stdout.
+    with progress_display(not quiet and not typing_in) as progress:
+        report = run(paths, settings, progress=progress)
+        _warn(report, quiet)
+        _write_files(report, out, html, quiet, progress)
     if json_out:
         write_stdout(to_json(report), nl=False)
     else:
         width = shutil.get_terminal_size((100, 24)).columns
         color = sys.stdout is not None and sys.stdout.isatty()
         write_stdout(render_table(report, width=max(80, width), color=color), nl=False)
+
+
+def _write_files(
+    report: Report, out: Path | None, html: Path | None, quiet: int, progress: Progress | None
+) -> None:
+    """Write the report files asked for (``--out``, ``--html``), each set said unless quiet."""
+    if out is None and html is None:
+        return
+    total = len(output_paths(out)) if out is not None else 0
+    with Stages(progress).stage("write", total + (html is not None), unit="files") as step:
+        if out is not None:
+            written = write_outputs(report, out)
+            step.advance(len(written))
+            if not quiet:
+                typer.echo(f"Wrote {', '.join(str(p) for p in written)}", err=True)
+        if html is not None:
+            write_text_atomic(html, to_html(report))
+            step.advance()
+            if not quiet:
+                typer.echo(f"Wrote {html}", err=True)
 
 
 evaluate_app = typer.Typer(
@@ -196,7 +220,9 @@ def _print_json(doc: object) -> None:
     write_stdout(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False))
 
 
-def _eval_warnings(warnings: Sequence[str]) -> None:
+def _eval_warnings(warnings: Sequence[str], quiet: int) -> None:
+    if quiet > 1:  # -qq: errors only
+        return
     for warning in warnings:
         typer.echo(f"Warning: {warning}", err=True)
 
@@ -218,15 +244,19 @@ def evaluate_pairs_cmd(
     sweep_range: RangeOpt = DEFAULT_RANGE,
     plot: PlotOpt = None,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = 0,
 ) -> None:
     """Score the similarity of labelled article pairs (SemEval-2022 Task 8 style)."""
-    setup_logging(verbose)
+    setup_logging(verbose, quiet)
     thresholds = parse_range(sweep_range) if sweep else []
     settings = to_settings(options)
     pairs = evaluate.load_pairs(file)
-    sims, ran, model_name, warnings = evaluate.pair_similarities(pairs, settings)
+    with progress_display(not quiet) as progress:
+        sims, ran, model_name, warnings = evaluate.pair_similarities(
+            pairs, settings, progress=progress
+        )
     result = evaluate.score_pair_file(pairs, sims, ran, model_name, warnings)
-    _eval_warnings(result.pop("warnings"))
+    _eval_warnings(result.pop("warnings"), quiet)
     rows: list[dict[str, float]] = []
     if sweep:
         overall = np.array([p.overall for p in pairs])
@@ -257,21 +287,27 @@ def evaluate_clusters_cmd(
     sweep_range: RangeOpt = DEFAULT_RANGE,
     plot: PlotOpt = None,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = 0,
 ) -> None:
     """Cluster as `dedup cluster` does and score the stories against gold stories."""
-    setup_logging(verbose)
+    setup_logging(verbose, quiet)
     thresholds = parse_range(sweep_range) if sweep else []
     settings = to_settings(options)
     gold = evaluate.load_labels(labels) if labels is not None else None
-    # Read and represented once, for the run at the threshold and for the sweep.
-    prepared = read_and_prepare(paths, settings)
-    _, result = evaluate.evaluate_clusters(paths, settings, labels=gold, prepared=prepared)
-    _eval_warnings(result.pop("warnings"))
     rows: list[dict[str, float]] = []
-    if sweep:
-        rows = evaluate.sweep_clusters(paths, settings, gold, thresholds, prepared=prepared)
-        if plot is not None:
-            evaluate.plot_sweep(rows, plot, title=f"stories: {result['backend']} backend")
+    with progress_display(not quiet) as progress:
+        # Read and represented once, for the run at the threshold and for the sweep.
+        prepared = read_and_prepare(paths, settings, progress=progress)
+        _, result = evaluate.evaluate_clusters(
+            paths, settings, labels=gold, prepared=prepared, progress=progress
+        )
+        _eval_warnings(result.pop("warnings"), quiet)
+        if sweep:
+            rows = evaluate.sweep_clusters(
+                paths, settings, gold, thresholds, prepared=prepared, progress=progress
+            )
+    if sweep and plot is not None:
+        evaluate.plot_sweep(rows, plot, title=f"stories: {result['backend']} backend")
     _show_evaluation(
         result, rows, sweep=sweep, json_out=json_out, table=evaluate.render_clusters_table
     )

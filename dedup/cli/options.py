@@ -7,7 +7,6 @@ import dataclasses
 import functools
 import inspect
 import math
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,7 +146,6 @@ def to_settings(options: Mapping[str, Any], **fields: Any) -> Settings:
     return Settings(
         model=model or default_model(),
         cache=None if no_cache else (cache or cache_root()),
-        progress=sys.stderr.isatty(),
         **values,
         **fields,
     )
@@ -160,7 +158,20 @@ PathsArg = Annotated[
     typer.Argument(help="Files, directories (read recursively), or - for JSONL on stdin."),
 ]
 VerboseOpt = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, help="Log progress; -vv debug.")
+    int,
+    typer.Option(
+        "--verbose", "-v", count=True, help="Log each stage with its counts and time; -vv debug."
+    ),
+]
+QuietOpt = Annotated[
+    int,
+    typer.Option(
+        "--quiet",
+        "-q",
+        count=True,
+        help="No progress display and no notes on stderr (warnings and errors still); "
+        "-qq errors only.",
+    ),
 ]
 SweepOpt = Annotated[
     bool, typer.Option("--sweep", help="Also score a range of thresholds (see --range).")

@@ -1,5 +1,5 @@
 """The shell around the commands: one-line errors and their exit codes, signals, writing to
-standard output, and the logging that ``-v`` turns on.
+standard output, and the logging that ``-v`` turns on and ``-qq`` off.
 
 Exit codes: 0 done; 1 the work failed (model, output, internal error); 2 a usage or input
 error; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Errors are one line
@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,11 +139,30 @@ def write_stdout(text: str, *, nl: bool = True) -> None:
         raise OutputError(f"cannot write to standard output: {os_reason(exc)}") from exc
 
 
-def setup_logging(verbose: int) -> None:
-    """``-v``: progress (INFO) on stderr; ``-vv``: debug."""
-    if verbose:
+class _Stderr(logging.Handler):
+    """Writes each record to standard error as it is when the record comes: above the
+    progress display while one is drawn (which stands in for standard error meanwhile)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stderr
+        if stream is None:
+            return
+        try:
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging(verbose: int, quiet: int = 0) -> None:
+    """``-v``: each stage with its counts and seconds, and what else the run does (INFO) on
+    stderr; ``-vv``: debug. ``-qq``: errors only, no warnings."""
+    if verbose and quiet:
+        raise typer.BadParameter("give -v or -q, not both", param_hint="--quiet")
+    if verbose or quiet > 1:
+        level = logging.ERROR if quiet else logging.DEBUG if verbose > 1 else logging.INFO
         logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
+            level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[_Stderr()]
         )
+    if quiet > 1:
+        warnings.simplefilter("ignore")

@@ -26,6 +26,7 @@ from dedup.pipeline import (
     read_and_prepare,
     report_from,
 )
+from dedup.progress import Advance, Progress, Stages
 from dedup.represent import represent
 from dedup.represent.encoder import Encoder
 from dedup.represent.similarity import Representations
@@ -82,9 +83,14 @@ class PairRepresentations:
 
 
 def represent_pairs(
-    pairs: Sequence[Pair], settings: Settings, *, encoder: Encoder | None = None
+    pairs: Sequence[Pair],
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    progress: Progress | None = None,
 ) -> PairRepresentations:
-    """Read the pairs' articles as ``dedup cluster`` would: clean, then represent."""
+    """Read the pairs' articles as ``dedup cluster`` would: clean, then represent.
+    ``progress`` is told of each stage as it goes (see :mod:`dedup.progress`)."""
     # One article per distinct text: articles recur across pairs, and a repeat would count
     # twice in the corpus statistics (IDF) that `dedup cluster` would count once.
     articles: dict[tuple[str, str, str | None], Article] = {}
@@ -107,11 +113,13 @@ def represent_pairs(
                 )
             ids.append(articles[key].id)
         ends.append((ids[0], ids[1]))
-    cleaned = clean_corpus(list(articles.values()), keep_all=True)
+    stages = Stages(progress)
+    with stages.stage("clean", len(articles)) as step:
+        cleaned = clean_corpus(list(articles.values()), keep_all=True, progress=step.advance)
     if not cleaned:
         raise InputError("no pair has an article with usable text")
     row = {a.id: k for k, a in enumerate(cleaned)}
-    represented = represent(cleaned, settings, encoder=encoder)
+    represented = represent(cleaned, settings, encoder=encoder, stages=stages)
     reps, model, warnings = represented.reps, represented.model, list(represented.warnings)
     usable = np.array([a in row and b in row for a, b in ends], dtype=bool)
     i = np.array([row[a] for (a, _), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
@@ -126,14 +134,18 @@ def represent_pairs(
 
 
 def pair_similarities(
-    pairs: Sequence[Pair], settings: Settings, *, encoder: Encoder | None = None
+    pairs: Sequence[Pair],
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Array, str, str | None, list[str]]:
     """The similarity of every pair, as ``dedup cluster`` would compute it.
 
     Returns ``(sims, backend, model, warnings)``: ``sims[k]`` for ``pairs[k]`` (NaN when one of
     its articles had no usable text), the backend that ran and its model name.
     """
-    pr = represent_pairs(pairs, settings, encoder=encoder)
+    pr = represent_pairs(pairs, settings, encoder=encoder, progress=progress)
     return pr.similarities(), pr.reps.backend, pr.model, list(pr.warnings)
 
 
@@ -194,12 +206,13 @@ def evaluate_clusters(
     labels: Mapping[str, str] | None,
     encoder: Encoder | None = None,
     prepared: Prepared | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Report, dict[str, Any]]:
     """Cluster ``inputs`` exactly as ``dedup cluster`` does and score it against gold stories
     (``labels``, else the records' ``story`` field). ``prepared``: the corpus already read
     and represented (by :func:`dedup.pipeline.read_and_prepare`), to be grouped only."""
-    prepared = prepared or read_and_prepare(inputs, settings, encoder=encoder)
-    report = report_from(prepared, settings, inputs=inputs)
+    prepared = prepared or read_and_prepare(inputs, settings, encoder=encoder, progress=progress)
+    report = report_from(prepared, settings, inputs=inputs, progress=progress)
     articles = [m.article for s in report.stories for m in s.members]
     gold = _gold_labels(articles, labels)
     predicted = labels_for(report)
@@ -231,6 +244,7 @@ def sweep_clusters(
     *,
     encoder: Encoder | None = None,
     prepared: Prepared | None = None,
+    progress: Progress | None = None,
 ) -> list[dict[str, float]]:
     """Cluster scores per grouping threshold, from one pass of reading and embedding (or from
     ``prepared``, a corpus already read and represented)."""
@@ -240,7 +254,18 @@ def sweep_clusters(
         if not -1.0 <= t <= 1.0:
             raise InputError(f"threshold must be between -1 and 1, got {t}")
     if prepared is None:
-        prepared = read_and_prepare(inputs, settings, encoder=encoder)
+        prepared = read_and_prepare(inputs, settings, encoder=encoder, progress=progress)
+    with Stages(progress).stage("sweep", len(thresholds), unit="thresholds") as step:
+        return _sweep(prepared, settings, labels, thresholds, step.advance)
+
+
+def _sweep(
+    prepared: Prepared,
+    settings: Settings,
+    labels: Mapping[str, str] | None,
+    thresholds: Sequence[float],
+    advance: Advance,
+) -> list[dict[str, float]]:
     # What `dedup cluster` makes of the corpus (cleaning, order, representations, copies), and
     # its links at each threshold with the same options, so each row is what a run at that
     # threshold gives.
@@ -289,6 +314,7 @@ def sweep_clusters(
                 "stories": float(len(set(predicted.values()))),
             }
         )
+        advance(1)
     return rows
 
 

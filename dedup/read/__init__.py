@@ -22,6 +22,7 @@ from typing import BinaryIO
 from dedup.config import DEFAULT_MAX_BYTES
 from dedup.errors import InputError, os_reason
 from dedup.models import Article, Skipped
+from dedup.progress import Advance
 from dedup.read import formats
 from dedup.read.decode import declared_charset, decode, printable
 from dedup.read.formats import Place
@@ -52,6 +53,7 @@ def read_corpus(
     stdin: BinaryIO | None = None,
     outputs: Sequence[str] = (),
     fields: Fields = DEFAULT_FIELDS,
+    progress: Advance | None = None,
 ) -> tuple[list[Article], list[Skipped]]:
     """Read every input; return the usable articles and the skipped records, in input order.
 
@@ -61,11 +63,12 @@ def read_corpus(
     used becomes a ``Skipped`` and reading goes on. No file over ``max_bytes`` is read, and
     none of ``outputs`` (the files this run writes: a rerun must not read its own report).
     ``fields`` says which keys or columns of JSON and CSV records hold which field.
+    ``progress`` is called with 1 as each article is read.
     """
     for item in inputs:
         if item != STDIN and not os.path.exists(item):
             raise InputError(f"path not found: {item}")
-    run = _Run(max_bytes, fields, outputs={os.path.realpath(p) for p in outputs})
+    run = _Run(max_bytes, fields, outputs={os.path.realpath(p) for p in outputs}, progress=progress)
     for item in inputs:
         if item == STDIN:
             if stdin is None and sys.stdin is None:
@@ -102,6 +105,7 @@ class _Run:
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
     ids: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> origin
     files: dict[str, str] = dataclasses.field(default_factory=dict)  # real path -> origin
+    progress: Advance | None = None  # told of each article read
 
     def skip(self, origin: str, reason: str) -> None:
         log.debug("skipped %s: %s", origin, reason)
@@ -127,6 +131,8 @@ class _Run:
             return
         self.ids[article.id] = article.origin
         self.articles.append(article)
+        if self.progress is not None:
+            self.progress(1)
 
     def read_file(self, path: str, *, id_base: str, explicit: bool) -> None:
         """Read one file; ``explicit`` when the user named it rather than its directory."""

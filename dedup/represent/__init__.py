@@ -5,31 +5,24 @@ way (a model that could not load, a cache that could not be used)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
 
 from dedup.config import Settings
 from dedup.errors import ModelError
 from dedup.models import Article
+from dedup.progress import Stages
 from dedup.represent.bundled import BUNDLED_MODEL
 from dedup.represent.cache import cached_vectors, embed_cached
 from dedup.represent.calibration import Calibration, model_key
 from dedup.represent.calibration import for_model as calibration_for
 from dedup.represent.days import event_days
 from dedup.represent.encoder import Encoder
-from dedup.represent.lexical import Profile, lexical_vectors
+from dedup.represent.lexical import LexicalVectors, lexical_vectors
 from dedup.represent.model_files import local_model_dir, local_model_identity
 from dedup.represent.similarity import Representations, centre_by_language, language_codes
 from dedup.represent.transformer import load_encoder
 
-__all__ = ["Represented", "Timer", "represent"]
-
-
-class Timer(Protocol):
-    """Times the stages of a run (see ``dedup.pipeline``): the seconds spent in each name."""
-
-    def stage(self, name: str) -> AbstractContextManager[None]: ...
+__all__ = ["Represented", "represent"]
 
 
 @dataclass(frozen=True)
@@ -47,18 +40,16 @@ def represent(
     settings: Settings,
     *,
     encoder: Encoder | None = None,
-    timer: Timer | None = None,
-    profiles: Sequence[Profile] | None = None,
+    stages: Stages | None = None,
+    lexical: LexicalVectors | None = None,
     stated_days: Sequence[int | None] | None = None,
 ) -> Represented:
     """Representations for the backend that can run, its model, its numbers, and warnings.
 
-    ``profiles`` and ``stated_days``, when given, are the articles' lexical profiles and
-    stated event days, already made (see :func:`dedup.pipeline.prepare`)."""
-
-    def stage(name: str) -> AbstractContextManager[None]:
-        return nullcontext() if timer is None else timer.stage(name)
-
+    ``lexical`` and ``stated_days``, when given, are the articles' lexical vectors and stated
+    event days, already made (see :func:`dedup.pipeline.prepare`). ``stages`` times the
+    stages this runs (``load_model``, ``embed``, ``lexical``) and tells its progress."""
+    stages = stages if stages is not None else Stages()
     warnings: list[str] = []
     backend = settings.backend
     model: str | None = None
@@ -66,46 +57,54 @@ def represent(
     identity = None
     directory = None
     if backend != "lexical" and encoder is None and settings.cache is not None:
-        with stage("embed"):  # an unchanged corpus: its vectors without the model
+        # An unchanged corpus: its vectors without the model. Not shown unless they are there.
+        with stages.stage("embed", len(articles), quiet_until_done=True) as step:
             identity = local_model_identity(
                 settings.model, device=settings.device, fast=settings.fast
             )
             if identity is not None:
                 dense = cached_vectors(settings.cache, identity, articles)
+            if dense is not None:
+                step.advance(len(articles))
+                step.note = "all from the cache: the model is not loaded"
         if dense is not None:
             model = settings.model
             directory = local_model_dir(settings.model)
             backend = "hybrid" if backend == "auto" else backend
     if backend != "lexical" and encoder is None and dense is None:
-        with stage("load_model"):
+        with stages.stage("load_model") as step:
             encoder, fallback = _load_or_fall_back(settings, backend)
             if fallback is not None:
                 warnings.append(fallback)
+            step.what = _loaded(encoder)
             if encoder is None:
                 backend = "lexical"
             elif encoder.name != settings.model:  # the fallback: not the identity looked up
                 identity = None
     if backend == "auto":
         backend = "hybrid"
-    lexical = None
     if backend in ("dense", "hybrid") and dense is None:
         assert encoder is not None
         model = encoder.name
         directory = getattr(encoder, "directory", None)
-        with stage("embed"):
+        with stages.stage("embed", len(articles)) as step:
             embedded = embed_cached(
                 encoder,
                 articles,
                 settings.cache,
                 batch_size=settings.batch_size,
-                progress=settings.progress,
+                progress=step.advance,
                 identity=identity,
             )
+            if embedded.found:
+                step.note = f"{embedded.found:,} from the cache"
         dense = embedded.vectors
         warnings.extend(embedded.warnings)
-    if backend in ("lexical", "hybrid"):
-        with stage("lexical"):
-            lexical = lexical_vectors(articles, profiles)
+    if backend in ("lexical", "hybrid") and lexical is None:
+        with stages.stage("lexical", len(articles)) as step:
+            lexical = lexical_vectors(articles, progress=step.advance)
+    elif backend == "dense":
+        lexical = None  # given, but not what the dense backend compares
     calibration = calibration_for(model_key(directory))
     if model is not None:
         note = calibration.note(model)
@@ -124,6 +123,14 @@ def represent(
         stated=stated,
     )
     return Represented(reps, model, calibration, tuple(warnings))
+
+
+def _loaded(encoder: Encoder | None) -> str:
+    """The model loaded, in words, for the ``load model`` stage."""
+    if encoder is None:
+        return "none (the lexical backend alone)"
+    device = getattr(encoder, "device", None)
+    return f"{encoder.name} on {device}" if isinstance(device, str) else encoder.name
 
 
 def _load_or_fall_back(settings: Settings, backend: str) -> tuple[Encoder | None, str | None]:

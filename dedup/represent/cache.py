@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 from dedup.errors import one_line
 from dedup.models import Article
+from dedup.progress import Advance
 from dedup.represent.encoder import Encoder, embed_articles
 from dedup.represent.fingerprint import article_keys, keys_in_space, vector_space
 
@@ -61,11 +62,12 @@ class CacheUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Embedded:
-    """What :func:`embed_cached` gives: one vector per article, and why the cache was dropped
-    if it was."""
+    """What :func:`embed_cached` gives: one vector per article, why the cache was dropped if
+    it was, and how many articles were found in it rather than embedded."""
 
     vectors: FloatArray
     warnings: tuple[str, ...] = ()
+    found: int = 0
 
 
 class EmbeddingCache:
@@ -174,7 +176,7 @@ def embed_cached(
     cache_dir: Path | None,
     *,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Advance | None = None,
     identity: str | None = None,
 ) -> Embedded:
     """:func:`~.encoder.embed_articles`, reading and filling the cache in ``cache_dir``.
@@ -184,7 +186,9 @@ def embed_cached(
     embedded once. ``cache_dir=None`` embeds everything without a cache. A cache that fails is
     dropped for the rest of the run with a line in the result's ``warnings``. ``identity`` (from
     :func:`~dedup.represent.model_files.local_model_identity`) is noted beside the vectors, so that
-    :func:`cached_vectors` can find them next time without loading the model.
+    :func:`cached_vectors` can find them next time without loading the model. ``progress`` is
+    called with the number of articles done: those found in the cache at once, the others as
+    they are embedded.
     """
     if cache_dir is None or not articles:
         return Embedded(embed_articles(encoder, articles, batch_size=batch_size, progress=progress))
@@ -216,10 +220,13 @@ def embed_cached(
         else:
             first_of.setdefault(key, row)
     todo = list(first_of.values())
+    hits = sum(1 for key in keys if key in found)
+    if progress is not None and len(articles) > len(todo):
+        progress(len(articles) - len(todo))  # found in the cache, or a copy of another's text
     log.info(
         "embedding cache %s: %d of %d articles found, %d to embed",
         cache.path if cache is not None else cache_dir,
-        len(articles) - sum(1 for key in keys if key not in found),
+        hits,
         len(articles),
         len(todo),
     )
@@ -244,7 +251,7 @@ def embed_cached(
     for row, key in enumerate(keys):
         if key not in found and first_of[key] != row:
             out[row] = out[first_of[key]]
-    return Embedded(out, tuple(notes))
+    return Embedded(out, tuple(notes), found=hits)
 
 
 def cached_vectors(

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.models import Article
+from dedup.progress import Advance
 
 __all__ = [
     "MAX_CHUNKS",
@@ -63,9 +64,13 @@ class Encoder(Protocol):
     max_tokens: int
 
     def encode(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Advance | None = None
     ) -> FloatArray:
-        """Return an ``(len(texts), dim)`` float32 array whose rows have unit L2 norm."""
+        """Return an ``(len(texts), dim)`` float32 array whose rows have unit L2 norm.
+
+        ``progress``, when given, may be called with the number of texts done as batches
+        end (an encoder that never calls it is fine: the caller counts the rest when it
+        returns). The encoder draws no progress of its own."""
         ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -182,7 +187,7 @@ def embed_articles(
     articles: Sequence[Article],
     *,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: Advance | None = None,
 ) -> FloatArray:
     """One L2-normalised float32 row per article, long articles pooled over chunks.
 
@@ -195,6 +200,9 @@ def embed_articles(
     logged. The article's vector is the weighted mean of its chunk vectors with the weights of
     :func:`chunk_weight` (1.0 for title+lead, then 0.25, 0.167, ...), normalised again, so the
     title and lead decide most of it. All chunks of all articles are encoded in one batched call.
+
+    ``progress`` is called with the number of articles done, batch by batch (an article's
+    share of a batch is its share of the chunks), ``len(articles)`` in all.
     """
     if not articles:
         return np.zeros((0, encoder.dim), dtype=np.float32)
@@ -205,10 +213,37 @@ def embed_articles(
         [chunk_weight(k) for article in chunks for k in range(len(article))], dtype=np.float32
     )
     logger.debug("embedding %d articles as %d chunks", len(articles), len(texts))
-    vectors = encoder.encode(texts, batch_size=batch_size, progress=progress)
+    counted = _ArticlesDone(len(articles), len(texts), progress)
+    vectors = encoder.encode(
+        texts, batch_size=batch_size, progress=None if progress is None else counted
+    )
+    counted.finish()
     pooled = np.zeros((len(articles), vectors.shape[1]), dtype=np.float32)
     np.add.at(pooled, owner, vectors * weights[:, None])
     return normalise_rows(pooled)
+
+
+class _ArticlesDone:
+    """Texts done -> articles done: called with the texts of each batch, it tells ``progress``
+    the whole articles those texts amount to, pro rata, so that the articles told add up to
+    ``articles`` exactly by :meth:`finish`."""
+
+    def __init__(self, articles: int, texts: int, progress: Advance | None) -> None:
+        self.articles, self.texts, self.progress = articles, texts, progress
+        self.texts_done = 0
+        self.told = 0
+
+    def __call__(self, n: int) -> None:
+        self.texts_done = min(self.texts, self.texts_done + n)
+        self._tell(self.articles * self.texts_done // max(1, self.texts))
+
+    def finish(self) -> None:
+        self._tell(self.articles)
+
+    def _tell(self, articles_done: int) -> None:
+        if self.progress is not None and articles_done > self.told:
+            self.progress(articles_done - self.told)
+            self.told = articles_done
 
 
 def normalise_rows(matrix: FloatArray) -> FloatArray:

@@ -43,6 +43,7 @@ from dedup.clean import WORDFREQ_LANGUAGES
 from dedup.clean.dates import find_mentions
 from dedup.errors import one_line
 from dedup.models import Article
+from dedup.progress import Advance
 
 N_FEATURES = 2**20
 TITLE_WEIGHT = 2.0
@@ -312,11 +313,20 @@ def char_vectors(texts: Sequence[str]) -> sp.csr_matrix:
 
 
 def lexical_vectors(
-    articles: Sequence[Article], profiles: Sequence[Profile] | None = None
+    articles: Sequence[Article],
+    profiles: Sequence[Profile] | None = None,
+    *,
+    progress: Advance | None = None,
 ) -> LexicalVectors:
-    """The corpus' lexical rows; ``profiles`` when the articles' profiles are already made."""
+    """The corpus' lexical rows; ``profiles`` when the articles' profiles are already made.
+    ``progress`` is called with 1 as each article's profile is made."""
     if profiles is None:
-        profiles = [profile(a) for a in articles]
+        made: list[Profile] = []
+        for article in articles:
+            made.append(profile(article))
+            if progress is not None:
+                progress(1)
+        profiles = made
     return LexicalVectors(
         entities=vectorize([p.entities for p in profiles], drop_common=True),
         stems=vectorize([p.stems for p in profiles]),

@@ -24,6 +24,7 @@ import numpy as np
 
 from dedup.config import cache_root
 from dedup.errors import InputError, ModelError, one_line
+from dedup.progress import Advance
 from dedup.represent import bundled
 from dedup.represent.encoder import FloatArray, normalise_rows
 from dedup.represent.fingerprint import model_fingerprint
@@ -180,8 +181,9 @@ class SentenceTransformerEncoder:
     cache when present; see :func:`load_encoder`). ``prefix=None`` picks the prefix with
     :func:`choose_prefix`; the chosen one is kept in :attr:`prefix`. On CUDA the model runs in
     fp16. With ``fast=True`` on the CPU, the transformer runs as an int8 ONNX export with
-    onnxruntime (see :mod:`dedup.represent.onnx`); elsewhere ``fast`` changes nothing. Progress bars
-    and loading chatter appear only with ``progress=True``.
+    onnxruntime (see :mod:`dedup.represent.onnx`); elsewhere ``fast`` changes nothing. The
+    libraries' loading chatter (download bars, warnings) appears only with ``progress=True``;
+    encoding draws no bar of its own (see :meth:`encode`).
 
     :attr:`fingerprint` names what the vectors depend on: the model name, a digest of its
     files, prefix and window, and the precision it runs in (``fp32``, ``fp16``, ``onnx-int8``).
@@ -252,26 +254,43 @@ class SentenceTransformerEncoder:
         )
 
     def encode(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Advance | None = None
     ) -> FloatArray:
         """Embed ``texts`` with the prefix; rows are float32 with unit norm.
 
         sentence-transformers sorts the inputs by length before batching (less padding) and
-        restores their order, so the rows match ``texts``.
+        restores their order, so the rows match ``texts``. Its own progress bar stays off;
+        ``progress`` is called with the texts of each batch as the model finishes it.
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        hook = None
+        if progress is not None:
+            # The model runs once per batch, in batches of batch_size but the last: a hook
+            # on it counts them without changing how sentence-transformers batches.
+            left = len(texts)
+
+            def batch_done(*_: object) -> None:
+                nonlocal left
+                n = min(batch_size, left)
+                left -= n
+                progress(n)
+
+            hook = self.model.register_forward_hook(batch_done)
         try:
             raw = self.model.encode(
                 list(texts),
                 prompt=self.prefix,
                 batch_size=batch_size,
-                show_progress_bar=progress,
+                show_progress_bar=False,
                 convert_to_numpy=True,
                 normalize_embeddings=True,
             )
         except Exception as exc:
             raise ModelError(f"model {self.name} failed while encoding: {one_line(exc)}") from exc
+        finally:
+            if hook is not None:
+                hook.remove()
         # Renormalise in float32: on GPU the model's own normalisation ran in fp16.
         return normalise_rows(np.asarray(raw, dtype=np.float32))
 

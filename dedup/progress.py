@@ -1,0 +1,168 @@
+"""The stages of a run, in one place: each is timed (the report's ``run.timings``), logged at
+INFO when it ends (``clean: 1,447 articles in 2.3 s (3 skipped)``), and told as it goes to a
+:class:`Progress`, if one is given.
+
+A :class:`Progress` is what draws progress: the command line passes one that draws with rich on
+a terminal (``dedup.cli.display``); the library itself never draws anything, and its default,
+:data:`NO_PROGRESS`, does nothing. Anything with these three methods will do, a recorder in
+tests included.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+__all__ = [
+    "NO_PROGRESS",
+    "STAGES",
+    "Advance",
+    "Progress",
+    "Stage",
+    "Stages",
+    "seconds",
+]
+
+log = logging.getLogger(__name__)
+
+#: The stages a run may go through, in their order: the name in the report's ``run.timings``
+#: -> the name shown and logged. A run of the lexical backend has no model to load nor
+#: anything to embed; one of the dense backend no lexical profiles; a rerun whose vectors are
+#: all in the embedding cache loads no model. ``write`` (the report files) and ``sweep`` (the
+#: thresholds of ``dedup evaluate clusters --sweep``) are the command line's.
+STAGES: dict[str, str] = {
+    "read": "read",
+    "clean": "clean",
+    "lexical": "lexical profile",
+    "load_model": "load model",
+    "embed": "embed",
+    "link": "link",
+    "group": "group",
+    "report": "report",
+    "sweep": "sweep",
+    "write": "write",
+}
+
+#: What a stage's work calls as it goes: ``advance(n)`` when ``n`` more items are done.
+Advance = Callable[[int], None]
+
+
+class Progress(Protocol):
+    """Told about a run's stages as they happen, one stage at a time."""
+
+    def stage(self, name: str, total: int | None) -> None:
+        """Stage ``name`` (a value of :data:`STAGES`) begins; ``total``: the items it will
+        count (articles, mostly), or None when that is not known ahead."""
+
+    def advance(self, n: int) -> None:
+        """``n`` more items of the current stage are done."""
+
+    def end(self, summary: str) -> None:
+        """The current stage is over; ``summary`` says what it did, as ``-v`` logs it
+        without its seconds (``1,447 articles (3 skipped)``)."""
+
+
+class _NoProgress:
+    def stage(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def end(self, summary: str) -> None:
+        pass
+
+
+#: The default: nothing is drawn.
+NO_PROGRESS: Progress = _NoProgress()
+
+
+def seconds(value: float) -> str:
+    """``2.3 s``: three significant figures at most, no exponent."""
+    if value >= 100:
+        return f"{value:.0f} s"
+    return f"{value:.1f} s" if value >= 1 else f"{value:.2f} s"
+
+
+class Stage:
+    """One stage under way (see :meth:`Stages.stage`): its work calls :meth:`advance` as it
+    goes, and may say at the end what it made (``count`` of ``unit``, or ``what``) and add a
+    ``note``; otherwise the summary is the items advanced."""
+
+    def __init__(
+        self, label: str, total: int | None, unit: str, progress: Progress, shown: bool
+    ) -> None:
+        self.label = label
+        self.total = total
+        self.unit = unit
+        self.done = 0
+        self.count: int | None = None
+        self.what: str | None = None
+        self.note = ""
+        self._progress = progress
+        self.shown = shown
+        if shown:
+            progress.stage(label, total)
+
+    def advance(self, n: int = 1) -> None:
+        """``n`` more items are done."""
+        if n <= 0:
+            return
+        if not self.shown:  # a stage begun quietly shows itself once it has done something
+            self.shown = True
+            self._progress.stage(self.label, self.total)
+        self.done += n
+        self._progress.advance(n)
+
+    def summary(self, spent: float | None = None) -> str:
+        """What the stage did, in words: ``1,447 articles (3 skipped)``, or with the seconds
+        ``spent``, ``1,447 articles in 2.3 s (3 skipped)``."""
+        text = self.what or f"{self.done if self.count is None else self.count:,} {self.unit}"
+        if spent is not None:
+            text = f"{text} in {seconds(spent)}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+class Stages:
+    """Times the stages of a run, logs each, and tells a :class:`Progress` about them.
+
+    ``timings`` (name -> seconds, summed when a name runs twice) starts from ``timings``
+    when given: the stages already run by an earlier part of the same run.
+    """
+
+    def __init__(
+        self, progress: Progress | None = None, timings: dict[str, float] | None = None
+    ) -> None:
+        self.progress = progress if progress is not None else NO_PROGRESS
+        self.timings: dict[str, float] = dict(timings or {})
+
+    @contextmanager
+    def stage(
+        self,
+        name: str,
+        total: int | None = None,
+        *,
+        unit: str = "articles",
+        quiet_until_done: bool = False,
+    ) -> Iterator[Stage]:
+        """Run stage ``name`` (a key of :data:`STAGES`) of ``total`` items of ``unit``.
+
+        ``quiet_until_done``: neither shown nor logged unless it advances (a look that may
+        find nothing, such as the embedding cache before the model is loaded); it is timed
+        all the same. A stage that raises is timed, but neither logged nor ended: the error
+        says what happened.
+        """
+        label = STAGES[name]
+        start = time.perf_counter()
+        stage = Stage(label, total, unit, self.progress, shown=not quiet_until_done)
+        try:
+            yield stage
+        finally:
+            spent = time.perf_counter() - start
+            self.timings[name] = self.timings.get(name, 0.0) + spent
+        if stage.shown:
+            log.info("%s: %s", label, stage.summary(spent))
+            self.progress.end(stage.summary())
