@@ -47,6 +47,15 @@ def default_model() -> str:
     return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
+def check_selection(min_size: int, limit: int | None) -> None:
+    """InputError unless ``min_size`` and ``limit`` make a selection of stories: both at least
+    1 (a limit of None: no limit)."""
+    if min_size < 1:
+        raise InputError(f"min size must be at least 1, got {min_size}", setting="min_size")
+    if limit is not None and limit < 1:
+        raise InputError(f"limit must be at least 1, got {limit}", setting="limit")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a run needs but its inputs. ``threshold=None`` means the calibrated default
@@ -73,6 +82,11 @@ class Settings:
     window_days: int | None = None
     #: The files the run writes (reports): never read as input, even under an input directory.
     outputs: tuple[str, ...] = ()
+    # What the views of the report show (the terminal table, report.md, report.html and
+    # stories.jsonl; report.json keeps every story): stories of at least min_size articles,
+    # the first `limit` of them in report order (None: all). See dedup.report.view.
+    min_size: int = 1
+    limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -107,6 +121,7 @@ class Settings:
             raise InputError(
                 f"window days must be at least 0, got {self.window_days}", setting="window_days"
             )
+        check_selection(self.min_size, self.limit)
         # Past these, a limit limits nothing; the arithmetic behind it must not overflow.
         object.__setattr__(self, "max_bytes", min(self.max_bytes, MAX_BYTES_CAP))
         if self.window_days is not None:

@@ -153,14 +153,42 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Selection:
+    """What a report that shows only some of its run's stories left out, and by which rule:
+    stories of at least ``min_size`` articles, the first ``limit`` of those (see
+    :func:`dedup.report.view.select`). ``whole`` is the report of every story, which the
+    summaries still count."""
+
+    min_size: int
+    limit: int | None
+    whole: Report
+    smaller: int  # stories left out for having fewer than min_size articles
+    past_limit: int  # stories of min_size articles or more left out after the first limit
+
+    @property
+    def left_out(self) -> int:
+        return self.smaller + self.past_limit
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
-    """Everything a run found. Writers in ``dedup.report`` turn it into text, JSON and files."""
+    """Everything a run found. Writers in ``dedup.report`` turn it into text, JSON and files.
+
+    A report with a ``selection`` is a view of a run that shows only some of its stories (and
+    the related pairs and evidence between them); :attr:`whole` is the run's report.
+    """
 
     stories: tuple[Story, ...]
     related: tuple[Related, ...]
     skipped: tuple[Skipped, ...]
     run: RunInfo
     explanations: tuple[Evidence, ...] = ()  # only with ``Settings.explain``
+    selection: Selection | None = None
+
+    @property
+    def whole(self) -> Report:
+        """The report of every story of the run: this one, or the one it shows some of."""
+        return self.selection.whole if self.selection is not None else self
 
     @property
     def articles(self) -> int:

@@ -15,6 +15,7 @@ ORDER = {
     "version": 0,
     "errors": 0,
     "models": 0,
+    "progress": 0,
     "config": 1,
     "read": 2,
     "clean": 3,

@@ -272,7 +272,7 @@ def test_markdown_escapes_syntax_in_cells() -> None:
     odd = Story("S7", (Member(a, 1.0), Member(b, 0.5)), 0.5, 0.5)
     text = to_markdown(Report((odd,), (), (), report.run))
     assert "## S7 · \\*Big\\* \\[news\\] \\<b\\>\\_now\\_\\</b\\> \\#1\n" in text
-    assert "| [plain](<https://e.x/a%20b%7Cc>) |  | en | — | 0.50 |" in text
+    assert "| [plain](<https://e.x/a%20b%7Cc>) | — | en | — | 0.50 |" in text
 
 
 EXPECTED_TABLE = """\

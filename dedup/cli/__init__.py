@@ -42,6 +42,9 @@ from dedup.progress import Progress, Stages
 from dedup.report import render_table, to_json
 from dedup.report.html import DEDUP_PAGE_MARK, to_html
 from dedup.report.outputs import check_writable, output_paths, write_outputs, write_text_atomic
+from dedup.report.representatives import REPRESENTATIVES_MARK, to_representatives
+from dedup.report.text import selection_note
+from dedup.report.view import select
 from dedup.version import __version__
 
 app = typer.Typer(
@@ -86,20 +89,35 @@ def _warn(report: Report, quiet: int) -> None:
         )
 
 
-def _outputs(out: Path | None, html: Path | None) -> list[Path]:
-    return (output_paths(out) if out is not None else []) + ([html] if html is not None else [])
+def _outputs(out: Path | None, html: Path | None, representatives: Path | None) -> list[Path]:
+    """Every file the run writes: the ``--out`` set, then the single files named; a usage
+    error when two of them are one file."""
+    files = [("--html", html), ("--representatives", representatives)]
+    named = [("--out", path) for path in (output_paths(out) if out is not None else [])]
+    named += [(flag, path) for flag, path in files if path is not None]
+    seen: dict[str, str] = {}
+    for flag, path in named:
+        first = seen.setdefault(os.path.realpath(path), flag)
+        if first != flag:
+            raise typer.BadParameter(f"{path} is written by {first} too", param_hint=flag)
+    return [path for _, path in named]
 
 
-def _refuse_overwriting_an_article(target: Path, inputs: Sequence[str]) -> None:
-    """An existing page that dedup did not write, named by --html and among the inputs, is an
-    article: writing the report there would destroy it."""
+def _check_file_output(target: Path, flag: str, mark: bytes, inputs: Sequence[str]) -> None:
+    """A single file to write (``--html``, ``--representatives``): writable, and not an input.
+
+    An existing file that dedup did not write (``mark`` is not in its head) and that is among
+    the inputs is an article: writing the output there would destroy it."""
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a directory")
+    check_writable(target.parent)
     try:
         with target.open("rb") as handle:
             head = handle.read(4096)
     except OSError:
         return  # nothing there (or unreadable: writing will say so)
-    if DEDUP_PAGE_MARK in head:
-        return  # an earlier report: replacing it is the point
+    if mark in head:
+        return  # an earlier output: replacing it is the point
     real = os.path.realpath(target)
     for item in inputs:
         if item == "-":
@@ -107,10 +125,48 @@ def _refuse_overwriting_an_article(target: Path, inputs: Sequence[str]) -> None:
         root = os.path.realpath(item)
         if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
             raise OutputError(
-                f"--html {target} is an input article ({item}): name another file for the report"
+                f"{flag} {target} is an input article ({item}): name another file for the report"
             )
 
 
+#: Narrower than this, the table is drawn this wide and the terminal wraps it.
+MIN_TABLE_WIDTH = 30
+
+
+def _table_width() -> int:
+    """The terminal's width ($COLUMNS first; 100 when standard output is no terminal), at
+    least :data:`MIN_TABLE_WIDTH`."""
+    return max(MIN_TABLE_WIDTH, shutil.get_terminal_size((100, 24)).columns)
+
+
+def _say_what_was_left_out(
+    view: Report, options: SettingValues, *, out: bool, html: bool, json_out: bool
+) -> None:
+    """Name the flags that left stories out of the files written (``--out``, ``--html``); the
+    table says it itself. --min-size or --limit with --json alone changes nothing: say so."""
+    if json_out and not (out or html):
+        if options["min_size"] > 1 or options["multi_only"] or options["limit"] is not None:
+            typer.echo(
+                "Warning: --min-size, --multi-only and --limit shape the table, report.md,"
+                " report.html and stories.jsonl; --json prints every story",
+                err=True,
+            )
+        return
+    if view.selection is None or not (out or html):
+        return
+    min_size = view.selection.min_size
+    flags = {
+        "min_size": "--multi-only"
+        if options["multi_only"] and min_size == 2
+        else f"--min-size {min_size}",
+        "limit": f"--limit {view.selection.limit}",
+    }
+    whole = " report.json keeps every story." if out else ""
+    typer.echo(f"{selection_note(view, flags)}{whole}", err=True)
+
+
+# What the views of `dedup cluster`'s report show (see dedup.report.view).
+VIEW_OPTIONS = ("min_size", "limit", "multi_only")
 # The settings of clustering: what `dedup cluster` takes, and `dedup evaluate clusters` with it.
 CLUSTER_OPTIONS = (
     "backend",
@@ -131,7 +187,7 @@ CLUSTER_OPTIONS = (
 @app.command(
     epilog="Example: dedup cluster samples/ --out out/  |  cat feed.jsonl | dedup cluster - --json"
 )
-@setting_options(*CLUSTER_OPTIONS)
+@setting_options(*CLUSTER_OPTIONS, *VIEW_OPTIONS)
 def cluster(
     paths: PathsArg,
     *,
@@ -149,6 +205,15 @@ def cluster(
         Path | None,
         typer.Option(help="Write the HTML report (one page that works offline) to this file."),
     ] = None,
+    representatives: Annotated[
+        Path | None,
+        typer.Option(
+            "--representatives",
+            metavar="FILE",
+            help="Write the deduplicated corpus to this file: JSONL, one line per story, its"
+            " most central article with the ids of the articles it stands for.",
+        ),
+    ] = None,
     explain: Annotated[
         bool,
         typer.Option(
@@ -162,14 +227,15 @@ def cluster(
 ) -> None:
     """Group articles into stories and report them."""
     setup_logging(verbose, quiet)
-    settings = to_settings(options, explain=explain, outputs=tuple(map(str, _outputs(out, html))))
+    targets = _outputs(out, html, representatives)
+    settings = to_settings(options, explain=explain, outputs=tuple(map(str, targets)))
+    # Every output checked before any expensive work.
     if out is not None:
-        check_writable(out)  # before any expensive work
+        check_writable(out)
     if html is not None:
-        if html.is_dir():
-            raise OutputError(f"cannot write {html}: it is a directory")
-        check_writable(html.parent)
-        _refuse_overwriting_an_article(html, paths)
+        _check_file_output(html, "--html", DEDUP_PAGE_MARK, paths)
+    if representatives is not None:
+        _check_file_output(representatives, "--representatives", REPRESENTATIVES_MARK, paths)
     typing_in = "-" in paths and sys.stdin is not None and sys.stdin.isatty()
     if typing_in and not quiet:
         typer.echo("Reading JSONL from standard input; end it with Ctrl-D.", err=True)
@@ -177,33 +243,53 @@ def cluster(
     with progress_display(not quiet and not typing_in) as progress:
         report = run(paths, settings, progress=progress)
         _warn(report, quiet)
-        _write_files(report, out, html, quiet, progress)
+        view = select(report, min_size=settings.min_size, limit=settings.limit)
+        _write_files(report, view, out, html, representatives, quiet, progress)
+    if quiet < 2:
+        _say_what_was_left_out(
+            view, options, out=out is not None, html=html is not None, json_out=json_out
+        )
     if json_out:
         write_stdout(to_json(report), nl=False)
     else:
-        width = shutil.get_terminal_size((100, 24)).columns
         color = sys.stdout is not None and sys.stdout.isatty()
-        write_stdout(render_table(report, width=max(80, width), color=color), nl=False)
+        write_stdout(render_table(view, width=_table_width(), color=color), nl=False)
 
 
 def _write_files(
-    report: Report, out: Path | None, html: Path | None, quiet: int, progress: Progress | None
+    report: Report,
+    view: Report,
+    out: Path | None,
+    html: Path | None,
+    representatives: Path | None,
+    quiet: int,
+    progress: Progress | None,
 ) -> None:
-    """Write the report files asked for (``--out``, ``--html``), each set said unless quiet."""
-    if out is None and html is None:
+    """Write the files asked for: ``--out`` (report.json with every story, the rest the
+    ``view``), ``--html`` (the view) and ``--representatives`` (every story); each said unless
+    quiet."""
+    total = (len(output_paths(out)) if out is not None else 0) + (html is not None)
+    total += representatives is not None
+    if not total:
         return
-    total = len(output_paths(out)) if out is not None else 0
-    with Stages(progress).stage("write", total + (html is not None), unit="files") as step:
+
+    def said(what: str) -> None:
+        if not quiet:
+            typer.echo(f"Wrote {what}", err=True)
+
+    with Stages(progress).stage("write", total, unit="files") as step:
         if out is not None:
-            written = write_outputs(report, out)
+            written = write_outputs(view, out)  # report.json: every story
             step.advance(len(written))
-            if not quiet:
-                typer.echo(f"Wrote {', '.join(str(p) for p in written)}", err=True)
+            said(", ".join(str(p) for p in written))
         if html is not None:
-            write_text_atomic(html, to_html(report))
+            write_text_atomic(html, to_html(view))
             step.advance()
-            if not quiet:
-                typer.echo(f"Wrote {html}", err=True)
+            said(str(html))
+        if representatives is not None:
+            write_text_atomic(representatives, to_representatives(report))
+            step.advance()
+            said(str(representatives))
 
 
 evaluate_app = typer.Typer(

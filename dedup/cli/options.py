@@ -101,6 +101,28 @@ def _setting_options(
             help="Never compare two articles whose published dates are further apart than this.",
         ),
     ] = _DEFAULT["window_days"],
+    min_size: Annotated[
+        int,
+        typer.Option(
+            "--min-size",
+            metavar="N",
+            help="Show only stories of at least N articles: in the table, report.md, "
+            "report.html and stories.jsonl (report.json keeps every story).",
+        ),
+    ] = _DEFAULT["min_size"],
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            metavar="N",
+            help="Show only the first N stories in report order (largest first), after "
+            "--min-size; as --min-size, report.json keeps every story.",
+        ),
+    ] = _DEFAULT["limit"],
+    multi_only: Annotated[
+        bool,
+        typer.Option("--multi-only", help="Leave out single-article stories: --min-size 2."),
+    ] = False,
 ) -> None:
     """The options that set Settings fields, declared once, as a command would declare them:
     :func:`setting_options` gives a command those it names. ``--model`` and ``--cache`` left
@@ -136,13 +158,16 @@ def setting_options(*names: str) -> Callable[[Callable[..., None]], Callable[...
 
 def to_settings(options: Mapping[str, Any], **fields: Any) -> Settings:
     """Settings from a command's setting options (``options``, by name) and the fields the
-    command sets itself (such as ``outputs``)."""
+    command sets itself (such as ``outputs``). ``--multi-only`` is ``--min-size 2``."""
     values = dict(options)
     model = values.pop("model", None)
     cache = values.pop("cache", None)
     no_cache = values.pop("no_cache", False)
     if no_cache and cache is not None:
         raise typer.BadParameter("give --cache DIR or --no-cache, not both", param_hint="--cache")
+    if values.pop("multi_only", False):  # with --min-size N too, the stricter of the two
+        min_size = values.get("min_size", 1)
+        values["min_size"] = max(min_size, 2) if min_size >= 1 else min_size  # < 1: an error
     return Settings(
         model=model or default_model(),
         cache=None if no_cache else (cache or cache_root()),

@@ -10,6 +10,10 @@ Which module owns what:
 - ``dedup.report.markdown``: ``report.md`` (:func:`to_markdown`), its escaping and links.
 - ``dedup.report.table``: the terminal view (:func:`render_table`).
 - ``dedup.report.html``: the self-contained ``report.html`` page.
+- ``dedup.report.view``: a view that shows only some stories (:func:`~dedup.report.view.select`:
+  ``--min-size``, ``--limit``); every writer renders the report or view it is given.
+- ``dedup.report.representatives``: the deduplicated corpus, one article per story
+  (``--representatives``).
 - ``dedup.report.outputs``: the file names and the atomic writing of the ``--out`` set.
 - ``dedup.report.explain``: the evidence behind each link (``--explain``).
 

@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from dedup.models import Article, Evidence, Member, Report, Story
-from dedup.report.text import one_line
+from dedup.models import Article, Evidence, Member, Report, Selection, Story
+from dedup.report.text import one_line, selection_note
 
 SCHEMA_VERSION: str = "1"
 
@@ -118,8 +118,33 @@ def _evidence_dict(ev: Evidence) -> dict[str, Any]:
     }
 
 
+def _summary(report: Report) -> dict[str, Any]:
+    return {
+        "articles": report.articles,
+        "stories": len(report.stories),
+        "multi_article_stories": len(report.multi),
+        "singletons": len(report.singletons),
+        "cross_language_stories": len(report.cross_language),
+        "skipped": len(report.skipped),
+        "duplicate_ratio": rounded(report.duplicate_ratio, SIM_PLACES),
+        "languages": _language_counts(report.stories),
+    }
+
+
+def _selection_dict(report: Report, selection: Selection) -> dict[str, Any]:
+    return {
+        "min_size": selection.min_size,
+        "limit": selection.limit,
+        "shown": len(report.stories),
+        "left_out": {"smaller": selection.smaller, "past_limit": selection.past_limit},
+        "note": selection_note(report),
+    }
+
+
 def to_dict(report: Report) -> dict[str, Any]:
-    """The JSON document of the report (see the module docstring for the schema)."""
+    """The JSON document of the report (see the module docstring for the schema). Of a view
+    (:func:`dedup.report.view.select`): its stories, related pairs and evidence, the summary
+    of the whole run, and a ``selection`` that says what the view left out."""
     run = report.run
     doc = {
         "schema": SCHEMA_VERSION,
@@ -133,16 +158,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "timings": {k: rounded(v, TIME_PLACES) for k, v in sorted(run.timings.items())},
             "warnings": list(run.warnings),
         },
-        "summary": {
-            "articles": report.articles,
-            "stories": len(report.stories),
-            "multi_article_stories": len(report.multi),
-            "singletons": len(report.singletons),
-            "cross_language_stories": len(report.cross_language),
-            "skipped": len(report.skipped),
-            "duplicate_ratio": rounded(report.duplicate_ratio, SIM_PLACES),
-            "languages": _language_counts(report.stories),
-        },
+        "summary": _summary(report.whole),
         "stories": [_story_dict(s) for s in report.stories],
         "related": [
             {"a": r.a, "b": r.b, "similarity": rounded(r.similarity, SIM_PLACES)}
@@ -152,6 +168,8 @@ def to_dict(report: Report) -> dict[str, Any]:
     }
     if report.explanations:
         doc["explanations"] = [_evidence_dict(ev) for ev in report.explanations]
+    if report.selection is not None:
+        doc["selection"] = _selection_dict(report, report.selection)
     return doc
 
 
@@ -195,9 +213,13 @@ def story_records(report: Report) -> Iterator[dict[str, Any]]:
         }
 
 
+def jsonl(records: Iterable[dict[str, Any]]) -> str:
+    """JSON Lines: each record one compact JSON object on its own line, keys in their order."""
+    return "".join(
+        json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records
+    )
+
+
 def to_jsonl(report: Report) -> str:
     """``stories.jsonl``: one compact JSON object per line."""
-    return "".join(
-        json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        for record in story_records(report)
-    )
+    return jsonl(story_records(report))

@@ -8,11 +8,15 @@ from urllib.parse import urlsplit
 from dedup.models import Member, Report, Story
 from dedup.report.document import iso_day
 from dedup.report.text import (
+    NO_OUTLET,
     UNTITLED,
     evidence_text,
     languages_text,
     one_line,
+    outlet,
+    outlets,
     run_text,
+    selection_note,
     summary_counts,
 )
 
@@ -75,8 +79,8 @@ def _related_text(pairs: list[tuple[str, float]]) -> str:
 
 def _md_story(story: Story, related: list[tuple[str, float]]) -> list[str]:
     facts = [f"Languages: {languages_text(story)}"]
-    if story.sources:
-        facts.append(f"Sources: {_md(', '.join(story.sources))}")
+    if names := outlets(story):
+        facts.append(f"Sources: {_md(', '.join(names))}")
     facts.append(f"Dates: {_date_range(story) or 'unknown'}")
     if story.cohesion_min is not None and story.cohesion_mean is not None:
         facts.append(f"Cohesion: min {story.cohesion_min:.2f}, mean {story.cohesion_mean:.2f}")
@@ -94,7 +98,7 @@ def _md_story(story: Story, related: list[tuple[str, float]]) -> list[str]:
             _md_row(
                 [
                     _md_title(member),
-                    _md(article.source),
+                    _md(outlet(article)) or NO_OUTLET,
                     _md(article.lang or "und"),
                     iso_day(article.published) or NO_DATE,
                     f"{member.similarity:.2f}",
@@ -117,6 +121,8 @@ def to_markdown(report: Report) -> str:
     ]
     if report.run.warnings:
         lines += [*(f"- Warning: {_md(w)}" for w in report.run.warnings), ""]
+    if report.selection is not None:
+        lines += [selection_note(report), ""]
     if not report.multi:
         lines += ["No story is told by more than one article.", ""]
     for story in report.multi:
@@ -135,7 +141,7 @@ def to_markdown(report: Report) -> str:
                     [
                         story.id,
                         _md_title(member),
-                        _md(member.article.source),
+                        _md(outlet(member.article)) or NO_OUTLET,
                         _md(member.article.lang or "und"),
                         iso_day(member.article.published) or NO_DATE,
                         _related_text(related.get(story.id, [])),

@@ -137,11 +137,18 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     """Write ``report.json``, ``report.md``, ``stories.jsonl`` and ``report.html`` into
     ``out_dir``, each atomically.
 
-    Every text is rendered before the first file is touched. Returns the paths written.
+    Of a view (:func:`dedup.report.view.select`), ``report.json`` is the whole report, the
+    complete record, and the others show the view's stories. Every text is rendered before
+    the first file is touched. Returns the paths written.
     """
     out_dir = Path(out_dir)
     check_writable(out_dir)
-    renderers: tuple[Callable[[Report], str], ...] = (to_json, to_markdown, to_jsonl, to_html)
+    renderers: tuple[Callable[[Report], str], ...] = (
+        lambda view: to_json(view.whole),
+        to_markdown,
+        to_jsonl,
+        to_html,
+    )
     texts = {
         path: render(report) for path, render in zip(output_paths(out_dir), renderers, strict=True)
     }

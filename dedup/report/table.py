@@ -15,12 +15,16 @@ from rich.text import Text
 from dedup.models import Evidence, Related, Report, Story
 from dedup.report.document import iso_day
 from dedup.report.text import (
+    NO_OUTLET,
     UNTITLED,
     evidence_text,
     languages_text,
     one_line,
+    outlet,
+    outlets,
     plural,
     run_text,
+    selection_note,
     summary_counts,
 )
 
@@ -44,10 +48,10 @@ def _short_range(story: Story) -> str:
 
 
 def _short_sources(story: Story, max_width: int) -> Text:
-    """The first source and how many more, the count kept visible when the name is cut."""
-    sources = story.sources
+    """The first outlet and how many more, the count kept visible when the name is cut."""
+    sources = outlets(story)
     if len(sources) < 2:
-        return Text("".join(sources))
+        return Text(sources[0] if sources else NO_OUTLET)
     more = f" +{len(sources) - 1}"
     first = Text(sources[0])
     first.truncate(max(1, max_width - len(more)), overflow="ellipsis")
@@ -69,13 +73,15 @@ _COLUMNS = (
     _Col("languages", max_width=18),
     _Col(CROSS_MARK),
     _Col("headline"),
-    _Col("sources", max_width=_SOURCES_WIDTH),
+    _Col("sources", max_width=_SOURCES_WIDTH),  # the outlets (see dedup.report.text.outlet)
     _Col("dates"),
     _Col("cohesion", justify="right"),
 )
 _HEADLINE = 4
-# On a narrow terminal these columns go first, in this order, to leave the headline readable.
-_DROPPABLE = (6, 5)
+_SOURCES = 5
+# On a narrow terminal these columns go first, in this order, to leave the headline readable:
+# dates, sources, cohesion, then languages (the cross-language mark stays).
+_DROPPABLE = (6, _SOURCES, 7, 2)
 _MIN_HEADLINE = 24
 _GAP = 2
 
@@ -108,7 +114,7 @@ def _story_rows(report: Report, color: bool) -> list[tuple[list[Text], str, bool
                 Text(article.lang or "und"),
                 Text(""),
                 Text(f"  {title}"),
-                Text(article.source),
+                Text(outlet(article) or NO_OUTLET),
                 Text(iso_day(article.published) or ""),
                 Text(f"{member.similarity:.2f}"),
             ]
@@ -116,25 +122,30 @@ def _story_rows(report: Report, color: bool) -> list[tuple[list[Text], str, bool
     return rows
 
 
-def _visible_columns(rows: list[tuple[list[Text], str, bool]], width: int) -> list[int]:
+def _layout(rows: list[tuple[list[Text], str, bool]], width: int) -> tuple[list[int], int]:
+    """The columns shown within ``width`` and the table's width: the headline takes the room
+    the other columns leave, up to the longest headline (no blank band on a wide terminal)."""
+
     def natural(index: int) -> int:
         col = _COLUMNS[index]
         widest = max([cell_len(col.header)] + [row[0][index].cell_len for row in rows])
         return min(widest, col.max_width) if col.max_width else widest
 
     shown = list(range(len(_COLUMNS)))
+    if all(row[0][_SOURCES].plain in ("", NO_OUTLET) for row in rows):
+        shown.remove(_SOURCES)  # no outlet known: a column of dashes says nothing
     for drop in (None, *_DROPPABLE):
-        if drop is not None:
+        if drop is not None and drop in shown:
             shown.remove(drop)
-        others = [natural(i) for i in shown if i != _HEADLINE]
-        if width - sum(others) - _GAP * (len(shown) - 1) >= _MIN_HEADLINE:
+        others = sum(natural(i) for i in shown if i != _HEADLINE) + _GAP * (len(shown) - 1)
+        if width - others >= _MIN_HEADLINE:
             break
-    return shown
+    return shown, min(width, others + natural(_HEADLINE))
 
 
 def _story_table(report: Report, width: int, color: bool) -> Table:
     rows = _story_rows(report, color)
-    shown = _visible_columns(rows, width)
+    shown, table_width = _layout(rows, width)
     table = Table(
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
@@ -142,6 +153,7 @@ def _story_table(report: Report, width: int, color: bool) -> Table:
         pad_edge=False,
         show_edge=False,
         expand=True,  # the headline column takes what the others leave, and is cut to fit
+        width=table_width,
         header_style="bold" if color else "",
     )
     for index in shown:
@@ -192,6 +204,8 @@ def render_table(report: Report, *, width: int = 100, color: bool = False) -> st
     )
     console.print(Text(summary_counts(report)))
     console.print(Text(run_text(report)))
+    if report.selection is not None:
+        console.print(Text(selection_note(report)))
     if report.stories:
         console.print()
         console.print(_story_table(report, width, color))

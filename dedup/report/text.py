@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import re
+from collections.abc import Iterable, Mapping
 
-from dedup.models import Evidence, Report, Story
+from dedup.models import Article, Evidence, Report, Story
 
 UNTITLED = "(untitled)"
+#: Shown where an article's outlet is not known.
+NO_OUTLET = "—"
+
+# A record's place in its file after the file's path in an origin: ``:LINE`` or ``:#INDEX``.
+_RECORD_PLACE = re.compile(r":#?\d+$")
+_SEPARATORS = re.compile("[/" + re.escape(os.sep) + "]")
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -24,8 +32,27 @@ def languages_text(story: Story) -> str:
     return " · ".join(f"{lang} {n}" for lang, n in story.languages.items())
 
 
+def outlet(article: Article) -> str:
+    """The outlet that published ``article``: its source, unless that is only the name of the
+    file it was read from (what the reader gives a record that names no source and has no
+    URL); then "". Repeating a file name on every row of a report says nothing."""
+    source = article.source
+    if source and article.origin:
+        for path in {article.origin, _RECORD_PLACE.sub("", article.origin)}:
+            if _SEPARATORS.split(path)[-1] == source:
+                return ""
+    return source
+
+
+def outlets(story: Story) -> list[str]:
+    """The outlets that tell ``story`` (see :func:`outlet`), sorted."""
+    return sorted({name for m in story.members if (name := outlet(m.article))})
+
+
 def summary_counts(report: Report) -> str:
-    """The line of counts that opens a report: articles, stories, skipped inputs."""
+    """The line of counts that opens a report: articles, stories, skipped inputs, of the whole
+    run even when the report shows only some of its stories."""
+    report = report.whole
     return (
         f"{plural(report.articles, 'article')}"
         f" · {plural(len(report.stories), 'story', 'stories')}"
@@ -67,3 +94,26 @@ def evidence_text(ev: Evidence) -> tuple[str, list[str]]:
         f"signals: {signal_text(ev.components.items())} = {ev.fused:.2f}"
         + ("" if abs(ev.base - ev.fused) < 0.005 else f", on the story scale {ev.base:.2f}"),
     ]
+
+
+def selection_note(report: Report, flags: Mapping[str, str] | None = None) -> str:
+    """What a view of the report (:func:`dedup.report.view.select`) left out, as a sentence:
+    ``Showing 20 of 689 stories; left out: 669 of fewer than 2 articles.``; "" for a report
+    that shows every story. ``flags`` names each rule as the caller set it (``{"min_size":
+    "--min-size 2", "limit": "--limit 20"}``): ``left out: 669 by --min-size 2``."""
+    selection = report.selection
+    if selection is None:
+        return ""
+    parts = []
+    if selection.smaller:
+        rule = (
+            f"by {flags['min_size']}"
+            if flags
+            else f"of fewer than {plural(selection.min_size, 'article')}"
+        )
+        parts.append(f"{selection.smaller} {rule}")
+    if selection.past_limit:
+        rule = f"by {flags['limit']}" if flags else f"past the first {selection.limit}"
+        parts.append(f"{selection.past_limit} {rule}")
+    total = plural(len(selection.whole.stories), "story", "stories")
+    return f"Showing {len(report.stories)} of {total}; left out: {', '.join(parts)}."
