@@ -19,6 +19,7 @@ from dedup.group import describe, group, related_pairs, story_order
 from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.read import read_corpus
+from dedup.read.records import DEFAULT_FIELDS
 from dedup.report.explain import explain_report
 from dedup.represent import Represented, represent
 from dedup.represent.days import stated_event_day
@@ -102,8 +103,8 @@ def run(
     encoder: Encoder | None = None,
     stdin: BinaryIO | None = None,
 ) -> Report:
-    """Read ``inputs`` (files, directories, ``-`` for JSONL on stdin) and group them into
-    stories."""
+    """Read ``inputs`` (files, directories, ``-`` for stdin in ``settings.stdin_format``) and
+    group them into stories."""
     timer = _Timer()
     prepared = read_and_prepare(inputs, settings, encoder=encoder, stdin=stdin, timer=timer)
     return report_from(prepared, settings, inputs=inputs, timer=timer)
@@ -119,11 +120,16 @@ def read_and_prepare(
 ) -> Prepared:
     """Read ``inputs`` and :func:`prepare` them."""
     if not inputs:
-        raise InputError("no input given: name files, directories, or - for JSONL on stdin")
+        raise InputError("no input given: name files, directories, or - for standard input")
     timer = timer or _Timer()
     with timer.stage("read"):
         articles, skipped = read_corpus(
-            inputs, max_bytes=settings.max_bytes, stdin=stdin, outputs=settings.outputs
+            inputs,
+            max_bytes=settings.max_bytes,
+            stdin=stdin,
+            outputs=settings.outputs,
+            fields=DEFAULT_FIELDS.naming(settings.fields),
+            stdin_format=settings.stdin_format,
         )
     return prepare(articles, settings, skipped=skipped, encoder=encoder, timer=timer)
 
