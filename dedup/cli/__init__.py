@@ -12,16 +12,19 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
-from dedup import evaluate
 from dedup.cli.options import (
     DEFAULT_RANGE,
     EvalJsonOpt,
+    ExplainOpt,
+    HtmlOpt,
+    JsonOpt,
+    LabelsOpt,
+    OutOpt,
+    PairsFileArg,
     PathsArg,
     PlotOpt,
     RangeOpt,
@@ -32,19 +35,21 @@ from dedup.cli.options import (
     setting_options,
     to_settings,
 )
-from dedup.cli.shell import OneLineErrors, setup_logging, write_stdout
+from dedup.cli.shell import Command, OneLineErrors, setup_logging, write_stdout
 from dedup.errors import OutputError
-from dedup.models import Report
-from dedup.pipeline import read_and_prepare, run
-from dedup.report import render_table, to_json
-from dedup.report.html import DEDUP_PAGE_MARK, to_html
-from dedup.report.outputs import check_writable, output_paths, write_outputs, write_text_atomic
 from dedup.version import __version__
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dedup.models import Report
+
+# The pipeline, numpy, scikit-learn, torch and the report writers are imported by the commands
+# that use them, not here: `dedup --help`, `--version` and shell completion stay quick.
 
 app = typer.Typer(
     cls=OneLineErrors,
-    add_completion=False,
-    no_args_is_help=True,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     help="Find the same news story told by different outlets in different languages.",
@@ -58,14 +63,22 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Find the same news story told by different outlets in different languages."""
+    _help_without_a_command(ctx)
+
+
+def _help_without_a_command(ctx: typer.Context) -> None:
+    """A group called with no command prints its help and succeeds, as ``--help`` does."""
+    if ctx.invoked_subcommand is None:
+        write_stdout(ctx.get_help())
 
 
 def _warn(report: Report) -> None:
@@ -82,12 +95,23 @@ def _warn(report: Report) -> None:
 
 
 def _outputs(out: Path | None, html: Path | None) -> list[Path]:
+    from dedup.report.outputs import output_paths
+
     return (output_paths(out) if out is not None else []) + ([html] if html is not None else [])
+
+
+_STDIN_FORMAT_NAMES = {
+    "jsonl": "JSONL",
+    "csv": "CSV",
+    "text": "articles separated by blank lines",
+}
 
 
 def _refuse_overwriting_an_article(target: Path, inputs: Sequence[str]) -> None:
     """An existing page that dedup did not write, named by --html and among the inputs, is an
     article: writing the report there would destroy it."""
+    from dedup.report.html import DEDUP_PAGE_MARK
+
     try:
         with target.open("rb") as handle:
             head = handle.read(4096)
@@ -120,43 +144,38 @@ CLUSTER_OPTIONS = (
     "max_bytes",
     "neighbours",
     "window_days",
+    "stdin_format",
+    "fields",
+    "text_field",
+    "title_field",
+    "date_field",
+    "id_field",
 )
 
 
 @app.command(
-    epilog="Example: dedup cluster samples/ --out out/  |  cat feed.jsonl | dedup cluster - --json"
+    cls=Command,
+    epilog="Example: dedup cluster samples/ --out out/  |  cat feed.jsonl | dedup cluster - --json",
 )
 @setting_options(*CLUSTER_OPTIONS)
 def cluster(
     paths: PathsArg,
     *,
     options: SettingValues,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print the JSON report on stdout.")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write report.json, report.md, stories.jsonl and report.html into this directory."
-        ),
-    ] = None,
-    html: Annotated[
-        Path | None,
-        typer.Option(help="Write the HTML report (one page that works offline) to this file."),
-    ] = None,
-    explain: Annotated[
-        bool,
-        typer.Option(
-            "--explain",
-            help="Also show the evidence that linked each story and related pair: shared"
-            " names, numbers and days, and what each signal adds to the similarity.",
-        ),
-    ] = False,
+    json_out: JsonOpt = False,
+    out: OutOpt = None,
+    html: HtmlOpt = None,
+    explain: ExplainOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Group articles into stories and report them."""
     setup_logging(verbose)
     settings = to_settings(options, explain=explain, outputs=tuple(map(str, _outputs(out, html))))
+    from dedup.pipeline import run
+    from dedup.report import render_table, to_json
+    from dedup.report.html import to_html
+    from dedup.report.outputs import check_writable, write_outputs, write_text_atomic
+
     if out is not None:
         check_writable(out)  # before any expensive work
     if html is not None:
@@ -165,7 +184,8 @@ def cluster(
         check_writable(html.parent)
         _refuse_overwriting_an_article(html, paths)
     if "-" in paths and sys.stdin is not None and sys.stdin.isatty():
-        typer.echo("Reading JSONL from standard input; end it with Ctrl-D.", err=True)
+        what = _STDIN_FORMAT_NAMES[settings.stdin_format]
+        typer.echo(f"Reading {what} from standard input; end it with Ctrl-D.", err=True)
     report = run(paths, settings)
     _warn(report)
     if out is not None:
@@ -184,11 +204,11 @@ def cluster(
 
 evaluate_app = typer.Typer(
     cls=OneLineErrors,
-    no_args_is_help=True,
     rich_markup_mode=None,
     help="Measure story detection on labelled data, and see which threshold suits it.",
     epilog="Example: dedup evaluate pairs pairs.jsonl --sweep --plot sweep.png",
 )
+evaluate_app.callback(invoke_without_command=True)(_help_without_a_command)
 app.add_typer(evaluate_app, name="evaluate")
 
 
@@ -203,14 +223,13 @@ def _eval_warnings(warnings: Sequence[str]) -> None:
 
 @evaluate_app.command(
     "pairs",
+    cls=Command,
     epilog="Example: dedup evaluate pairs ../shared/eval/semeval2022_pairs_dev.jsonl "
     "--backend lexical --json",
 )
 @setting_options("backend", "model", "device", "batch_size", "cache", "no_cache", "fast")
 def evaluate_pairs_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="JSONL or CSV: text1, text2, lang1, lang2, overall.")
-    ],
+    file: PairsFileArg,
     *,
     options: SettingValues,
     json_out: EvalJsonOpt = False,
@@ -223,6 +242,10 @@ def evaluate_pairs_cmd(
     setup_logging(verbose)
     thresholds = parse_range(sweep_range) if sweep else []
     settings = to_settings(options)
+    import numpy as np
+
+    from dedup import evaluate
+
     pairs = evaluate.load_pairs(file)
     sims, ran, model_name, warnings = evaluate.pair_similarities(pairs, settings)
     result = evaluate.score_pair_file(pairs, sims, ran, model_name, warnings)
@@ -244,15 +267,13 @@ def evaluate_pairs_cmd(
 
 @evaluate_app.command(
     "clusters",
+    cls=Command,
     epilog="Example: dedup evaluate clusters samples/articles --labels samples/labels.csv",
 )
 @setting_options(*CLUSTER_OPTIONS)
 def evaluate_clusters_cmd(
     paths: PathsArg,
-    labels: Annotated[
-        Path | None,
-        typer.Option(help="Gold stories: CSV id,story (or JSON); else the records' story field."),
-    ] = None,
+    labels: LabelsOpt = None,
     *,
     options: SettingValues,
     json_out: EvalJsonOpt = False,
@@ -265,6 +286,9 @@ def evaluate_clusters_cmd(
     setup_logging(verbose)
     thresholds = parse_range(sweep_range) if sweep else []
     settings = to_settings(options)
+    from dedup import evaluate
+    from dedup.pipeline import read_and_prepare
+
     gold = evaluate.load_labels(labels) if labels is not None else None
     # Read and represented once, for the run at the threshold and for the sweep.
     prepared = read_and_prepare(paths, settings)
