@@ -273,7 +273,10 @@ def csv_lines(
     # Article bodies outgrow csv's default 128 KiB field limit; files are bounded by max_bytes.
     csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
     clean = (line.replace("\x00", "") for line in lines)
-    header_line = next(clean, "")
+    header_line = next(clean, None)
+    if header_line is None:
+        yield place.display, cut() or "empty text"
+        return
     delimiter = max(",;\t|", key=header_line.count)  # a tie keeps ","
     reader = csv.reader(itertools.chain([header_line], clean), delimiter=delimiter, strict=True)
     try:
@@ -282,7 +285,7 @@ def csv_lines(
         yield f"{place.display}:1", cut() or f"broken CSV ({exc})"
         return
     if header is None:
-        yield place.display, cut() or "empty text"
+        yield place.display, "empty text"
         return
     columns = [column.strip() for column in header]
     if not any(column.lower() in place.fields.names["text"] for column in columns):
