@@ -13,14 +13,28 @@ The repository's samples (from its root), with the lexical backend, which needs 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 from dedup.config import Settings  # noqa: E402
 from dedup.errors import DedupError, InputError, ModelError, OutputError  # noqa: E402
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story  # noqa: E402
-from dedup.pipeline import cluster_articles, run  # noqa: E402
 from dedup.version import __version__  # noqa: E402
+
+if TYPE_CHECKING:
+    from dedup.pipeline import cluster_articles, run
+
+
+def __getattr__(name: str) -> object:
+    """``run`` and ``cluster_articles``, imported on first use: the pipeline imports numpy,
+    scikit-learn and more, which ``dedup --help`` and ``dedup --version`` do not need."""
+    if name in ("run", "cluster_articles"):
+        from dedup import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Article",

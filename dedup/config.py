@@ -17,6 +17,12 @@ Backend = Literal["auto", "dense", "lexical", "hybrid"]
 BACKENDS: tuple[str, ...] = ("auto", "dense", "lexical", "hybrid")
 Neighbours = Literal["auto", "exact", "ann"]
 NEIGHBOURS: tuple[str, ...] = ("auto", "exact", "ann")
+#: How ``-`` (standard input) is read: JSONL, CSV with a header row, or plain text (articles
+#: separated by blank lines, the first line of each its title).
+StdinFormat = Literal["jsonl", "csv", "text"]
+STDIN_FORMATS: tuple[str, ...] = ("jsonl", "csv", "text")
+#: The fields of a record (a JSON object, a CSV row) that become an Article's.
+RECORD_FIELDS: tuple[str, ...] = ("id", "title", "text", "url", "source", "lang", "published")
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 MODEL_ENV = "DEDUP_MODEL"
@@ -41,6 +47,32 @@ def cache_root() -> Path:
         except RuntimeError as exc:  # ~user for a user this system does not have
             raise InputError(f"{CACHE_ENV}={override!r}: {exc}") from exc
     return user_cache_path("dedup", appauthor=False)
+
+
+def record_fields(chosen: Mapping[str, str]) -> dict[str, str]:
+    """Record field -> the key or column named for it, stripped; InputError (the ``fields``
+    setting) for a field records do not have or an empty name."""
+    unknown = sorted(set(chosen) - set(RECORD_FIELDS))
+    if unknown:
+        raise InputError(
+            f"no record field {', '.join(unknown)}: the fields are {', '.join(RECORD_FIELDS)}",
+            setting="fields",
+        )
+    named: dict[str, str] = {}
+    for name, key in chosen.items():
+        if not isinstance(key, str) or not key.strip():
+            raise InputError(f"empty key or column name for the {name} field", setting="fields")
+        named[name] = key.strip()
+    return named
+
+
+def check_stdin_format(value: str) -> None:
+    """InputError (the ``stdin_format`` setting) unless ``value`` is one of STDIN_FORMATS."""
+    if value not in STDIN_FORMATS:
+        raise InputError(
+            f"unknown stdin format {value!r}: use one of {', '.join(STDIN_FORMATS)}",
+            setting="stdin_format",
+        )
 
 
 def default_model() -> str:
@@ -87,6 +119,10 @@ class Settings:
     # the first `limit` of them in report order (None: all). See dedup.report.view.
     min_size: int = 1
     limit: int | None = None
+    #: Record fields read from a key or column the user named (``{"text": "story"}``), that
+    #: one alone; the others from their usual names (see dedup.read.records).
+    fields: Mapping[str, str] = field(default_factory=dict)
+    stdin_format: StdinFormat = "jsonl"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -122,6 +158,8 @@ class Settings:
                 f"window days must be at least 0, got {self.window_days}", setting="window_days"
             )
         check_selection(self.min_size, self.limit)
+        check_stdin_format(self.stdin_format)
+        object.__setattr__(self, "fields", record_fields(self.fields))
         # Past these, a limit limits nothing; the arithmetic behind it must not overflow.
         object.__setattr__(self, "max_bytes", min(self.max_bytes, MAX_BYTES_CAP))
         if self.window_days is not None:

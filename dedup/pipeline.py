@@ -19,6 +19,7 @@ from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.progress import Advance, Progress, Stages
 from dedup.read import read_corpus
+from dedup.read.records import DEFAULT_FIELDS
 from dedup.report.explain import explain_report
 from dedup.represent import Represented, represent
 from dedup.represent.days import stated_event_day
@@ -124,8 +125,9 @@ def run(
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
 ) -> Report:
-    """Read ``inputs`` (files, directories, ``-`` for JSONL on stdin) and group them into
-    stories. ``progress`` is told of each stage as it goes (see :mod:`dedup.progress`)."""
+    """Read ``inputs`` (files, directories, ``-`` for stdin in ``settings.stdin_format``) and
+    group them into stories. ``progress`` is told of each stage as it goes (see
+    :mod:`dedup.progress`)."""
     prepared = read_and_prepare(inputs, settings, encoder=encoder, stdin=stdin, progress=progress)
     return report_from(prepared, settings, inputs=inputs, progress=progress)
 
@@ -140,7 +142,7 @@ def read_and_prepare(
 ) -> Prepared:
     """Read ``inputs`` and :func:`prepare` them."""
     if not inputs:
-        raise InputError("no input given: name files, directories, or - for JSONL on stdin")
+        raise InputError("no input given: name files, directories, or - for standard input")
     stages = Stages(progress)
     with stages.stage("read") as step:
         articles, skipped = read_corpus(
@@ -149,6 +151,8 @@ def read_and_prepare(
             stdin=stdin,
             outputs=settings.outputs,
             progress=step.advance,
+            fields=DEFAULT_FIELDS.naming(settings.fields),
+            stdin_format=settings.stdin_format,
         )
         step.note = _skipped_note(len(skipped))
     return _prepare(articles, settings, skipped, encoder, stages)

@@ -526,7 +526,7 @@ def test_explain_with_a_model_shows_the_dense_signal(tiny_model_dir: Path) -> No
 def test_evaluate_clusters_with_a_sweep_reads_and_represents_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from dedup import cli, pipeline
+    from dedup import pipeline
 
     calls: list[object] = []
     real = pipeline.read_and_prepare
@@ -535,7 +535,6 @@ def test_evaluate_clusters_with_a_sweep_reads_and_represents_once(
         calls.append(args)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(cli, "read_and_prepare", counted)
     monkeypatch.setattr(pipeline, "read_and_prepare", counted)
     result = invoke(
         "evaluate", "clusters", ARTICLES, "--labels", str(Path(ARTICLES).parent / "labels.csv"),

@@ -265,9 +265,9 @@ def test_minus_v_shows_the_traceback_of_an_internal_error() -> None:
 
     samples = str(Path(__file__).parent.parent / "samples" / "articles")
     code = (
-        "import sys, dedup.cli as cli\n"
+        "import sys, dedup.cli as cli, dedup.pipeline as pipeline\n"
         "def broken(*args, **kwargs):\n    raise ZeroDivisionError('a bug')\n"
-        "cli.run = broken\n"
+        "pipeline.run = broken\n"
         "sys.argv = ['dedup', *sys.argv[1:]]\n"
         "cli.main()\n"
     )

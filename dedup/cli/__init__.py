@@ -12,21 +12,24 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 
-from dedup import evaluate
-from dedup.cli.display import progress_display
 from dedup.cli.options import (
     DEFAULT_RANGE,
     EvalJsonOpt,
+    ExplainOpt,
+    HtmlOpt,
+    JsonOpt,
+    LabelsOpt,
+    OutOpt,
+    PairsFileArg,
     PathsArg,
     PlotOpt,
     QuietOpt,
     RangeOpt,
+    RepresentativesOpt,
     SettingValues,
     SweepOpt,
     VerboseOpt,
@@ -34,23 +37,22 @@ from dedup.cli.options import (
     setting_options,
     to_settings,
 )
-from dedup.cli.shell import OneLineErrors, setup_logging, write_stdout
+from dedup.cli.shell import Command, OneLineErrors, setup_logging, write_stdout
 from dedup.errors import OutputError
-from dedup.models import Report
-from dedup.pipeline import read_and_prepare, run
-from dedup.progress import Progress, Stages
-from dedup.report import render_table, to_json
-from dedup.report.html import DEDUP_PAGE_MARK, to_html
-from dedup.report.outputs import check_writable, output_paths, write_outputs, write_text_atomic
-from dedup.report.representatives import REPRESENTATIVES_MARK, to_representatives
-from dedup.report.text import selection_note
-from dedup.report.view import select
 from dedup.version import __version__
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dedup.models import Report
+    from dedup.progress import Progress
+
+# The pipeline, numpy, scikit-learn, torch and the report writers are imported by the commands
+# that use them, not here: `dedup --help`, `--version` and shell completion stay quick.
 
 app = typer.Typer(
     cls=OneLineErrors,
-    add_completion=False,
-    no_args_is_help=True,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     help="Find the same news story told by different outlets in different languages.",
@@ -64,14 +66,22 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Find the same news story told by different outlets in different languages."""
+    _help_without_a_command(ctx)
+
+
+def _help_without_a_command(ctx: typer.Context) -> None:
+    """A group called with no command prints its help and succeeds, as ``--help`` does."""
+    if ctx.invoked_subcommand is None:
+        write_stdout(ctx.get_help())
 
 
 def _warn(report: Report, quiet: int) -> None:
@@ -92,6 +102,8 @@ def _warn(report: Report, quiet: int) -> None:
 def _outputs(out: Path | None, html: Path | None, representatives: Path | None) -> list[Path]:
     """Every file the run writes: the ``--out`` set, then the single files named; a usage
     error when two of them are one file."""
+    from dedup.report.outputs import output_paths
+
     files = [("--html", html), ("--representatives", representatives)]
     named = [("--out", path) for path in (output_paths(out) if out is not None else [])]
     named += [(flag, path) for flag, path in files if path is not None]
@@ -103,11 +115,20 @@ def _outputs(out: Path | None, html: Path | None, representatives: Path | None) 
     return [path for _, path in named]
 
 
+_STDIN_FORMAT_NAMES = {
+    "jsonl": "JSONL",
+    "csv": "CSV",
+    "text": "articles separated by blank lines",
+}
+
+
 def _check_file_output(target: Path, flag: str, mark: bytes, inputs: Sequence[str]) -> None:
     """A single file to write (``--html``, ``--representatives``): writable, and not an input.
 
     An existing file that dedup did not write (``mark`` is not in its head) and that is among
     the inputs is an article: writing the output there would destroy it."""
+    from dedup.report.outputs import check_writable
+
     if target.is_dir():
         raise OutputError(f"cannot write {target}: it is a directory")
     check_writable(target.parent)
@@ -144,6 +165,8 @@ def _say_what_was_left_out(
 ) -> None:
     """Name the flags that left stories out of the files written (``--out``, ``--html``); the
     table says it itself. --min-size or --limit with --json alone changes nothing: say so."""
+    from dedup.report.text import selection_note
+
     if json_out and not (out or html):
         if options["min_size"] > 1 or options["multi_only"] or options["limit"] is not None:
             typer.echo(
@@ -181,47 +204,29 @@ CLUSTER_OPTIONS = (
     "max_bytes",
     "neighbours",
     "window_days",
+    "stdin_format",
+    "fields",
+    "text_field",
+    "title_field",
+    "date_field",
+    "id_field",
 )
 
 
 @app.command(
-    epilog="Example: dedup cluster samples/ --out out/  |  cat feed.jsonl | dedup cluster - --json"
+    cls=Command,
+    epilog="Example: dedup cluster samples/ --out out/  |  cat feed.jsonl | dedup cluster - --json",
 )
 @setting_options(*CLUSTER_OPTIONS, *VIEW_OPTIONS)
 def cluster(
     paths: PathsArg,
     *,
     options: SettingValues,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print the JSON report on stdout.")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write report.json, report.md, stories.jsonl and report.html into this directory."
-        ),
-    ] = None,
-    html: Annotated[
-        Path | None,
-        typer.Option(help="Write the HTML report (one page that works offline) to this file."),
-    ] = None,
-    representatives: Annotated[
-        Path | None,
-        typer.Option(
-            "--representatives",
-            metavar="FILE",
-            help="Write the deduplicated corpus to this file: JSONL, one line per story, its"
-            " most central article with the ids of the articles it stands for.",
-        ),
-    ] = None,
-    explain: Annotated[
-        bool,
-        typer.Option(
-            "--explain",
-            help="Also show the evidence that linked each story and related pair: shared"
-            " names, numbers and days, and what each signal adds to the similarity.",
-        ),
-    ] = False,
+    json_out: JsonOpt = False,
+    out: OutOpt = None,
+    html: HtmlOpt = None,
+    representatives: RepresentativesOpt = None,
+    explain: ExplainOpt = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = 0,
 ) -> None:
@@ -229,6 +234,14 @@ def cluster(
     setup_logging(verbose, quiet)
     targets = _outputs(out, html, representatives)
     settings = to_settings(options, explain=explain, outputs=tuple(map(str, targets)))
+    from dedup.cli.display import progress_display
+    from dedup.pipeline import run
+    from dedup.report import render_table, to_json
+    from dedup.report.html import DEDUP_PAGE_MARK
+    from dedup.report.outputs import check_writable
+    from dedup.report.representatives import REPRESENTATIVES_MARK
+    from dedup.report.view import select
+
     # Every output checked before any expensive work.
     if out is not None:
         check_writable(out)
@@ -238,7 +251,8 @@ def cluster(
         _check_file_output(representatives, "--representatives", REPRESENTATIVES_MARK, paths)
     typing_in = "-" in paths and sys.stdin is not None and sys.stdin.isatty()
     if typing_in and not quiet:
-        typer.echo("Reading JSONL from standard input; end it with Ctrl-D.", err=True)
+        what = _STDIN_FORMAT_NAMES[settings.stdin_format]
+        typer.echo(f"Reading {what} from standard input; end it with Ctrl-D.", err=True)
     # No display over what is typed in; it goes before the report reaches stdout.
     with progress_display(not quiet and not typing_in) as progress:
         report = run(paths, settings, progress=progress)
@@ -268,6 +282,11 @@ def _write_files(
     """Write the files asked for: ``--out`` (report.json with every story, the rest the
     ``view``), ``--html`` (the view) and ``--representatives`` (every story); each said unless
     quiet."""
+    from dedup.progress import Stages
+    from dedup.report.html import to_html
+    from dedup.report.outputs import output_paths, write_outputs, write_text_atomic
+    from dedup.report.representatives import to_representatives
+
     total = (len(output_paths(out)) if out is not None else 0) + (html is not None)
     total += representatives is not None
     if not total:
@@ -294,11 +313,11 @@ def _write_files(
 
 evaluate_app = typer.Typer(
     cls=OneLineErrors,
-    no_args_is_help=True,
     rich_markup_mode=None,
     help="Measure story detection on labelled data, and see which threshold suits it.",
     epilog="Example: dedup evaluate pairs pairs.jsonl --sweep --plot sweep.png",
 )
+evaluate_app.callback(invoke_without_command=True)(_help_without_a_command)
 app.add_typer(evaluate_app, name="evaluate")
 
 
@@ -315,14 +334,13 @@ def _eval_warnings(warnings: Sequence[str], quiet: int) -> None:
 
 @evaluate_app.command(
     "pairs",
+    cls=Command,
     epilog="Example: dedup evaluate pairs ../shared/eval/semeval2022_pairs_dev.jsonl "
     "--backend lexical --json",
 )
 @setting_options("backend", "model", "device", "batch_size", "cache", "no_cache", "fast")
 def evaluate_pairs_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="JSONL or CSV: text1, text2, lang1, lang2, overall.")
-    ],
+    file: PairsFileArg,
     *,
     options: SettingValues,
     json_out: EvalJsonOpt = False,
@@ -336,6 +354,11 @@ def evaluate_pairs_cmd(
     setup_logging(verbose, quiet)
     thresholds = parse_range(sweep_range) if sweep else []
     settings = to_settings(options)
+    import numpy as np
+
+    from dedup import evaluate
+    from dedup.cli.display import progress_display
+
     pairs = evaluate.load_pairs(file)
     with progress_display(not quiet) as progress:
         sims, ran, model_name, warnings = evaluate.pair_similarities(
@@ -357,15 +380,13 @@ def evaluate_pairs_cmd(
 
 @evaluate_app.command(
     "clusters",
+    cls=Command,
     epilog="Example: dedup evaluate clusters samples/articles --labels samples/labels.csv",
 )
 @setting_options(*CLUSTER_OPTIONS)
 def evaluate_clusters_cmd(
     paths: PathsArg,
-    labels: Annotated[
-        Path | None,
-        typer.Option(help="Gold stories: CSV id,story (or JSON); else the records' story field."),
-    ] = None,
+    labels: LabelsOpt = None,
     *,
     options: SettingValues,
     json_out: EvalJsonOpt = False,
@@ -379,6 +400,10 @@ def evaluate_clusters_cmd(
     setup_logging(verbose, quiet)
     thresholds = parse_range(sweep_range) if sweep else []
     settings = to_settings(options)
+    from dedup import evaluate
+    from dedup.cli.display import progress_display
+    from dedup.pipeline import read_and_prepare
+
     gold = evaluate.load_labels(labels) if labels is not None else None
     rows: list[dict[str, float]] = []
     with progress_display(not quiet) as progress:
@@ -408,6 +433,8 @@ def _show_evaluation(
     table: Callable[[dict[str, Any]], str],
 ) -> None:
     """An evaluation's scores (and its sweep's rows) as JSON or as tables."""
+    from dedup import evaluate
+
     if json_out:
         _print_json({**result, "sweep": rows} if sweep else result)
         return

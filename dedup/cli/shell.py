@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from dedup.errors import DedupError, OutputError, one_line, os_reason
 
@@ -43,6 +43,8 @@ class OneLineErrors(TyperGroup):
         try:
             rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
+            if isinstance(exc, typer.BadParameter):
+                _name_the_source(exc)
             _fail(exc.format_message(), exc.exit_code)
         except typer.Abort:
             _fail("aborted", 130)
@@ -81,6 +83,43 @@ class OneLineErrors(TyperGroup):
             if isinstance(command, TyperGroup):
                 commands.extend(command.commands.values())
         return None
+
+
+def _name_the_source(exc: typer.BadParameter) -> None:
+    """A bad option value names its long flag, and the environment variable when the value
+    came from there: Typer names both, whichever it came from."""
+    param, ctx = exc.param, exc.ctx
+    if exc.param_hint is not None or not isinstance(param, TyperOption) or ctx is None:
+        return
+    flag = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+    source = ctx.get_parameter_source(str(param.name))
+    if getattr(source, "name", "") == "ENVIRONMENT" and isinstance(param.envvar, str):
+        exc.param_hint = f"{param.envvar} ({flag})"
+    else:
+        exc.param_hint = flag
+
+
+class Command(TyperCommand):
+    """A command whose arguments show as their metavar alone (``PATH...``, ``FILE``), in the
+    usage line and the help, rather than Typer's ``{paths}...`` and ``<list[str]>``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument and param.metavar:
+                param.__class__ = _NamedArgument
+
+
+class _NamedArgument(TyperArgument):
+    """An argument shown by its metavar: ``PATH...`` when required, ``[PATH]...`` when not."""
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        name = str(self.metavar)
+        return [name if self.required else f"[{name}]"]
+
+    def get_help_record(self, ctx: Any) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        return None if record is None else (str(self.metavar), record[1])
 
 
 class _Interrupted(BaseException):

@@ -2,11 +2,13 @@
 
 Formats by extension: ``.txt``/``.md`` (first non-empty line is the title), ``.html``/``.htm``
 (main text and metadata via trafilatura), ``.json`` (an object or an array of objects),
-``.jsonl`` (one object per line) and ``.csv`` (a header row). ``-`` is JSONL on stdin.
+``.jsonl`` (one object per line) and ``.csv`` (a header row). ``-`` is standard input, read as
+JSONL, CSV or plain text (articles separated by blank lines): see :data:`STDIN_READERS`.
 
 Ids: a record's own ``id``; else the path relative to the directory it was found under (a file
 named directly keeps its path as given), plus ``:LINE`` for JSONL and CSV records and ``:#INDEX``
-(from 0) for the items of a JSON array. Records on stdin get ``stdin:LINE``.
+(from 0) for the items of a JSON array. Records on stdin get ``stdin:LINE`` (the first line of
+a CSV row or of a plain-text article).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
-from dedup.config import DEFAULT_MAX_BYTES
+from dedup.config import DEFAULT_MAX_BYTES, StdinFormat, check_stdin_format
 from dedup.errors import InputError, os_reason
 from dedup.models import Article, Skipped
 from dedup.progress import Advance
-from dedup.read import formats
+from dedup.read import formats, streams
 from dedup.read.decode import declared_charset, decode, printable
 from dedup.read.formats import Place
 from dedup.read.records import DEFAULT_FIELDS, Fields, Result
@@ -33,6 +35,12 @@ __all__ = ["DEFAULT_MAX_BYTES", "STDIN", "read_corpus"]
 log = logging.getLogger(__name__)
 
 STDIN = "-"
+#: How each format of standard input is read.
+STDIN_READERS = {
+    "jsonl": streams.jsonl_stream,
+    "csv": streams.csv_stream,
+    "text": streams.text_stream,
+}
 _STDIN_NAME = "<stdin>"
 _KINDS = {
     ".txt": "text",
@@ -54,17 +62,21 @@ def read_corpus(
     outputs: Sequence[str] = (),
     fields: Fields = DEFAULT_FIELDS,
     progress: Advance | None = None,
+    stdin_format: StdinFormat = "jsonl",
 ) -> tuple[list[Article], list[Skipped]]:
     """Read every input; return the usable articles and the skipped records, in input order.
 
     ``inputs`` are files, directories (walked recursively in sorted order, dot-names and files
-    of other types left out) or ``-`` for JSONL on ``stdin`` (default ``sys.stdin.buffer``).
+    of other types left out) or ``-`` for ``stdin`` (default ``sys.stdin.buffer``) in
+    ``stdin_format``: ``jsonl``, ``csv`` or ``text`` (see :mod:`dedup.read.streams`).
     A missing path raises ``InputError`` before anything is read; anything else that cannot be
     used becomes a ``Skipped`` and reading goes on. No file over ``max_bytes`` is read, and
     none of ``outputs`` (the files this run writes: a rerun must not read its own report).
-    ``fields`` says which keys or columns of JSON and CSV records hold which field.
+    ``fields`` says which keys or columns of JSON and CSV records hold which field (text,
+    Markdown and HTML are read as they always are).
     ``progress`` is called with 1 as each article is read.
     """
+    check_stdin_format(stdin_format)
     for item in inputs:
         if item != STDIN and not os.path.exists(item):
             raise InputError(f"path not found: {item}")
@@ -74,14 +86,10 @@ def read_corpus(
             if stdin is None and sys.stdin is None:
                 raise InputError("cannot read - : standard input is closed")
             stream = stdin if stdin is not None else sys.stdin.buffer
-            run.take(
-                formats.jsonl_stream(
-                    stream,
-                    Place(_STDIN_NAME, "stdin", "", fields),
-                    max_bytes=max_bytes,
-                    limit=_over_limit(max_bytes),
-                )
-            )
+            own = fields if stdin_format != "text" else DEFAULT_FIELDS
+            read = STDIN_READERS[stdin_format]
+            place = Place(_STDIN_NAME, "stdin", "", own)
+            run.take(read(stream, place, max_bytes=max_bytes, limit=_over_limit(max_bytes)))
         elif os.path.isdir(item):
             for path, rel, error in _walk(item):
                 if error is not None:
@@ -171,7 +179,7 @@ class _Run:
                 if kind == "jsonl":
                     limit = _over_limit(self.max_bytes)
                     self.take(
-                        formats.jsonl_stream(stream, place, max_bytes=self.max_bytes, limit=limit)
+                        streams.jsonl_stream(stream, place, max_bytes=self.max_bytes, limit=limit)
                     )
                     return
                 data = formats.read_at_most(stream, self.max_bytes + 1)
@@ -185,9 +193,11 @@ class _Run:
         if text is None:
             self.skip(shown, "binary file")
             return
+        if kind in ("text", "markdown", "html"):
+            # dedup makes these records itself, under its own names: no field is renamed.
+            place = dataclasses.replace(place, fields=DEFAULT_FIELDS)
         if kind in ("text", "markdown"):
-            record = formats.text_record(text, markdown=kind == "markdown", fields=self.fields)
-            self.add(*place.article(record))
+            self.add(*place.article(formats.text_record(text, markdown=kind == "markdown")))
         elif kind == "html":
             page = formats.html_record(text)
             if isinstance(page, str):

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from dedup.read.decode import decode, decode_line, has_wide_encoding, looks_binary
 from dedup.read.records import DEFAULT_FIELDS, Fields, Result, to_article
 
 Found = Iterator[tuple[str, Result]]
-_HEAD = 8192  # bytes sniffed at the start of a JSONL stream
 
 
 @dataclass(frozen=True)
@@ -231,53 +230,6 @@ def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def jsonl_stream(stream: BinaryIO, place: Place, *, max_bytes: int, limit: str) -> Found:
-    """JSONL read line by line from a byte stream, never more than ``max_bytes`` of it.
-
-    ``limit`` words the size limit for the reason given when the stream is longer.
-    """
-    head = read_at_most(stream, min(_HEAD, max_bytes + 1))
-    if has_wide_encoding(head):
-        # UTF-16/32 (or binary): its newline bytes do not split lines, so decode it whole.
-        data = head + read_at_most(stream, max_bytes + 1 - len(head))
-        if len(data) > max_bytes:
-            yield place.display, f"input is {limit}; it is not read"
-            return
-        text = decode(data)
-        if text is None:
-            yield place.display, "binary file"
-            return
-        yield from jsonl_articles(enumerate(text.split("\n"), 1), place)
-        return
-    if looks_binary(head):
-        yield place.display, "binary file"
-        return
-    reader = _Prefixed(head.removeprefix(b"\xef\xbb\xbf"), stream)
-    budget = max_bytes
-    lineno = 0
-    while raw := reader.readline(budget + 1):
-        lineno += 1
-        budget -= len(raw)
-        if budget < 0:
-            yield f"{place.display}:{lineno}", f"input is {limit}; the rest is not read"
-            return
-        yield from jsonl_articles([(lineno, decode_line(raw))], place)
-
-
-class _Prefixed:
-    """A byte stream whose first bytes were already read (to sniff them): reads them again."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = io.BytesIO(head)
-        self._stream = stream
-
-    def readline(self, limit: int) -> bytes:
-        line = self._head.readline(limit)
-        if line.endswith(b"\n") or len(line) >= limit:
-            return line
-        return line + self._stream.readline(limit - len(line))
-
-
 def jsonl_articles(lines: Iterable[tuple[int, str]], place: Place) -> Found:
     """One JSON object per numbered line; blank lines are passed over."""
     for lineno, line in lines:
@@ -303,16 +255,34 @@ def jsonl_articles(lines: Iterable[tuple[int, str]], place: Place) -> Found:
 
 def csv_articles(text: str, place: Place, *, max_bytes: int) -> Found:
     """CSV with a header row; the delimiter is the one of , ; tab | the header uses most."""
+    return csv_lines(io.StringIO(text, newline=""), place, max_bytes=max_bytes)
+
+
+def csv_lines(
+    lines: Iterable[str],
+    place: Place,
+    *,
+    max_bytes: int,
+    cut: Callable[[], str | None] = lambda: None,
+) -> Found:
+    """CSV read from its lines, line endings kept (a quoted field may span lines).
+
+    ``cut`` says, once ``lines`` have ended, why they ended before the data did (a size
+    limit), or None: a row broken off there is that reason, not a broken CSV.
+    """
     # Article bodies outgrow csv's default 128 KiB field limit; files are bounded by max_bytes.
     csv.field_size_limit(max(csv.field_size_limit(), max_bytes))
-    text = text.replace("\x00", "")
-    header_line = text.split("\n", 1)[0]
+    clean = (line.replace("\x00", "") for line in lines)
+    header_line = next(clean, None)
+    if header_line is None:
+        yield place.display, cut() or "empty text"
+        return
     delimiter = max(",;\t|", key=header_line.count)  # a tie keeps ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(itertools.chain([header_line], clean), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        yield f"{place.display}:1", f"broken CSV ({exc})"
+        yield f"{place.display}:1", cut() or f"broken CSV ({exc})"
         return
     if header is None:
         yield place.display, "empty text"
@@ -327,12 +297,13 @@ def csv_articles(text: str, place: Place, *, max_bytes: int) -> Found:
         try:
             row = next(reader, None)
         except csv.Error as exc:
-            yield (
-                f"{place.display}:{start}",
-                f"broken CSV, the rest of the file is not read ({exc})",
-            )
+            reason = cut() or f"broken CSV, the rest of the file is not read ({exc})"
+            yield f"{place.display}:{start}", reason
             return
         if row is None:
+            cut_off = cut()
+            if cut_off is not None:
+                yield f"{place.display}:{start}", cut_off
             return
         end = reader.line_num
         if not any(cell.strip() for cell in row):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_tz
 from urllib.parse import urlsplit
 
-from dedup.errors import InputError
+from dedup.config import record_fields
 from dedup.models import Article
 from dedup.read.decode import normalise
 
@@ -48,21 +48,11 @@ class Fields:
     names: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=lambda: FIELDS)
 
     def naming(self, chosen: Mapping[str, str]) -> Fields:
-        """These fields read from the named key or column only; InputError for a field dedup
-        does not have."""
-        unknown = sorted(set(chosen) - set(self.names))
-        if unknown:
-            raise InputError(
-                f"no record field {', '.join(unknown)}: the fields are {', '.join(self.names)}",
-                setting="fields",
-            )
+        """These fields read from the named key or column only (case-insensitively); InputError
+        for a field dedup does not have, or an empty name."""
         names = dict(self.names)
-        for field, key in chosen.items():
-            if not key.strip():
-                raise InputError(
-                    f"empty key or column name for the {field} field", setting="fields"
-                )
-            names[field] = (key.strip().lower(),)
+        for field, key in record_fields(chosen).items():
+            names[field] = (key.lower(),)
         return Fields(names)
 
     def has(self, record: Mapping[str, object], field: str) -> bool:
