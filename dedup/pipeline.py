@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import logging
 import time
@@ -53,11 +54,14 @@ def canonical_order(articles: Sequence[Article]) -> list[Article]:
 
 
 def _copy_of(articles: Sequence[Article]) -> np.ndarray:
-    """For each article, the first one with the same text, language and date (itself if none):
-    such copies have the same representations, so the same similarity to everything."""
-    first: dict[tuple[str, str | None, object], int] = {}
+    """For each article, the first one with the same text, language and dates (itself if
+    none): such copies have the same representations, so the same similarity to everything."""
+    first: dict[tuple[str, str | None, object, object], int] = {}
     return np.array(
-        [first.setdefault((a.full_text, a.lang, a.published), k) for k, a in enumerate(articles)],
+        [
+            first.setdefault((a.full_text, a.lang, a.published, a.inferred), k)
+            for k, a in enumerate(articles)
+        ],
         dtype=np.int64,
     )
 
@@ -77,10 +81,11 @@ def _clean_each(
     found. An article that makes any of these fail is skipped with the stage and the error:
     whatever it holds, it must not cost the other articles their run."""
     out: list[_Cleaned] = []
+    today = dt.date.today()  # the run day: no date read from a text is later
     for article in articles:
         stage = "cleaning"
         try:
-            cleaned = clean_article(article)
+            cleaned = clean_article(article, today=today)
             stage = "the lexical profile"
             made = profile(cleaned) if lexical else None
             stage = "finding its event day"
@@ -184,7 +189,9 @@ def link(prepared: Prepared, settings: Settings, threshold: float, floor: float)
         method=settings.neighbours,
         k=settings.neighbour_k,
         complete_at=threshold,
-        dates=date_ordinals([articles[k].published for k in originals]),
+        dates=date_ordinals(
+            [articles[k].date(text_dates=settings.trust_text_dates) for k in originals]
+        ),
         window_days=settings.window_days,
     )
     return Links(originals[found.i], originals[found.j], found.sim)
@@ -233,7 +240,10 @@ def report_from(
 
     def tie_key(g: int) -> tuple[object, ...]:
         members = [cleaned[k] for k in groups[g].members]
-        dates = [a.published.isoformat() for a in members if a.published]
+        # Only an order among equals: a date read from the text places a story as well as a
+        # published one (and keeps story ids what they were), though it is shown as neither.
+        found = (a.date(text_dates=True) for a in members)
+        dates = [d.isoformat() for d in found if d is not None]
         crossing = len({a.lang for a in members if a.lang}) > 1
         return (not crossing, min(dates) if dates else "9999", int(groups[g].members.min()))
 
@@ -256,6 +266,7 @@ def report_from(
                 similarities=tuple(
                     tuple(round(float(x), 4) + 0.0 for x in row) for row in grp.sims
                 ),
+                text_dates=settings.trust_text_dates,
             )
         )
     rank_of = {sid: int(sid[1:]) for sid in story_id.values()}
@@ -273,6 +284,7 @@ def report_from(
         inputs=tuple(inputs),
         timings=dict(timer.timings),
         warnings=tuple(warnings),
+        trust_text_dates=settings.trust_text_dates,
     )
     log.info("%d articles -> %d stories", len(cleaned), len(stories))
     report = Report(tuple(stories), tuple(related_out), tuple(skipped), info)

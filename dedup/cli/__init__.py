@@ -120,6 +120,7 @@ CLUSTER_OPTIONS = (
     "max_bytes",
     "neighbours",
     "window_days",
+    "trust_text_dates",
 )
 
 

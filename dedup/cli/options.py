@@ -102,6 +102,15 @@ def _setting_options(
             help="Never compare two articles whose published dates are further apart than this.",
         ),
     ] = _DEFAULT["window_days"],
+    trust_text_dates: Annotated[
+        bool,
+        typer.Option(
+            "--trust-text-dates",
+            help="Where an article has no published date (record or page metadata), use the "
+            "date read from its text (stamp, dateline, lead) for --window-days, the stories' "
+            "date spans and the timeline.",
+        ),
+    ] = _DEFAULT["trust_text_dates"],
 ) -> None:
     """The options that set Settings fields, declared once, as a command would declare them:
     :func:`setting_options` gives a command those it names. ``--model`` and ``--cache`` left

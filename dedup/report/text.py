@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedup.models import Report, Story
+from dedup.models import Article, Report, Story
 
 UNTITLED = "(untitled)"
 
@@ -36,4 +36,13 @@ def run_text(report: Report) -> str:
     """How the run grouped: backend, model and threshold."""
     run = report.run
     model = f", model {run.model}" if run.model else ""
-    return f"backend {run.backend}{model}, threshold {run.threshold:.2f}"
+    trust = ", dates read from texts trusted" if run.trust_text_dates else ""
+    return f"backend {run.backend}{model}, threshold {run.threshold:.2f}{trust}"
+
+
+def inferred_text(article: Article) -> str:
+    """The date read from an article's text and where: ``2024-12-06 (dateline)``; "" for
+    none. Never shown as its publication date."""
+    if article.inferred is None:
+        return ""
+    return f"{article.inferred.isoformat()} ({article.inferred_from or 'text'})"
