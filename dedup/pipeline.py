@@ -14,6 +14,7 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
+from dedup.clean.dating import vet_corpus
 from dedup.config import Settings
 from dedup.errors import InputError, one_line
 from dedup.group import describe, group, related_pairs, story_order
@@ -158,7 +159,7 @@ def prepare(
     lexical = settings.backend != "dense"  # every other backend may need the profiles
     with timer.stage("clean"):
         each = sorted(_clean_each(articles, lexical, skipped), key=lambda c: _order_key(c.article))
-    cleaned = [c.article for c in each]
+        cleaned = vet_corpus([c.article for c in each])
     if not cleaned:
         detail = (
             f" ({len(skipped)} inputs skipped; first: {skipped[0].origin}: {skipped[0].reason})"

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from dedup.clean.dates import find_date, find_mentions
-from dedup.clean.dating import infer_date
+from dedup.clean.dating import infer_date, vet_corpus
 from dedup.clean.language import (
     WORDFREQ_LANGUAGES,
     _base_lang,
@@ -240,9 +240,10 @@ def clean_corpus(
     articles: Sequence[Article], *, keep_all: bool = False, today: dt.date | None = None
 ) -> list[Article]:
     """Every article cleaned, in the same order (see :func:`clean_article` for ``keep_all``
-    and ``today``)."""
+    and ``today``), their inferred dates vetted against each other's
+    (:func:`dedup.clean.dating.vet_corpus`)."""
     today = today or dt.date.today()
-    out = [clean_article(a, keep_all=keep_all, today=today) for a in articles]
+    out = vet_corpus([clean_article(a, keep_all=keep_all, today=today) for a in articles])
     log.debug("cleaned %d articles", len(out))
     return out
 

@@ -99,7 +99,8 @@ def _setting_options(
         int | None,
         typer.Option(
             "--window-days",
-            help="Never compare two articles whose published dates are further apart than this.",
+            help="Never compare two articles whose published dates are further apart than this"
+            " (see --trust-text-dates).",
         ),
     ] = _DEFAULT["window_days"],
     trust_text_dates: Annotated[
