@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import logging
 import time
@@ -82,11 +81,10 @@ def _clean_each(
     found. An article that makes any of these fail is skipped with the stage and the error:
     whatever it holds, it must not cost the other articles their run."""
     out: list[_Cleaned] = []
-    today = dt.date.today()  # the run day: no date read from a text is later
     for article in articles:
         stage = "cleaning"
         try:
-            cleaned = clean_article(article, today=today)
+            cleaned = clean_article(article)  # no date read from its text is after today
             stage = "the lexical profile"
             made = profile(cleaned) if lexical else None
             stage = "finding its event day"
