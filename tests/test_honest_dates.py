@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
-from test_html_browser import Opener, browser, open_page  # noqa: F401  (the page's fixtures)
 from typer.testing import CliRunner
 
 from dedup.clean import clean_article
@@ -28,7 +26,6 @@ from dedup.read import read_corpus
 from dedup.read.formats import html_record
 from dedup.read.record_dates import crawl_date, parse_date
 from dedup.report import to_json
-from dedup.report.html import to_html
 from dedup.report.markdown import to_markdown
 from dedup.represent.days import event_days
 
@@ -355,7 +352,9 @@ def test_the_reports_carry_published_and_inferred_dates_apart(tmp_path: Path) ->
     assert "| 2024-09-08 |  |" in markdown
 
 
-def _report(trust: bool) -> Report:
+def text_dated_report(trust: bool) -> Report:
+    """Two articles dated by their texts only (a dateline, a lead), as a run with or without
+    --trust-text-dates reports them (the HTML report's browser test draws it too)."""
     a = Article(
         "a", "Typhoon hits Hanoi", "x", lang="en", inferred=dt.date(2024, 9, 7),
         inferred_from="dateline",
@@ -367,15 +366,13 @@ def _report(trust: bool) -> Report:
 
 
 def test_a_story_s_dates_are_published_ones_unless_text_dates_are_trusted() -> None:
-    assert (_report(False).stories[0].first_date, _report(False).stories[0].last_date) == (
-        None,
-        None,
-    )
-    trusted = _report(True).stories[0]
+    plain = text_dated_report(False).stories[0]
+    assert (plain.first_date, plain.last_date) == (None, None)
+    trusted = text_dated_report(True).stories[0]
     assert (trusted.first_date, trusted.last_date) == (dt.date(2024, 9, 7), dt.date(2024, 9, 8))
-    assert "Dates: unknown" in to_markdown(_report(False))
-    assert "Dates: 2024-09-07 – 2024-09-08" in to_markdown(_report(True))
-    doc = json.loads(to_json(_report(False)))
+    assert "Dates: unknown" in to_markdown(text_dated_report(False))
+    assert "Dates: 2024-09-07 – 2024-09-08" in to_markdown(text_dated_report(True))
+    doc = json.loads(to_json(text_dated_report(False)))
     assert doc["stories"][0]["members"][0]["inferred_date"] == "2024-09-07"
 
 
@@ -393,36 +390,6 @@ def test_cluster_articles_without_trust_leaves_spans_empty() -> None:
     assert [(s.first_date, s.last_date) for s in trusted.stories] == [
         (dt.date(2024, 9, 7), dt.date(2024, 9, 8))
     ]
-
-
-def test_the_html_timeline_counts_text_dates_only_when_trusted(
-    tmp_path: Path,
-    open_page: Opener,  # noqa: F811  (the fixture imported above)
-) -> None:
-    for trust in (False, True):
-        path = tmp_path / f"trust-{trust}.html"
-        path.write_text(to_html(_report(trust)), encoding="utf-8")
-        opened = open_page(path)
-        page = opened.page
-        timeline = page.locator("#chart-timeline")
-        if trust:
-            assert timeline.locator("svg.chart").count() == 1
-            assert "dates read from texts counted" in timeline.inner_text()
-        else:
-            assert timeline.locator("svg.chart").count() == 0
-            assert "No article in this corpus has a known publication date." in (
-                timeline.inner_text()
-            )
-        # Each member shows the date read from its text, marked as such, never as published.
-        card = page.locator("article[data-story='S1']")
-        card.locator("summary").click()
-        expect(card.locator(".member")).to_have_count(2)
-        read = card.locator(".m-sub .num").first
-        assert read.inner_text() == "~7 Sep 2024"
-        assert read.get_attribute("title") == (
-            "Read from the text (dateline), not a published date"
-        )
-        opened.check_clean()
 
 
 def _dated(k: int, inferred: dt.date, source: DateSource) -> Article:
