@@ -110,8 +110,13 @@ class Settings:
     # vectors, large corpora); auto picks by size. See dedup/link.py.
     neighbours: Neighbours = "auto"
     neighbour_k: int = 32
-    # Articles whose published dates are both known and further apart are never compared.
+    # Articles whose published dates (see trust_text_dates) are both known and further apart
+    # are never compared.
     window_days: int | None = None
+    #: Count the date read from an article's text (its inferred date: a stamp, a dateline, a
+    #: date in the lead) as its publication date when it has none: in ``window_days``, the
+    #: stories' date spans and the HTML timeline. See dedup.clean.dating for how it is vetted.
+    trust_text_dates: bool = False
     #: The files the run writes (reports): never read as input, even under an input directory.
     outputs: tuple[str, ...] = ()
     # What the views of the report show (the terminal table, report.md, report.html and

@@ -19,8 +19,9 @@ Two ways to find every pair whose similarity reaches a floor, both scored by
 ``auto`` links exactly below ``ANN_MIN_ARTICLES`` articles or without dense vectors, else
 approximately.
 
-A time window (``window_days``) drops pairs whose published dates are both known and further
-apart than the window; an article without a date is compared with all. The exact path skips
+A time window (``window_days``) drops pairs whose dates (the published ones; with
+``Settings.trust_text_dates``, else the inferred ones) are both known and further apart than
+the window; an article without a date is compared with all. The exact path skips
 such pairs without computing them (rows are taken in date order, each block against the
 articles dated near it); the approximate path filters its candidates, so its ``k`` nearest are
 taken before the window applies.

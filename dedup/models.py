@@ -6,6 +6,11 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
+
+#: Where a date read from an article's text was found (see dedup.clean.dating): a scraper's
+#: ``date 2024-12-06`` stamp, a dateline, or elsewhere in the text.
+DateSource = Literal["stamp", "dateline", "text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +19,10 @@ class Article:
 
     ``id`` is unique in a run. ``text`` is the body without the title. ``origin`` says where the
     record came from (``path`` or ``path:line``) so a user can find it again.
+
+    ``published`` is the publication date the record or the page's metadata gives, and only
+    that. A date read from the text is ``inferred`` (``inferred_from`` says where), never
+    ``published``: a text names birthdays, laws and anniversaries as readily as its own day.
     """
 
     id: str
@@ -25,6 +34,15 @@ class Article:
     published: dt.date | None = None
     origin: str = ""
     meta: Mapping[str, str] = field(default_factory=dict)
+    inferred: dt.date | None = None
+    inferred_from: DateSource | None = None
+
+    def date(self, *, text_dates: bool = False) -> dt.date | None:
+        """The publication date; with ``text_dates`` (``--trust-text-dates``), else the date
+        inferred from the text."""
+        if self.published is not None or not text_dates:
+            return self.published
+        return self.inferred
 
     @property
     def full_text(self) -> str:
@@ -69,6 +87,9 @@ class Story:
     cohesion_min: float | None
     cohesion_mean: float | None
     similarities: tuple[tuple[float, ...], ...] | None = None
+    #: Whether the story's dates (first_date, last_date) include dates inferred from the
+    #: members' texts (``Settings.trust_text_dates``), else published ones only.
+    text_dates: bool = False
 
     @property
     def headline(self) -> str:
@@ -88,14 +109,18 @@ class Story:
         return sorted({m.article.source for m in self.members if m.article.source})
 
     @property
+    def dates(self) -> list[dt.date]:
+        """The members' known dates (see :meth:`Article.date` and ``text_dates``)."""
+        found = (m.article.date(text_dates=self.text_dates) for m in self.members)
+        return [d for d in found if d is not None]
+
+    @property
     def first_date(self) -> dt.date | None:
-        dates = [m.article.published for m in self.members if m.article.published]
-        return min(dates) if dates else None
+        return min(self.dates, default=None)
 
     @property
     def last_date(self) -> dt.date | None:
-        dates = [m.article.published for m in self.members if m.article.published]
-        return max(dates) if dates else None
+        return max(self.dates, default=None)
 
     @property
     def cross_language(self) -> bool:
@@ -150,6 +175,8 @@ class RunInfo:
     inputs: tuple[str, ...]
     timings: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: Dates read from the texts counted as publication dates (``Settings.trust_text_dates``).
+    trust_text_dates: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import BinaryIO, NamedTuple, TypeVar
 import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
+from dedup.clean.dating import vet_corpus
 from dedup.config import Settings
 from dedup.errors import InputError, one_line
 from dedup.group import Group, describe, group, related_pairs, story_order
@@ -43,11 +44,14 @@ def canonical_order(articles: Sequence[Article]) -> list[Article]:
 
 
 def _copy_of(articles: Sequence[Article]) -> np.ndarray:
-    """For each article, the first one with the same text, language and date (itself if none):
-    such copies have the same representations, so the same similarity to everything."""
-    first: dict[tuple[str, str | None, object], int] = {}
+    """For each article, the first one with the same text, language and dates (itself if
+    none): such copies have the same representations, so the same similarity to everything."""
+    first: dict[tuple[str, str | None, object, object], int] = {}
     return np.array(
-        [first.setdefault((a.full_text, a.lang, a.published), k) for k, a in enumerate(articles)],
+        [
+            first.setdefault((a.full_text, a.lang, a.published, a.inferred), k)
+            for k, a in enumerate(articles)
+        ],
         dtype=np.int64,
     )
 
@@ -204,7 +208,7 @@ def _prepare(
             step.count, step.note = len(each), _skipped_note(len(failed) - before)
             _check_usable(each, skipped, failed)
             lexical = lexical_vectors([c.article for c in each], profiles)
-    cleaned = [c.article for c in each]
+    cleaned = vet_corpus([c.article for c in each])  # dates read from texts, against each other
     represented = represent(
         cleaned,
         settings,
@@ -264,7 +268,9 @@ def link(
         method=settings.neighbours,
         k=settings.neighbour_k,
         complete_at=threshold,
-        dates=date_ordinals([articles[k].published for k in originals]),
+        dates=date_ordinals(
+            [articles[k].date(text_dates=settings.trust_text_dates) for k in originals]
+        ),
         window_days=settings.window_days,
         progress=progress,
     )
@@ -320,7 +326,9 @@ def report_from(
         related = related_pairs(reps, labels, links, related_floor, threshold)
         step.what = f"{len(groups):,} stories of {len(cleaned):,} articles"
     with stages.stage("report", len(groups), unit="stories") as step:
-        stories, related_out = _stories(cleaned, groups, labels, related, step.advance)
+        stories, related_out = _stories(
+            cleaned, groups, labels, related, step.advance, settings.trust_text_dates
+        )
         info = RunInfo(
             version=__version__,
             backend=reps.backend,
@@ -330,6 +338,7 @@ def report_from(
             inputs=tuple(inputs),
             timings=dict(stages.timings),  # the report's own stage is not over
             warnings=tuple(warnings),
+            trust_text_dates=settings.trust_text_dates,
         )
         report = Report(tuple(stories), tuple(related_out), tuple(skipped), info)
         if settings.explain:
@@ -343,13 +352,17 @@ def _stories(
     labels: np.ndarray,
     related: Sequence[tuple[int, int, float]],
     advance: Advance,
+    text_dates: bool,
 ) -> tuple[list[Story], list[Related]]:
     """The groups as stories ``S1``, ``S2``... in story order, and the related pairs by their
-    stories' ranks."""
+    stories' ranks; ``text_dates``: dates read from texts count in the stories' date spans."""
 
     def tie_key(g: int) -> tuple[object, ...]:
         members = [cleaned[k] for k in groups[g].members]
-        dates = [a.published.isoformat() for a in members if a.published]
+        # Only an order among equals: a date read from the text places a story as well as a
+        # published one (and keeps story ids what they were), though it is shown as neither.
+        found = (a.date(text_dates=True) for a in members)
+        dates = [d.isoformat() for d in found if d is not None]
         crossing = len({a.lang for a in members if a.lang}) > 1
         return (not crossing, min(dates) if dates else "9999", int(groups[g].members.min()))
 
@@ -372,6 +385,7 @@ def _stories(
                 similarities=tuple(
                     tuple(round(float(x), 4) + 0.0 for x in row) for row in grp.sims
                 ),
+                text_dates=text_dates,
             )
         )
         advance(1)

@@ -51,10 +51,19 @@ def test_sample_languages_and_dates(samples: dict[str, Article]) -> None:
         "003": "en",
         "004": "vi",
     }
-    assert samples["003"].published == dt.date(2024, 12, 6)
-    assert samples["001"].published in (None, dt.date(2024, 9, 23))
+    # No sample has a record date: what their texts give is inferred, never published.
+    assert all(a.published is None for a in samples.values())
+    assert (samples["003"].inferred, samples["003"].inferred_from) == (
+        dt.date(2024, 12, 6),
+        "stamp",
+    )
+    # 001's crawler notice ("lấy tự động vào lúc 10:45:35 23/09/2024") is no dateline.
+    assert (samples["001"].inferred, samples["001"].inferred_from) in (
+        (None, None),
+        (dt.date(2024, 9, 23), "text"),
+    )
     for key in ("000", "002", "004"):
-        assert samples[key].published is None
+        assert samples[key].inferred is None
 
 
 def test_sample_000_keeps_english_article_drops_sidebars(samples: dict[str, Article]) -> None:
@@ -378,7 +387,7 @@ def test_paragraph_read_as_title_gives_a_derived_title_and_a_date() -> None:
         "its twelfth increase in a row, as inflation stayed well above its target."
     )
     a = clean_article(page(f"date 2023-05-04 {lead}", *ENGLISH_BODY[1:]))
-    assert a.published == dt.date(2023, 5, 4)
+    assert (a.published, a.inferred, a.inferred_from) == (None, dt.date(2023, 5, 4), "stamp")
     assert a.title == "The Bank of England raised interest rates by a quarter point on Thursday"
     assert paragraphs(a) == [lead, *ENGLISH_BODY[1:]]
 
@@ -392,7 +401,7 @@ def test_given_language_and_date_are_kept() -> None:
             published=dt.date(2020, 1, 2),
         )
     )
-    assert (a.lang, a.published) == ("pt", dt.date(2020, 1, 2))
+    assert (a.lang, a.published, a.inferred) == ("pt", dt.date(2020, 1, 2), None)
 
 
 def test_date_from_a_dateline_in_the_text() -> None:
@@ -403,7 +412,8 @@ def test_date_from_a_dateline_in_the_text() -> None:
             *ENGLISH_BODY[1:],
         )
     )
-    assert a.published == dt.date(2024, 6, 12)  # English: month first
+    # A dateline is read, as the inferred date: English month first.
+    assert (a.published, a.inferred, a.inferred_from) == (None, dt.date(2024, 6, 12), "dateline")
 
 
 def test_clean_corpus_keeps_order() -> None:

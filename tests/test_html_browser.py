@@ -26,6 +26,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from test_honest_dates import text_dated_report
 from typer.testing import CliRunner
 
 from dedup.cli import app
@@ -381,3 +382,32 @@ def test_cards_render_a_page_at_a_time(tmp_path: Path, open_page: Opener) -> Non
     page.goto(opened.url + "#S110")
     expect(page.locator("article[data-story='S110'] .member")).to_have_count(1)
     opened.check_clean()
+
+
+def test_the_html_timeline_counts_text_dates_only_when_trusted(
+    tmp_path: Path, open_page: Opener
+) -> None:
+    for trust in (False, True):
+        path = tmp_path / f"trust-{trust}.html"
+        path.write_text(to_html(text_dated_report(trust)), encoding="utf-8")
+        opened = open_page(path)
+        page = opened.page
+        timeline = page.locator("#chart-timeline")
+        if trust:
+            assert timeline.locator("svg.chart").count() == 1
+            assert "dates read from texts counted" in timeline.inner_text()
+        else:
+            assert timeline.locator("svg.chart").count() == 0
+            assert "No article in this corpus has a known publication date." in (
+                timeline.inner_text()
+            )
+        # Each member shows the date read from its text, marked as such, never as published.
+        card = page.locator("article[data-story='S1']")
+        card.locator("summary").click()
+        expect(card.locator(".member")).to_have_count(2)
+        read = card.locator(".m-sub .num").first
+        assert read.inner_text() == "~7 Sep 2024"
+        assert read.get_attribute("title") == (
+            "Read from the text (dateline), not a published date"
+        )
+        opened.check_clean()

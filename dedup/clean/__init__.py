@@ -23,8 +23,9 @@ The shape of a page the rules assume::
 
 What each paragraph looks like is read in :mod:`dedup.clean.paragraphs`, the title chosen in
 :mod:`dedup.clean.title`, the tail found in :mod:`dedup.clean.tail`, the language told in
-:mod:`dedup.clean.language` and the date read in :mod:`dedup.clean.dates`; this module puts
-them together and drops what is not body.
+:mod:`dedup.clean.language`, dates read in :mod:`dedup.clean.dates` and the one the text gives
+(never its publication date) inferred in :mod:`dedup.clean.dating`; this module puts them
+together and drops what is not body.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from dedup.clean.dates import find_date, find_mentions
+from dedup.clean.dating import infer_date, vet_corpus
 from dedup.clean.language import (
     WORDFREQ_LANGUAGES,
     _base_lang,
@@ -69,7 +71,8 @@ _DATE_STAMP = re.compile(r"^date\s+(\d{4}-\d{1,2}-\d{1,2})\b[\s:|,-]*", re.IGNOR
 class _Cleaned:
     title: str
     paragraphs: list[str]
-    head_text: str  # the text before the lead: datelines and crawl stamps live there
+    head_text: str  # the title and the text before the lead: datelines and crawl stamps
+    head_lines: list[str]  # the lines before the lead but the title's
     uncleaned: list[str]  # every paragraph, for when the rules would leave nothing
     stamp: dt.date | None
 
@@ -114,6 +117,7 @@ def _clean(title: str, text: str, lang: str | None) -> _Cleaned:
     else:
         substantial = firsts
     head_text = "\n".join([title, *lines[:lead]])
+    head_lines = [line for i, line in enumerate(lines[:lead]) if i != chosen.index]
 
     end = len(paras)
     end = min(end, _marker_cut(paras, lead, end))
@@ -138,7 +142,7 @@ def _clean(title: str, text: str, lang: str | None) -> _Cleaned:
             continue
         kept.append(p.text)
         seen.add(p.key)
-    return _Cleaned(chosen.text, kept, head_text, lines, stamp)
+    return _Cleaned(chosen.text, kept, head_text, head_lines, lines, stamp)
 
 
 def _is_title_repeat(title_key: str, key: str) -> bool:
@@ -200,8 +204,12 @@ class NotAnArticle(ValueError):
     site's home page, a cookie wall). The run skips it with this reason."""
 
 
-def clean_article(article: Article, *, keep_all: bool = False) -> Article:
-    """The article with boilerplate removed, its title refined, its language and date set.
+def clean_article(
+    article: Article, *, keep_all: bool = False, today: dt.date | None = None
+) -> Article:
+    """The article with boilerplate removed, its title refined, its language set and the date
+    its text gives inferred (:mod:`dedup.clean.dating`; never after ``today``, the run day).
+    Its ``published`` date stays the one its record or page gave.
 
     Raises :class:`NotAnArticle` when nothing but navigation or boilerplate is left; with
     ``keep_all`` (a labelled text that must be scored whatever it holds) it keeps every
@@ -216,26 +224,37 @@ def clean_article(article: Article, *, keep_all: bool = False) -> Article:
         body = "\n\n".join(cleaned.uncleaned)
         title = title or _normalise_line(article.title)
     lang = given_lang or detect_language(_lang_sample(title, body.split("\n\n")))
-    published = article.published
-    if published is None:
-        published = (
-            cleaned.stamp
-            or find_date(f"{title}\n{body}", lang)
-            or find_date(cleaned.head_text, lang)
-        )
-    return replace(article, title=title, text=body, lang=lang, published=published)
+    out = replace(article, title=title, text=body, lang=lang, inferred=None, inferred_from=None)
+    found = infer_date(
+        out,
+        stamp=cleaned.stamp,
+        head_lines=cleaned.head_lines,
+        head_text=cleaned.head_text,
+        today=today or dt.date.today(),
+    )
+    if found is not None:
+        out = replace(out, inferred=found[0], inferred_from=found[1])
+    return out
 
 
 def clean_corpus(
-    articles: Sequence[Article], *, keep_all: bool = False, progress: Advance | None = None
+    articles: Sequence[Article],
+    *,
+    keep_all: bool = False,
+    today: dt.date | None = None,
+    progress: Advance | None = None,
 ) -> list[Article]:
-    """Every article cleaned, in the same order (see :func:`clean_article` for ``keep_all``).
-    ``progress`` is called with 1 as each article is cleaned."""
+    """Every article cleaned, in the same order (see :func:`clean_article` for ``keep_all``
+    and ``today``), their inferred dates vetted against each other's
+    (:func:`dedup.clean.dating.vet_corpus`). ``progress`` is called with 1 as each article is
+    cleaned."""
+    today = today or dt.date.today()
     out: list[Article] = []
     for article in articles:
-        out.append(clean_article(article, keep_all=keep_all))
+        out.append(clean_article(article, keep_all=keep_all, today=today))
         if progress is not None:
             progress(1)
+    out = vet_corpus(out)
     log.debug("cleaned %d articles", len(out))
     return out
 

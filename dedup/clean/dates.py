@@ -106,12 +106,14 @@ _DIGIT = re.compile(r"\d", re.ASCII)
 
 @dataclass(frozen=True, slots=True)
 class DateMention:
-    """A day named in a text: ``start`` is where the mention begins in the text searched."""
+    """A day named in a text: ``start`` is where the mention begins in the text searched,
+    ``end`` where it ends (None when not known)."""
 
     start: int
     year: int | None
     month: int
     day: int
+    end: int | None = None
 
     def as_date(self) -> dt.date | None:
         """The calendar date, when the mention has a year and that year has the day."""
@@ -215,13 +217,13 @@ def _to_source(text: str) -> Callable[[int], int]:
     return lambda offset: bisect_right(ends, offset)
 
 
-def _mentions(folded: str, lang: str | None) -> Iterable[tuple[int, int | None, int, int]]:
+def _mentions(folded: str, lang: str | None) -> Iterable[tuple[int, int | None, int, int, int]]:
     month_first = _month_first(lang)
     for pattern, read in _FORMS:
         for m in pattern.finditer(folded):
             reading = read(m.groups(), month_first)
             if reading is not None and _valid(reading[1], reading[2]):
-                yield (m.start(), *reading)
+                yield (m.start(), *reading, m.end())
 
 
 def find_mentions(text: str, lang: str | None) -> list[DateMention]:
@@ -237,7 +239,10 @@ def find_mentions(text: str, lang: str | None) -> list[DateMention]:
     if not found:
         return []
     source = _to_source(text)
-    return [DateMention(source(start), year, month, day) for start, year, month, day in found]
+    return [
+        DateMention(source(start), year, month, day, source(end))
+        for start, year, month, day, end in found
+    ]
 
 
 # --- the publication date ------------------------------------------------------------------

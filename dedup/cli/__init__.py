@@ -16,24 +16,26 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dedup.cli.options import (
+from dedup.cli.eval_options import (
     DEFAULT_RANGE,
     EvalJsonOpt,
+    LabelsOpt,
+    PairsFileArg,
+    PlotOpt,
+    RangeOpt,
+    SweepOpt,
+    parse_range,
+)
+from dedup.cli.options import (
     ExplainOpt,
     HtmlOpt,
     JsonOpt,
-    LabelsOpt,
     OutOpt,
-    PairsFileArg,
     PathsArg,
-    PlotOpt,
     QuietOpt,
-    RangeOpt,
     RepresentativesOpt,
     SettingValues,
-    SweepOpt,
     VerboseOpt,
-    parse_range,
     setting_options,
     to_settings,
 )
@@ -210,6 +212,7 @@ CLUSTER_OPTIONS = (
     "title_field",
     "date_field",
     "id_field",
+    "trust_text_dates",
 )
 
 

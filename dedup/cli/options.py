@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -143,9 +142,20 @@ def _setting_options(
             "--window-days",
             metavar="N",
             envvar="DEDUP_WINDOW_DAYS",
-            help="Never compare two articles whose published dates are further apart than this.",
+            help="Never compare two articles whose published dates are further apart than this"
+            " (see --trust-text-dates).",
         ),
     ] = _DEFAULT["window_days"],
+    trust_text_dates: Annotated[
+        bool,
+        typer.Option(
+            "--trust-text-dates",
+            envvar="DEDUP_TRUST_TEXT_DATES",
+            help="Where an article has no published date (record or page metadata), use the "
+            "date read from its text (stamp, dateline, lead) for --window-days, the stories' "
+            "date spans and the timeline.",
+        ),
+    ] = _DEFAULT["trust_text_dates"],
     text_field: Annotated[
         str | None,
         typer.Option(
@@ -378,67 +388,3 @@ ExplainOpt = Annotated[
         " names, numbers and days, and what each signal adds to the similarity.",
     ),
 ]
-PairsFileArg = Annotated[
-    Path,
-    typer.Argument(metavar="FILE", help="JSONL or CSV: text1, text2, lang1, lang2, overall."),
-]
-LabelsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        metavar="FILE",
-        envvar="DEDUP_LABELS",
-        help="Gold stories: CSV id,story (or JSON); else the records' story field.",
-    ),
-]
-SweepOpt = Annotated[
-    bool,
-    typer.Option(
-        "--sweep", envvar="DEDUP_SWEEP", help="Also score a range of thresholds (see --range)."
-    ),
-]
-RangeOpt = Annotated[
-    str,
-    typer.Option(
-        "--range",
-        metavar="START:STOP:STEP",
-        envvar="DEDUP_RANGE",
-        help="Thresholds to sweep, STOP included.",
-    ),
-]
-DEFAULT_RANGE = "0.02:0.98:0.04"
-PlotOpt = Annotated[
-    Path | None,
-    typer.Option(
-        metavar="FILE",
-        envvar="DEDUP_PLOT",
-        help="With --sweep: draw precision, recall and F1 (.png or .svg).",
-    ),
-]
-EvalJsonOpt = Annotated[
-    bool, typer.Option("--json", envvar="DEDUP_JSON", help="Print one JSON object on stdout.")
-]
-
-
-# Thresholds differ in the 6th decimal at most; a sweep finer than 10^-4 on [0, 1] shows nothing.
-MAX_SWEEP_POINTS = 10_001
-
-
-def parse_range(text: str) -> list[float]:
-    """``"0.05:0.5:0.05"`` -> [0.05, 0.1, ..., 0.5]; a usage error when malformed."""
-    try:
-        start, stop, step = (float(part) for part in text.split(":"))
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected START:STOP:STEP, got {text!r}", param_hint="--range"
-        ) from None
-    if not all(math.isfinite(x) for x in (start, stop, step)):
-        raise typer.BadParameter("START, STOP and STEP must be numbers", param_hint="--range")
-    if step <= 0 or stop < start:
-        raise typer.BadParameter("STEP must be positive and STOP >= START", param_hint="--range")
-    count = round((stop - start) / step) + 1
-    if count > MAX_SWEEP_POINTS:
-        raise typer.BadParameter(
-            f"{count:,} thresholds; at most {MAX_SWEEP_POINTS:,} (use a larger STEP)",
-            param_hint="--range",
-        )
-    return [round(start + k * step, 6) for k in range(count)]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_tz
 from urllib.parse import urlsplit
 
 from dedup.config import record_fields
 from dedup.models import Article
 from dedup.read.decode import normalise
+from dedup.read.record_dates import parse_date
 
 # An Article, and whether its id is the record's own; or the reason the record is unusable.
 Result = tuple[Article, bool] | str
@@ -64,9 +63,6 @@ HEADLINE_MAX = 200
 
 _WEB_ADDRESS = re.compile(r"https?://", re.IGNORECASE)
 _HOST = re.compile(r"[\w-]+(\.[\w-]+)+")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
-_NUMERIC_DATE = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})$|(\d{4})(\d{2})(\d{2})$")
-_TEXT_DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y")
 
 
 def to_article(
@@ -171,39 +167,3 @@ def url_host(url: str | None) -> str:
     if not _HOST.fullmatch(host):
         return ""
     return host.removeprefix("www.")
-
-
-def parse_date(value: object) -> dt.date | None:
-    """ISO 8601, RFC 2822, year-first numeric, English month-name dates, Unix time; else None.
-
-    The date is the one written: a time zone does not move it to another day. Day-first and
-    month-first numeric forms (06/12/2024) are ambiguous and stay unparsed.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):  # seconds, or milliseconds when that large
-        seconds = value / 1000 if value > 1e11 else value
-        try:
-            return dt.datetime.fromtimestamp(seconds, dt.UTC).date()
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = " ".join(value.split())
-    try:
-        if match := _ISO_DATE.match(text):
-            return dt.date(*map(int, match.groups()))
-        if match := _NUMERIC_DATE.match(text):
-            year, month, day = (int(p) for p in match.groups() if p is not None)
-            return dt.date(year, month, day)
-        parsed = parsedate_tz(text)
-        if parsed is not None and parsed[0] and parsed[1] and parsed[2]:
-            return dt.date(parsed[0], parsed[1], parsed[2])
-    except ValueError:
-        return None
-    for form in _TEXT_DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, form).date()
-        except ValueError:
-            continue
-    return None

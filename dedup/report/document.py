@@ -60,6 +60,9 @@ def _article_summary(article: Article) -> dict[str, Any]:
         "source": article.source,
         "lang": article.lang,
         "published": iso_day(article.published),
+        # A date read from the text, never a publication date (see dedup.clean.dating).
+        "inferred_date": iso_day(article.inferred),
+        "inferred_from": article.inferred_from if article.inferred else None,
         "url": article.url,
     }
 
@@ -157,6 +160,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "inputs": list(run.inputs),
             "timings": {k: rounded(v, TIME_PLACES) for k, v in sorted(run.timings.items())},
             "warnings": list(run.warnings),
+            "trust_text_dates": run.trust_text_dates,
         },
         "summary": _summary(report.whole),
         "stories": [_story_dict(s) for s in report.stories],

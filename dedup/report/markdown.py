@@ -11,6 +11,7 @@ from dedup.report.text import (
     NO_OUTLET,
     UNTITLED,
     evidence_text,
+    inferred_text,
     languages_text,
     one_line,
     outlet,
@@ -21,6 +22,9 @@ from dedup.report.text import (
 )
 
 NO_DATE = "—"
+# The date columns: the published date, and the date read from the text when any article has
+# one.
+_DATE_HEADS = {False: ["Date"], True: ["Date", "Text date"]}
 
 _MD_SPECIAL = frozenset("\\`*_[]<>|#")
 
@@ -77,7 +81,19 @@ def _related_text(pairs: list[tuple[str, float]]) -> str:
     return ", ".join(f"{other} ({sim:.2f})" for other, sim in pairs)
 
 
-def _md_story(story: Story, related: list[tuple[str, float]]) -> list[str]:
+def _has_text_dates(report: Report) -> bool:
+    """Whether any article has a date read from its text: the tables then show it in a
+    column of its own, beside (never as) the published date."""
+    return any(m.article.inferred for s in report.stories for m in s.members)
+
+
+def _dates(member: Member, text_dates: bool) -> list[str]:
+    """The Date cell, and the Text date cell when the tables have that column."""
+    published = iso_day(member.article.published) or NO_DATE
+    return [published, _md(inferred_text(member.article))] if text_dates else [published]
+
+
+def _md_story(story: Story, related: list[tuple[str, float]], text_dates: bool) -> list[str]:
     facts = [f"Languages: {languages_text(story)}"]
     if names := outlets(story):
         facts.append(f"Sources: {_md(', '.join(names))}")
@@ -89,8 +105,8 @@ def _md_story(story: Story, related: list[tuple[str, float]]) -> list[str]:
         "",
         " · ".join(facts),
         "",
-        _md_row(["Title", "Source", "Lang", "Date", "Similarity"]),
-        _md_row(["---", "---", "---", "---", "---:"]),
+        _md_row(["Title", "Source", "Lang", *_DATE_HEADS[text_dates], "Similarity"]),
+        _md_row(["---"] * (4 + text_dates) + ["---:"]),
     ]
     for member in story.members:
         article = member.article
@@ -100,7 +116,7 @@ def _md_story(story: Story, related: list[tuple[str, float]]) -> list[str]:
                     _md_title(member),
                     _md(outlet(article)) or NO_OUTLET,
                     _md(article.lang or "und"),
-                    iso_day(article.published) or NO_DATE,
+                    *_dates(member, text_dates),
                     f"{member.similarity:.2f}",
                 ]
             )
@@ -113,6 +129,7 @@ def _md_story(story: Story, related: list[tuple[str, float]]) -> list[str]:
 def to_markdown(report: Report) -> str:
     """``report.md``: a report for a person, stories told by several articles first."""
     related = _related_of(report)
+    text_dates = _has_text_dates(report)
     lines = [
         "# dedup report",
         "",
@@ -126,13 +143,13 @@ def to_markdown(report: Report) -> str:
     if not report.multi:
         lines += ["No story is told by more than one article.", ""]
     for story in report.multi:
-        lines += _md_story(story, related.get(story.id, []))
+        lines += _md_story(story, related.get(story.id, []), text_dates)
     if report.singletons:
         lines += [
             "## Single-article stories",
             "",
-            _md_row(["Story", "Title", "Source", "Lang", "Date", "Related"]),
-            _md_row(["---"] * 6),
+            _md_row(["Story", "Title", "Source", "Lang", *_DATE_HEADS[text_dates], "Related"]),
+            _md_row(["---"] * (6 + text_dates)),
         ]
         for story in report.singletons:
             member = story.members[0]
@@ -143,7 +160,7 @@ def to_markdown(report: Report) -> str:
                         _md_title(member),
                         _md(outlet(member.article)) or NO_OUTLET,
                         _md(member.article.lang or "und"),
-                        iso_day(member.article.published) or NO_DATE,
+                        *_dates(member, text_dates),
                         _related_text(related.get(story.id, [])),
                     ]
                 )

@@ -12,8 +12,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from dedup.models import Evidence, Related, Report, Story
-from dedup.report.document import iso_day
+from dedup.models import Article, Evidence, Related, Report, Story
 from dedup.report.text import (
     NO_OUTLET,
     UNTITLED,
@@ -45,6 +44,13 @@ def _short_range(story: Story) -> str:
     if first.year == last.year:
         return f"{first.isoformat()}/{last:%m-%d}"
     return f"{first.isoformat()}/{last.isoformat()}"
+
+
+def _member_date(article: Article) -> str:
+    """The published date, else the date read from the text marked ``~`` (not published)."""
+    if article.published is not None:
+        return article.published.isoformat()
+    return f"~{article.inferred.isoformat()}" if article.inferred else ""
 
 
 def _short_sources(story: Story, max_width: int) -> Text:
@@ -115,7 +121,7 @@ def _story_rows(report: Report, color: bool) -> list[tuple[list[Text], str, bool
                 Text(""),
                 Text(f"  {title}"),
                 Text(outlet(article) or NO_OUTLET),
-                Text(iso_day(article.published) or ""),
+                Text(_member_date(article)),
                 Text(f"{member.similarity:.2f}"),
             ]
             rows.append((cells, member_style, member is story.members[-1]))

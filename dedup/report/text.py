@@ -65,7 +65,8 @@ def run_text(report: Report) -> str:
     """How the run grouped: backend, model and threshold."""
     run = report.run
     model = f", model {run.model}" if run.model else ""
-    return f"backend {run.backend}{model}, threshold {run.threshold:.2f}"
+    trust = ", dates read from texts trusted" if run.trust_text_dates else ""
+    return f"backend {run.backend}{model}, threshold {run.threshold:.2f}{trust}"
 
 
 def signal_text(components: Iterable[tuple[str, float]]) -> str:
@@ -117,3 +118,11 @@ def selection_note(report: Report, flags: Mapping[str, str] | None = None) -> st
         parts.append(f"{selection.past_limit} {rule}")
     total = plural(len(selection.whole.stories), "story", "stories")
     return f"Showing {len(report.stories)} of {total}; left out: {', '.join(parts)}."
+
+
+def inferred_text(article: Article) -> str:
+    """The date read from an article's text and where: ``2024-12-06 (dateline)``; "" for
+    none. Never shown as its publication date."""
+    if article.inferred is None:
+        return ""
+    return f"{article.inferred.isoformat()} ({article.inferred_from or 'text'})"

@@ -1,5 +1,6 @@
 """The day of the year each article's event happened, which every backend weighs: the first
-date its title or lead states, else its publication date."""
+date its title or lead states, else its publication date, else the date its text gives (its
+inferred date: a day of the year to compare, never a publication date)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ def event_days(
     articles: Sequence[Article], stated_days: Sequence[int | None] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per article, the day of the year its event happened (-1 when unknown), and whether its
-    title or lead states that day (else it is the publication date).
+    title or lead states that day (else it is the publication or the inferred date).
 
     The first date in the title and lead wins: news leads name the event's day ("On the
-    afternoon of September 22", "Chiều 6.12"). Else the publication date. Years are ignored
+    afternoon of September 22", "Chiều 6.12"). Else the publication date, else the date read
+    from the text (a stamp or dateline before the lead, say). Years are ignored
     because leads rarely give them. ``stated_days``: each article's :func:`stated_event_day`,
     when already found.
     """
@@ -40,6 +42,6 @@ def event_days(
         day = stated_event_day(article) if stated_days is None else stated_days[k]
         if day is not None:
             days[k], stated[k] = day, True
-        elif article.published is not None:
-            days[k] = day_of_year(article.published.month, article.published.day)
+        elif (known := article.published or article.inferred) is not None:
+            days[k] = day_of_year(known.month, known.day)
     return days, stated
