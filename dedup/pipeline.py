@@ -24,6 +24,7 @@ from dedup.represent import Represented, represent
 from dedup.represent.days import stated_event_day
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import Profile, profile
+from dedup.store import Entry, Store, text_hash
 from dedup.version import __version__
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,26 @@ def prepare(
     represent them, and find their exact copies. InputError when nothing usable is left."""
     timer = timer or _Timer()
     skipped = list(skipped)
-    lexical = settings.backend != "dense"  # every other backend may need the profiles
     with timer.stage("clean"):
-        each = sorted(_clean_each(articles, lexical, skipped), key=lambda c: _order_key(c.article))
+        each = _clean_each(articles, _lexical(settings), skipped)
+    return _prepare_cleaned(each, settings, skipped=skipped, encoder=encoder, timer=timer)
+
+
+def _lexical(settings: Settings) -> bool:
+    return settings.backend != "dense"  # every other backend may need the profiles
+
+
+def _prepare_cleaned(
+    cleaned_each: Sequence[_Cleaned],
+    settings: Settings,
+    *,
+    skipped: list[Skipped],
+    encoder: Encoder | None,
+    timer: _Timer,
+) -> Prepared:
+    """:func:`prepare` from the articles cleaned one by one."""
+    lexical = _lexical(settings)
+    each = sorted(cleaned_each, key=lambda c: _order_key(c.article))
     cleaned = [c.article for c in each]
     if not cleaned:
         detail = (
@@ -283,6 +301,105 @@ def report_from(
     return report
 
 
+def run_into_store(
+    inputs: Sequence[str],
+    settings: Settings,
+    store: Store,
+    *,
+    encoder: Encoder | None = None,
+    stdin: BinaryIO | None = None,
+    all_stories: bool = False,
+) -> Report:
+    """Read ``inputs`` and :func:`add_to_store` what they hold."""
+    if not inputs:
+        raise InputError("no input given: name files, directories, or - for JSONL on stdin")
+    timer = _Timer()
+    with timer.stage("read"):
+        articles, skipped = read_corpus(
+            inputs, max_bytes=settings.max_bytes, stdin=stdin, outputs=settings.outputs
+        )
+    if not articles:
+        prepare([], settings, skipped=skipped)  # the one "no usable article" error
+    return add_to_store(
+        articles,
+        settings,
+        store,
+        inputs=inputs,
+        skipped=skipped,
+        encoder=encoder,
+        all_stories=all_stories,
+        timer=timer,
+    )
+
+
+def add_to_store(
+    articles: Sequence[Article],
+    settings: Settings,
+    store: Store,
+    *,
+    inputs: Sequence[str] = (),
+    skipped: Sequence[Skipped] = (),
+    encoder: Encoder | None = None,
+    all_stories: bool = False,
+    timer: _Timer | None = None,
+) -> Report:
+    """Add ``articles`` (as read) to ``store`` in one transaction: each joins a story of the
+    store or a new one (see :mod:`dedup.store`). The report holds the stories the run changed
+    (every live story with ``all_stories``), each with its status."""
+    timer = timer or _Timer()
+    settings = dataclasses.replace(settings, window_days=store.window(settings))
+    skipped = list(skipped)
+    lexical = _lexical(settings)
+    with timer.stage("clean"):
+        each = _clean_each(articles, lexical, skipped)
+    hashes = {a.id: text_hash(a) for a in articles}
+    entries = [Entry(c.article, c.profile, c.day, hashes[c.article.id]) for c in each]
+    if not entries:
+        prepare([], settings, skipped=skipped)  # the one "no usable article" error
+    with store.intake(entries, settings) as intake:
+        if not intake.new:
+            return intake.file(
+                [],
+                None,
+                np.zeros(0, np.int64),
+                Links.empty(),
+                settings,
+                inputs=inputs,
+                skipped=skipped,
+                timings=timer.timings,
+                all_stories=all_stories,
+            )
+        with timer.stage("clean"):  # a store kept by a dense run has no lexical profiles
+            ready = [
+                _Cleaned(
+                    e.article, (e.profile or profile(e.article)) if lexical else None, e.stated
+                )
+                for e in intake.to_prepare
+            ]
+        prepared = _prepare_cleaned(ready, settings, skipped=skipped, encoder=encoder, timer=timer)
+        calibration = prepared.represented.calibration
+        backend = prepared.represented.reps.backend
+        with timer.stage("link"):
+            links = link(
+                prepared,
+                settings,
+                settings.threshold_for(backend, calibration.thresholds),
+                settings.link_floor(backend, calibration.thresholds),
+            )
+        with timer.stage("store"):
+            return intake.file(
+                prepared.articles,
+                prepared.represented,
+                prepared.copy_of,
+                links,
+                settings,
+                inputs=inputs,
+                skipped=prepared.skipped,
+                timings=timer.timings,
+                all_stories=all_stories,
+            )
+
+
 def labels_for(report: Report) -> dict[str, str]:
     """Article id -> story id: the membership a report states."""
     return {m.article.id: s.id for s in report.stories for m in s.members}
@@ -290,6 +407,7 @@ def labels_for(report: Report) -> dict[str, str]:
 
 __all__ = [
     "Prepared",
+    "add_to_store",
     "canonical_order",
     "cluster_articles",
     "labels_for",
@@ -298,4 +416,5 @@ __all__ = [
     "read_and_prepare",
     "report_from",
     "run",
+    "run_into_store",
 ]
