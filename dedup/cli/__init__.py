@@ -7,6 +7,7 @@ The shell around the commands (one-line errors, exit codes, signals, standard ou
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -35,10 +36,11 @@ from dedup.cli.options import (
 from dedup.cli.shell import OneLineErrors, setup_logging, write_stdout
 from dedup.errors import OutputError
 from dedup.models import Report
-from dedup.pipeline import read_and_prepare, run
+from dedup.pipeline import read_and_prepare, run, run_into_store
 from dedup.report import render_table, to_json
 from dedup.report.html import DEDUP_PAGE_MARK, to_html
 from dedup.report.outputs import check_writable, output_paths, write_outputs, write_text_atomic
+from dedup.store import DEFAULT_WINDOW_DAYS, Store
 from dedup.version import __version__
 
 app = typer.Typer(
@@ -152,11 +154,30 @@ def cluster(
             " names, numbers and days, and what each signal adds to the similarity.",
         ),
     ] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            metavar="FILE",
+            help="Add the articles to this story store (made when missing): each joins a"
+            " story it already holds or a new one; the report shows what changed. With it,"
+            f" --window-days defaults to {DEFAULT_WINDOW_DAYS} and also closes older stories.",
+        ),
+    ] = None,
+    all_stories: Annotated[
+        bool,
+        typer.Option("--all-stories", help="With --store: report every story of the store."),
+    ] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Group articles into stories and report them."""
     setup_logging(verbose)
-    settings = to_settings(options, explain=explain, outputs=tuple(map(str, _outputs(out, html))))
+    if all_stories and store is None:
+        raise typer.BadParameter("--all-stories needs --store", param_hint="--all-stories")
+    written = [*_outputs(out, html)]
+    if store is not None:  # the store and its journal are never input
+        written += [store, Path(f"{store}-wal"), Path(f"{store}-shm"), Path(f"{store}-journal")]
+    settings = to_settings(options, explain=explain, outputs=tuple(map(str, written)))
     if out is not None:
         check_writable(out)  # before any expensive work
     if html is not None:
@@ -166,7 +187,16 @@ def cluster(
         _refuse_overwriting_an_article(html, paths)
     if "-" in paths and sys.stdin is not None and sys.stdin.isatty():
         typer.echo("Reading JSONL from standard input; end it with Ctrl-D.", err=True)
-    report = run(paths, settings)
+    if store is None:
+        report = run(paths, settings)
+    else:
+        with Store(store) as opened:
+            report = run_into_store(paths, settings, opened, all_stories=all_stories)
+    _write_report(report, out=out, html=html, json_out=json_out)
+
+
+def _write_report(report: Report, *, out: Path | None, html: Path | None, json_out: bool) -> None:
+    """Warnings on stderr, the files asked for, and the JSON or the table on stdout."""
     _warn(report)
     if out is not None:
         written = write_outputs(report, out)
@@ -180,6 +210,62 @@ def cluster(
         width = shutil.get_terminal_size((100, 24)).columns
         color = sys.stdout is not None and sys.stdout.isatty()
         write_stdout(render_table(report, width=max(80, width), color=color), nl=False)
+
+
+@app.command(
+    "report",
+    epilog="Example: dedup report --store stories.db --since 2024-09-01 --out report/",
+)
+def report_cmd(
+    store: Annotated[
+        Path,
+        typer.Option("--store", metavar="FILE", help="The story store to report."),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Only stories with an article dated on or after DATE (YYYY-MM-DD); undated"
+            " stories count from the run that last changed them.",
+        ),
+    ] = None,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="Only the stories the store's last run changed.")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the JSON report on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write report.json, report.md, stories.jsonl and report.html into this directory."
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Write the HTML report (one page that works offline) to this file."),
+    ] = None,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Report the stories of a story store, without new input."""
+    setup_logging(verbose)
+    day = None
+    if since is not None:
+        try:
+            day = dt.date.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter(
+                f"expected a date YYYY-MM-DD, got {since!r}", param_hint="--since"
+            ) from None
+    if out is not None:
+        check_writable(out)
+    if html is not None:
+        if html.is_dir():
+            raise OutputError(f"cannot write {html}: it is a directory")
+        check_writable(html.parent)
+    with Store(store, create=False) as opened:
+        report = opened.report(since=day, changed_only=changed)
+    _write_report(report, out=out, html=html, json_out=json_out)
 
 
 evaluate_app = typer.Typer(
