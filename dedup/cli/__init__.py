@@ -108,6 +108,19 @@ def _refuse_overwriting_an_article(target: Path, inputs: Sequence[str]) -> None:
             )
 
 
+# The report options `dedup cluster` and `dedup report` share.
+ReportJsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout.")]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Write report.json, report.md, stories.jsonl and report.html into this directory."
+    ),
+]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(help="Write the HTML report (one page that works offline) to this file."),
+]
+
 # The settings of clustering: what `dedup cluster` takes, and `dedup evaluate clusters` with it.
 CLUSTER_OPTIONS = (
     "backend",
@@ -133,19 +146,9 @@ def cluster(
     paths: PathsArg,
     *,
     options: SettingValues,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print the JSON report on stdout.")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write report.json, report.md, stories.jsonl and report.html into this directory."
-        ),
-    ] = None,
-    html: Annotated[
-        Path | None,
-        typer.Option(help="Write the HTML report (one page that works offline) to this file."),
-    ] = None,
+    json_out: ReportJsonOpt = False,
+    out: OutOpt = None,
+    html: HtmlOpt = None,
     explain: Annotated[
         bool,
         typer.Option(
@@ -232,19 +235,9 @@ def report_cmd(
     changed: Annotated[
         bool, typer.Option("--changed", help="Only the stories the store's last run changed.")
     ] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print the JSON report on stdout.")
-    ] = False,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write report.json, report.md, stories.jsonl and report.html into this directory."
-        ),
-    ] = None,
-    html: Annotated[
-        Path | None,
-        typer.Option(help="Write the HTML report (one page that works offline) to this file."),
-    ] = None,
+    json_out: ReportJsonOpt = False,
+    out: OutOpt = None,
+    html: HtmlOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Report the stories of a story store, without new input."""
