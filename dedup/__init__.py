@@ -19,7 +19,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 from dedup.config import Settings  # noqa: E402
 from dedup.errors import DedupError, InputError, ModelError, OutputError  # noqa: E402
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story  # noqa: E402
-from dedup.pipeline import cluster_articles, run  # noqa: E402
+from dedup.pipeline import add_to_store, cluster_articles, run  # noqa: E402
+from dedup.store import Store  # noqa: E402
 from dedup.version import __version__  # noqa: E402
 
 __all__ = [
@@ -34,8 +35,10 @@ __all__ = [
     "RunInfo",
     "Settings",
     "Skipped",
+    "Store",
     "Story",
     "__version__",
+    "add_to_store",
     "cluster_articles",
     "run",
 ]
