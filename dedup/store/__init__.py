@@ -236,7 +236,11 @@ class Intake:
         ``represented``) to stories, record the run, and report it."""
         conn = self.store.connection
         warnings = [*([] if represented is None else represented.warnings), *self.notes()]
-        backend, model, threshold, related = "none", None, 0.0, 0.0
+        # A run that adds nothing new groups nothing: it keeps the last run's numbers.
+        last = conn.execute(
+            "SELECT backend, model, threshold, related_threshold FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        backend, model, threshold, related = last or ("none", None, 0.0, 0.0)
         touched: dict[int, str] = {s: "revised" for s in self.revised}
         merged: dict[int, list[int]] = {}
         if represented is not None and articles:
