@@ -67,3 +67,9 @@ def evidence_text(ev: Evidence) -> tuple[str, list[str]]:
         f"signals: {signal_text(ev.components.items())} = {ev.fused:.2f}"
         + ("" if abs(ev.base - ev.fused) < 0.005 else f", on the story scale {ev.base:.2f}"),
     ]
+
+
+def story_label(story: Story) -> str:
+    """A story's id, and what the run did to it when it is a stored story that changed
+    (``S000012 grown``)."""
+    return f"{story.id} {story.status}" if story.changed and story.status else story.id
