@@ -116,7 +116,9 @@ class Store:
         conn = self._conn
         run = (view.last_run(conn) or 0) + 1
         dated = [e.article.published.toordinal() for e in entries if e.article.published]
-        (newest,) = conn.execute("SELECT max(last_day) FROM stories").fetchone()
+        (newest,) = conn.execute(
+            "SELECT max(last_day) FROM stories WHERE merged_into IS NULL"
+        ).fetchone()
         day = max(dated) if dated else newest  # undated articles do not move time on
         horizon = None if day is None else day - self.window(settings)
         intake = Intake(self, run, day, now())

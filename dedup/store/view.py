@@ -12,6 +12,9 @@ from dedup.models import Member, Report, RunInfo, Skipped, Story
 from dedup.store.schema import article_from_json, story_name
 from dedup.version import __version__
 
+# Ids per query (SQLite allows 32,766 parameters; fewer keep each query's plan simple).
+CHUNK = 500
+
 
 def last_run(conn: sqlite3.Connection) -> int | None:
     row = conn.execute("SELECT max(id) FROM runs").fetchone()
@@ -61,15 +64,13 @@ def stories(
     each with its status in ``run`` (``unchanged`` without a row for it)."""
     where = ["s.merged_into IS NULL", "s.size > 0"]
     params: list[object] = [run if run is not None else -1]
-    if changed_only:
-        where.append("r.status IS NOT NULL")
     if since is not None:
         where.append("(s.last_day >= ? OR (s.last_day IS NULL AND l.started >= ?))")
         params += [since.toordinal(), since.isoformat()]
     rows = conn.execute(
         "SELECT s.id, s.cohesion_min, s.cohesion_mean, r.status, r.merged_from,"
         " f.started, l.started FROM stories s"
-        " LEFT JOIN story_runs r ON r.story = s.id AND r.run = ?"
+        f" {'' if changed_only else 'LEFT '}JOIN story_runs r ON r.story = s.id AND r.run = ?"
         " JOIN runs f ON f.id = s.first_run JOIN runs l ON l.id = s.last_run"
         f" WHERE {' AND '.join(where)}",
         params,
@@ -95,22 +96,15 @@ def stories(
 def _members(conn: sqlite3.Connection, numbers: Sequence[int]) -> dict[int, list[Member]]:
     """Each story's members, most central first."""
     out: dict[int, list[Member]] = {}
-    wanted = set(numbers)
-    if not wanted:
-        return out
-    if len(wanted) < 500:
-        marks = ",".join("?" * len(wanted))
-        cursor = conn.execute(
+    wanted = sorted(set(numbers))
+    for start in range(0, len(wanted), CHUNK):  # by the story index: never the whole store
+        chunk = wanted[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for story, cleaned, similarity in conn.execute(
             f"SELECT story, cleaned, similarity FROM articles WHERE story IN ({marks})"
             " ORDER BY story, rank, id",
-            sorted(wanted),
-        )
-    else:
-        cursor = conn.execute(
-            "SELECT story, cleaned, similarity FROM articles ORDER BY story, rank, id"
-        )
-    for story, cleaned, similarity in cursor:
-        if story in wanted:
+            chunk,
+        ):
             out.setdefault(story, []).append(Member(article_from_json(cleaned), similarity))
     return out
 
