@@ -22,7 +22,7 @@ from dedup.models import Article
 from dedup.pipeline import add_to_store, labels_for, run
 from dedup.read import read_corpus
 from dedup.represent.bundled import BUNDLED_MODEL
-from dedup.store import Store, StoreError
+from dedup.store import Intake, Store, StoreError
 
 ROOT = Path(__file__).parent.parent
 ARTICLES = ROOT / "samples" / "articles"
@@ -125,6 +125,24 @@ def test_same_text_is_not_added_twice_and_a_changed_text_replaces(tmp_path: Path
         assert count == 5
         titles = [m.article.title for s in store.stories() for m in s.members]
         assert "NVIDIA và Việt Nam: bản mới" in titles
+
+
+def test_a_failure_midway_leaves_the_store_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    articles = sample_articles()
+    with Store(path) as store:
+        add_to_store(articles[:2], WIDE, store)
+    before = snapshot(path)
+
+    def broken(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Intake, "_describe", broken)  # after the new rows are written
+    with Store(path) as store, pytest.raises(OSError, match="disk full"):
+        add_to_store(articles[2:], WIDE, store)
+    assert snapshot(path) == before
 
 
 def test_closed_stories_are_not_linked(tmp_path: Path) -> None:

@@ -177,6 +177,8 @@ def cluster(
     setup_logging(verbose)
     if all_stories and store is None:
         raise typer.BadParameter("--all-stories needs --store", param_hint="--all-stories")
+    if explain and store is not None:
+        raise typer.BadParameter("a store's report has no evidence yet", param_hint="--explain")
     written = [*_outputs(out, html)]
     if store is not None:  # the store and its journal are never input
         written += [store, Path(f"{store}-wal"), Path(f"{store}-shm"), Path(f"{store}-journal")]
