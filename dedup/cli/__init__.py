@@ -121,6 +121,18 @@ HtmlOpt = Annotated[
     typer.Option(help="Write the HTML report (one page that works offline) to this file."),
 ]
 
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        metavar="FILE",
+        help="A story store, one SQLite file: `dedup cluster` adds the articles to it (made when"
+        " missing; each joins a story it holds or a new one, and the report shows what changed;"
+        f" --window-days then defaults to {DEFAULT_WINDOW_DAYS} and also closes older"
+        " stories), `dedup report` reports it.",
+    ),
+]
+
 # The settings of clustering: what `dedup cluster` takes, and `dedup evaluate clusters` with it.
 CLUSTER_OPTIONS = (
     "backend",
@@ -157,16 +169,7 @@ def cluster(
             " names, numbers and days, and what each signal adds to the similarity.",
         ),
     ] = False,
-    store: Annotated[
-        Path | None,
-        typer.Option(
-            "--store",
-            metavar="FILE",
-            help="Add the articles to this story store (made when missing): each joins a"
-            " story it already holds or a new one; the report shows what changed. With it,"
-            f" --window-days defaults to {DEFAULT_WINDOW_DAYS} and also closes older stories.",
-        ),
-    ] = None,
+    store: StoreOpt = None,
     all_stories: Annotated[
         bool,
         typer.Option("--all-stories", help="With --store: report every story of the store."),
@@ -222,10 +225,7 @@ def _write_report(report: Report, *, out: Path | None, html: Path | None, json_o
     epilog="Example: dedup report --store stories.db --since 2024-09-01 --out report/",
 )
 def report_cmd(
-    store: Annotated[
-        Path,
-        typer.Option("--store", metavar="FILE", help="The story store to report."),
-    ],
+    store: StoreOpt = None,
     since: Annotated[
         str | None,
         typer.Option(
@@ -244,6 +244,8 @@ def report_cmd(
 ) -> None:
     """Report the stories of a story store, without new input."""
     setup_logging(verbose)
+    if store is None:
+        raise typer.BadParameter("name the story store to report", param_hint="--store")
     day = None
     if since is not None:
         try:
