@@ -24,15 +24,26 @@ from dedup.version import __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from dedup.pipeline import cluster_articles, run
+    from dedup.store import Store
+    from dedup.stream import add_to_store
 
 
 def __getattr__(name: str) -> object:
-    """``run`` and ``cluster_articles``, imported on first use: the pipeline imports numpy,
-    scikit-learn and more, which ``dedup --help`` and ``dedup --version`` do not need."""
+    """``run``, ``cluster_articles``, ``add_to_store`` and ``Store``, imported on first use: the
+    pipeline imports numpy, scikit-learn and more, which ``dedup --help`` and ``dedup
+    --version`` do not need."""
     if name in ("run", "cluster_articles"):
         from dedup import pipeline
 
         return getattr(pipeline, name)
+    if name == "add_to_store":
+        from dedup import stream
+
+        return stream.add_to_store
+    if name == "Store":
+        from dedup import store
+
+        return store.Store
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -48,8 +59,10 @@ __all__ = [
     "RunInfo",
     "Settings",
     "Skipped",
+    "Store",
     "Story",
     "__version__",
+    "add_to_store",
     "cluster_articles",
     "run",
 ]

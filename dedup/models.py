@@ -68,6 +68,10 @@ class Member:
     similarity: float
 
 
+#: A stored story's status in a run: made in it, grown by new articles, merged with another
+#: story (and perhaps grown), revised (an article's text replaced), or left as it was.
+STATUSES = ("new", "grown", "merged", "revised", "unchanged")
+
 #: How many of a story's most central members its kept similarity matrix covers.
 SIMILARITY_MEMBERS = 30
 
@@ -90,6 +94,18 @@ class Story:
     #: Whether the story's dates (first_date, last_date) include dates inferred from the
     #: members' texts (``Settings.trust_text_dates``), else published ones only.
     text_dates: bool = False
+    #: From a story store only (``dedup.store``): what the run did to the story (one of
+    #: :data:`STATUSES`), when it was first and last seen in a run (UTC, ISO 8601), and the
+    #: stories it absorbed in that run. None and () in a batch run.
+    status: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    merged_from: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether the run changed the story (a store's story; a batch run's are all new)."""
+        return self.status != "unchanged"
 
     @property
     def headline(self) -> str:

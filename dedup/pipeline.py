@@ -25,7 +25,7 @@ from dedup.report.explain import explain_report
 from dedup.represent import Represented, represent
 from dedup.represent.days import stated_event_day
 from dedup.represent.encoder import Encoder
-from dedup.represent.lexical import Profile, lexical_vectors, profile
+from dedup.represent.lexical import LexicalVectors, Profile, lexical_vectors, profile
 from dedup.version import __version__
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,29 @@ def _prepare(
     encoder: Encoder | None,
     stages: Stages,
 ) -> Prepared:
+    each, _, lexical, every_skip = clean_stage(articles, settings, skipped, stages)
+    return prepare_cleaned(
+        [c.article for c in each],
+        [c.day for c in each],
+        settings,
+        skipped=every_skip,
+        encoder=encoder,
+        stages=stages,
+        lexical=lexical,
+    )
+
+
+def clean_stage(
+    articles: Sequence[Article],
+    settings: Settings,
+    skipped: Sequence[Skipped],
+    stages: Stages,
+    *,
+    vectors: bool = True,
+) -> tuple[list[_Cleaned], list[Profile] | None, LexicalVectors | None, list[Skipped]]:
+    """Each article cleaned, its event day found and (for the lexical backends) its profile
+    made, in canonical order; the lexical vectors of them all when ``vectors``; and every skip
+    so far. InputError when no article is left."""
     failed: list[tuple[int, Skipped]] = []  # by the article's place in ``articles``
     with stages.stage("clean", len(articles)) as step:
         each = sorted(
@@ -200,30 +223,40 @@ def _prepare(
         )
         step.count, step.note = len(each), _skipped_note(len(failed))
     _check_usable(each, skipped, failed)
-    lexical = None
+    profiles = lexical = None
     if settings.backend != "dense":  # every other backend compares the lexical vectors
         with stages.stage("lexical", len(each)) as step:
             before = len(failed)
             each, profiles = _profile_each(each, articles, failed, step.advance)
             step.count, step.note = len(each), _skipped_note(len(failed) - before)
             _check_usable(each, skipped, failed)
-            lexical = lexical_vectors([c.article for c in each], profiles)
-    cleaned = vet_corpus([c.article for c in each])  # dates read from texts, against each other
+            if vectors:
+                lexical = lexical_vectors([c.article for c in each], profiles)
+    return each, profiles, lexical, _all_skipped(skipped, failed)
+
+
+def prepare_cleaned(
+    articles: Sequence[Article],
+    stated_days: Sequence[int | None],
+    settings: Settings,
+    *,
+    skipped: list[Skipped],
+    encoder: Encoder | None,
+    stages: Stages,
+    lexical: LexicalVectors | None,
+) -> Prepared:
+    """:func:`prepare` from articles already cleaned, in canonical order, with their lexical
+    vectors (None for the dense backend)."""
+    cleaned = vet_corpus(list(articles))  # dates read from texts, against each other
     represented = represent(
         cleaned,
         settings,
         encoder=encoder,
         stages=stages,
         lexical=lexical,
-        stated_days=[c.day for c in each],
+        stated_days=list(stated_days),
     )
-    return Prepared(
-        cleaned,
-        _all_skipped(skipped, failed),
-        represented,
-        _copy_of(cleaned),
-        dict(stages.timings),
-    )
+    return Prepared(cleaned, skipped, represented, _copy_of(cleaned), dict(stages.timings))
 
 
 def _all_skipped(skipped: Sequence[Skipped], failed: list[tuple[int, Skipped]]) -> list[Skipped]:

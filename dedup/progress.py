@@ -44,6 +44,7 @@ STAGES: dict[str, str] = {
     "report": "report",
     "sweep": "sweep",
     "write": "write",
+    "store": "store",
 }
 
 #: What a stage's work calls as it goes: ``advance(n)`` when ``n`` more items are done.

@@ -59,6 +59,7 @@ def test_the_command_list_is_complete() -> None:
     assert {" ".join(c) for c in COMMANDS} == {
         "",
         "cluster",
+        "report",
         "evaluate",
         "evaluate pairs",
         "evaluate clusters",

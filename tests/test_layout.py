@@ -22,11 +22,13 @@ ORDER = {
     "represent": 4,
     "link": 5,
     "group": 6,
-    "report": 7,
-    "pipeline": 8,
-    "evaluate": 9,
-    "cli": 10,
-    "__main__": 11,
+    "store": 7,
+    "report": 8,
+    "pipeline": 9,
+    "stream": 9,
+    "evaluate": 10,
+    "cli": 11,
+    "__main__": 12,
 }
 MAX_LINES = 450
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))

@@ -278,6 +278,7 @@ def test_every_stage_has_a_name_to_show() -> None:
         "report",
         "sweep",
         "write",
+        "store",
     ]
     with pytest.raises(KeyError), Stages().stage("no such stage"):
         pass

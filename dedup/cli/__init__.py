@@ -7,26 +7,19 @@ The shell around the commands (one-line errors, exit codes, signals, standard ou
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dedup.cli.eval_options import (
-    DEFAULT_RANGE,
-    EvalJsonOpt,
-    LabelsOpt,
-    PairsFileArg,
-    PlotOpt,
-    RangeOpt,
-    SweepOpt,
-    parse_range,
-)
+from dedup.cli.evaluate import evaluate_app
 from dedup.cli.options import (
+    CLUSTER_OPTIONS,
+    AllStoriesOpt,
     ExplainOpt,
     HtmlOpt,
     JsonOpt,
@@ -35,17 +28,22 @@ from dedup.cli.options import (
     QuietOpt,
     RepresentativesOpt,
     SettingValues,
+    StoreOpt,
     VerboseOpt,
     setting_options,
     to_settings,
 )
-from dedup.cli.shell import Command, OneLineErrors, setup_logging, write_stdout
+from dedup.cli.shell import (
+    Command,
+    OneLineErrors,
+    help_without_a_command,
+    setup_logging,
+    write_stdout,
+)
 from dedup.errors import OutputError
 from dedup.version import __version__
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from dedup.models import Report
     from dedup.progress import Progress
 
@@ -77,13 +75,7 @@ def _root(
     ] = False,
 ) -> None:
     """Find the same news story told by different outlets in different languages."""
-    _help_without_a_command(ctx)
-
-
-def _help_without_a_command(ctx: typer.Context) -> None:
-    """A group called with no command prints its help and succeeds, as ``--help`` does."""
-    if ctx.invoked_subcommand is None:
-        write_stdout(ctx.get_help())
+    help_without_a_command(ctx)
 
 
 def _warn(report: Report, quiet: int) -> None:
@@ -192,28 +184,6 @@ def _say_what_was_left_out(
 
 # What the views of `dedup cluster`'s report show (see dedup.report.view).
 VIEW_OPTIONS = ("min_size", "limit", "multi_only")
-# The settings of clustering: what `dedup cluster` takes, and `dedup evaluate clusters` with it.
-CLUSTER_OPTIONS = (
-    "backend",
-    "model",
-    "device",
-    "threshold",
-    "related_threshold",
-    "batch_size",
-    "cache",
-    "no_cache",
-    "fast",
-    "max_bytes",
-    "neighbours",
-    "window_days",
-    "stdin_format",
-    "fields",
-    "text_field",
-    "title_field",
-    "date_field",
-    "id_field",
-    "trust_text_dates",
-)
 
 
 @app.command(
@@ -230,12 +200,20 @@ def cluster(
     html: HtmlOpt = None,
     representatives: RepresentativesOpt = None,
     explain: ExplainOpt = False,
+    store: StoreOpt = None,
+    all_stories: AllStoriesOpt = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = 0,
 ) -> None:
     """Group articles into stories and report them."""
     setup_logging(verbose, quiet)
+    if all_stories and store is None:
+        raise typer.BadParameter("--all-stories needs --store", param_hint="--all-stories")
+    if explain and store is not None:
+        raise typer.BadParameter("a store's report has no evidence yet", param_hint="--explain")
     targets = _outputs(out, html, representatives)
+    if store is not None:  # the store and its journal are never input
+        targets += [store, *(Path(f"{store}{end}") for end in ("-wal", "-shm", "-journal"))]
     settings = to_settings(options, explain=explain, outputs=tuple(map(str, targets)))
     from dedup.cli.display import progress_display
     from dedup.pipeline import run
@@ -258,7 +236,16 @@ def cluster(
         typer.echo(f"Reading {what} from standard input; end it with Ctrl-D.", err=True)
     # No display over what is typed in; it goes before the report reaches stdout.
     with progress_display(not quiet and not typing_in) as progress:
-        report = run(paths, settings, progress=progress)
+        if store is None:
+            report = run(paths, settings, progress=progress)
+        else:
+            from dedup.store import Store
+            from dedup.stream import run_into_store
+
+            with Store(store) as opened:
+                report = run_into_store(
+                    paths, settings, opened, all_stories=all_stories, progress=progress
+                )
         _warn(report, quiet)
         view = select(report, min_size=settings.min_size, limit=settings.limit)
         _write_files(report, view, out, html, representatives, quiet, progress)
@@ -314,136 +301,72 @@ def _write_files(
             said(str(representatives))
 
 
-evaluate_app = typer.Typer(
-    cls=OneLineErrors,
-    rich_markup_mode=None,
-    help="Measure story detection on labelled data, and see which threshold suits it.",
-    epilog="Example: dedup evaluate pairs pairs.jsonl --sweep --plot sweep.png",
-)
-evaluate_app.callback(invoke_without_command=True)(_help_without_a_command)
-app.add_typer(evaluate_app, name="evaluate")
-
-
-def _print_json(doc: object) -> None:
-    write_stdout(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False))
-
-
-def _eval_warnings(warnings: Sequence[str], quiet: int) -> None:
-    if quiet > 1:  # -qq: errors only
-        return
-    for warning in warnings:
-        typer.echo(f"Warning: {warning}", err=True)
-
-
-@evaluate_app.command(
-    "pairs",
+@app.command(
+    "report",
     cls=Command,
-    epilog="Example: dedup evaluate pairs ../shared/eval/semeval2022_pairs_dev.jsonl "
-    "--backend lexical --json",
+    epilog="Example: dedup report --store stories.db --since 2024-09-01 --out report/",
 )
-@setting_options("backend", "model", "device", "batch_size", "cache", "no_cache", "fast")
-def evaluate_pairs_cmd(
-    file: PairsFileArg,
-    *,
-    options: SettingValues,
-    json_out: EvalJsonOpt = False,
-    sweep: SweepOpt = False,
-    sweep_range: RangeOpt = DEFAULT_RANGE,
-    plot: PlotOpt = None,
+def report_cmd(
+    store: StoreOpt = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            envvar="DEDUP_SINCE",
+            help="Only stories with an article dated on or after DATE (YYYY-MM-DD); undated"
+            " stories count from the run that last changed them.",
+        ),
+    ] = None,
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            envvar="DEDUP_CHANGED",
+            help="Only the stories the store's last run changed.",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+    out: OutOpt = None,
+    html: HtmlOpt = None,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = 0,
 ) -> None:
-    """Score the similarity of labelled article pairs (SemEval-2022 Task 8 style)."""
+    """Report the stories of a story store, without new input."""
     setup_logging(verbose, quiet)
-    thresholds = parse_range(sweep_range) if sweep else []
-    settings = to_settings(options)
-    import numpy as np
+    import datetime as dt
 
-    from dedup import evaluate
-    from dedup.cli.display import progress_display
+    from dedup.report import render_table, to_json
+    from dedup.report.outputs import check_writable
+    from dedup.store import Store
 
-    pairs = evaluate.load_pairs(file)
-    with progress_display(not quiet) as progress:
-        sims, ran, model_name, warnings = evaluate.pair_similarities(
-            pairs, settings, progress=progress
-        )
-    result = evaluate.score_pair_file(pairs, sims, ran, model_name, warnings)
-    _eval_warnings(result.pop("warnings"), quiet)
-    rows: list[dict[str, float]] = []
-    if sweep:
-        overall = np.array([p.overall for p in pairs])
-        scored = np.isfinite(sims)
-        rows = evaluate.sweep_pairs(sims[scored], overall[scored], thresholds)
-        if plot is not None:
-            evaluate.plot_sweep(rows, plot, title=f"{file.name}: {ran} backend")
-    _show_evaluation(
-        result, rows, sweep=sweep, json_out=json_out, table=evaluate.render_pairs_table
-    )
-
-
-@evaluate_app.command(
-    "clusters",
-    cls=Command,
-    epilog="Example: dedup evaluate clusters samples/articles --labels samples/labels.csv",
-)
-@setting_options(*CLUSTER_OPTIONS)
-def evaluate_clusters_cmd(
-    paths: PathsArg,
-    labels: LabelsOpt = None,
-    *,
-    options: SettingValues,
-    json_out: EvalJsonOpt = False,
-    sweep: SweepOpt = False,
-    sweep_range: RangeOpt = DEFAULT_RANGE,
-    plot: PlotOpt = None,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = 0,
-) -> None:
-    """Cluster as `dedup cluster` does and score the stories against gold stories."""
-    setup_logging(verbose, quiet)
-    thresholds = parse_range(sweep_range) if sweep else []
-    settings = to_settings(options)
-    from dedup import evaluate
-    from dedup.cli.display import progress_display
-    from dedup.pipeline import read_and_prepare
-
-    gold = evaluate.load_labels(labels) if labels is not None else None
-    rows: list[dict[str, float]] = []
-    with progress_display(not quiet) as progress:
-        # Read and represented once, for the run at the threshold and for the sweep.
-        prepared = read_and_prepare(paths, settings, progress=progress)
-        _, result = evaluate.evaluate_clusters(
-            paths, settings, labels=gold, prepared=prepared, progress=progress
-        )
-        _eval_warnings(result.pop("warnings"), quiet)
-        if sweep:
-            rows = evaluate.sweep_clusters(
-                paths, settings, gold, thresholds, prepared=prepared, progress=progress
-            )
-    if sweep and plot is not None:
-        evaluate.plot_sweep(rows, plot, title=f"stories: {result['backend']} backend")
-    _show_evaluation(
-        result, rows, sweep=sweep, json_out=json_out, table=evaluate.render_clusters_table
-    )
-
-
-def _show_evaluation(
-    result: dict[str, Any],
-    rows: list[dict[str, float]],
-    *,
-    sweep: bool,
-    json_out: bool,
-    table: Callable[[dict[str, Any]], str],
-) -> None:
-    """An evaluation's scores (and its sweep's rows) as JSON or as tables."""
-    from dedup import evaluate
-
+    if store is None:
+        raise typer.BadParameter("name the story store to report", param_hint="--store")
+    day = None
+    if since is not None:
+        try:
+            day = dt.date.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter(
+                f"expected a date YYYY-MM-DD, got {since!r}", param_hint="--since"
+            ) from None
+    if out is not None:
+        check_writable(out)
+    if html is not None:
+        if html.is_dir():
+            raise OutputError(f"cannot write {html}: it is a directory")
+        check_writable(html.parent)
+    with Store(store, create=False) as opened:
+        report = opened.report(since=day, changed_only=changed)
+    _warn(report, quiet)
+    _write_files(report, report, out, html, None, quiet, None)
     if json_out:
-        _print_json({**result, "sweep": rows} if sweep else result)
-        return
-    write_stdout(table(result))
-    if sweep:
-        write_stdout("\n" + evaluate.render_sweep_table(rows))
+        write_stdout(to_json(report), nl=False)
+    else:
+        color = sys.stdout is not None and sys.stdout.isatty()
+        write_stdout(render_table(report, width=_table_width(), color=color), nl=False)
+
+
+app.add_typer(evaluate_app, name="evaluate")
 
 
 def main() -> None:

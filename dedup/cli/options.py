@@ -350,6 +350,26 @@ QuietOpt = Annotated[
         "-qq errors only.",
     ),
 ]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        metavar="FILE",
+        envvar="DEDUP_STORE",
+        help="A story store, one SQLite file: `dedup cluster` adds the articles to it (made when"
+        " missing; each joins a story it holds or a new one, and the report shows what changed;"
+        " --window-days then defaults to 7 and also closes older stories), `dedup report`"
+        " reports it.",
+    ),
+]
+AllStoriesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-stories",
+        envvar="DEDUP_ALL_STORIES",
+        help="With --store: report every story of the store.",
+    ),
+]
 RepresentativesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -388,3 +408,27 @@ ExplainOpt = Annotated[
         " names, numbers and days, and what each signal adds to the similarity.",
     ),
 ]
+
+
+# The settings of clustering: what `dedup cluster` takes, and `dedup evaluate clusters` with it.
+CLUSTER_OPTIONS = (
+    "backend",
+    "model",
+    "device",
+    "threshold",
+    "related_threshold",
+    "batch_size",
+    "cache",
+    "no_cache",
+    "fast",
+    "max_bytes",
+    "neighbours",
+    "window_days",
+    "stdin_format",
+    "fields",
+    "text_field",
+    "title_field",
+    "date_field",
+    "id_field",
+    "trust_text_dates",
+)

@@ -10,6 +10,7 @@ error; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Errors are on
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -205,3 +206,14 @@ def setup_logging(verbose: int, quiet: int = 0) -> None:
         )
     if quiet > 1:
         warnings.simplefilter("ignore")
+
+
+def help_without_a_command(ctx: typer.Context) -> None:
+    """A group called with no command prints its help and succeeds, as ``--help`` does."""
+    if ctx.invoked_subcommand is None:
+        write_stdout(ctx.get_help())
+
+
+def print_json(doc: object) -> None:
+    """A JSON document on standard output, as the commands print them."""
+    write_stdout(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False))

@@ -97,10 +97,24 @@ def _story_summary(story: Story) -> dict[str, Any]:
     }
 
 
+def _stored(story: Story) -> dict[str, Any]:
+    """A stored story's life (``dedup cluster --store``); nothing for a batch run's."""
+    if story.status is None:
+        return {}
+    return {
+        "status": story.status,
+        "changed": story.changed,
+        "first_seen": story.first_seen,
+        "last_seen": story.last_seen,
+        "merged_from": list(story.merged_from),
+    }
+
+
 def _story_dict(story: Story) -> dict[str, Any]:
     return {
         "id": story.id,
         **_story_summary(story),
+        **_stored(story),
         "cohesion": _cohesion(story),
         "members": [_member_dict(m) for m in story.members],
     }
@@ -212,6 +226,7 @@ def story_records(report: Report) -> Iterator[dict[str, Any]]:
         yield {
             "story_id": story.id,
             **_story_summary(story),
+            **_stored(story),
             "articles": articles,
             "dropped_copies": dropped,
         }

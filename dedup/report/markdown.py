@@ -98,6 +98,9 @@ def _md_story(story: Story, related: list[tuple[str, float]], text_dates: bool) 
     if names := outlets(story):
         facts.append(f"Sources: {_md(', '.join(names))}")
     facts.append(f"Dates: {_date_range(story) or 'unknown'}")
+    if story.status is not None:  # a stored story
+        merged = f" (absorbed {', '.join(story.merged_from)})" if story.merged_from else ""
+        facts.append(f"Status: {story.status}{merged}, first seen {story.first_seen}")
     if story.cohesion_min is not None and story.cohesion_mean is not None:
         facts.append(f"Cohesion: min {story.cohesion_min:.2f}, mean {story.cohesion_mean:.2f}")
     lines = [

@@ -24,6 +24,7 @@ from dedup.report.text import (
     plural,
     run_text,
     selection_note,
+    story_label,
     summary_counts,
 )
 
@@ -99,7 +100,7 @@ def _story_rows(report: Report, color: bool) -> list[tuple[list[Text], str, bool
     for story in (*report.multi, *report.singletons):
         cohesion = f"{story.cohesion_mean:.2f}" if story.cohesion_mean is not None else ""
         cells = [
-            Text(story.id, style="bold" if color else ""),
+            Text(story_label(story), style="bold" if color else ""),
             Text(str(story.size)),
             Text(languages_text(story)),
             Text(CROSS_MARK if story.cross_language else "", style="cyan" if color else ""),

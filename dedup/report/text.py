@@ -126,3 +126,9 @@ def inferred_text(article: Article) -> str:
     if article.inferred is None:
         return ""
     return f"{article.inferred.isoformat()} ({article.inferred_from or 'text'})"
+
+
+def story_label(story: Story) -> str:
+    """A story's id, and what the run did to it when it is a stored story that changed
+    (``S000012 grown``)."""
+    return f"{story.id} {story.status}" if story.changed and story.status else story.id

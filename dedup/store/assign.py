@@ -1,0 +1,197 @@
+"""Which story each new article joins: average linkage that starts from the stories already
+made. Arrays in, arrays out; no I/O.
+
+A batch run starts average linkage from one group per article. The store starts it from the
+open stories as they are (their members never leave them: ids stay stable) and one group per
+new article, and merges, best pair first, while the mean similarity of all cross pairs of two
+groups reaches the threshold, exactly the batch rule. So a new article joins the story whose
+members it is closest to on average when that mean passes the threshold; new articles that
+bridge two stories merge them only when the merged story passes it too; and new articles
+that reach no story make new ones. Two open stories whose mean similarity reaches the
+threshold under this run's corpus statistics (the IDF of the new and open articles) merge too:
+a story told first by two articles too short to meet is joined once more of it is known, as
+a batch run over everything would have it. As in :mod:`dedup.group`, only groups joined by a
+chain of links at or above the threshold can merge (a mean never exceeds its largest term), so
+the work runs per connected component, and only in components of two groups or more: the rest
+of the store is left as it is.
+
+Ties go to the pair of groups with the smaller keys: an existing story's key is its number (so
+the older story survives a merge), a new group's is :data:`NEW` plus the canonical index of
+its first article. The result depends on the set of articles, never on their order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from dedup.group import AT_THRESHOLD, EXACT_COMPONENT_MAX
+from dedup.link import Links
+from dedup.represent.similarity import Representations
+
+Array = np.ndarray
+
+#: Keys of groups that are no stored story start here (story numbers stay far below).
+NEW = 1 << 40
+#: The start key of an article the store does not hold yet.
+UNSTORED = -1
+
+
+def assign(
+    reps: Representations, links: Links, threshold: float, copy_of: Array, start: Array
+) -> tuple[Array, dict[int, list[int]]]:
+    """The group key of each article after average linkage from ``start``, and the stories
+    merged: ``{survivor: [absorbed, ...]}``.
+
+    ``start[k]`` is the number of the stored story article ``k`` is in, or :data:`UNSTORED`.
+    ``copy_of`` and ``links`` as for :func:`dedup.group.group`: links join first copies only,
+    and an exact copy goes where its first goes (to a stored copy's story when there is one).
+    """
+    n = reps.n
+    copy_of = np.asarray(copy_of, dtype=np.int64)
+    start = np.asarray(start, dtype=np.int64)
+    key = _node_keys(copy_of, start)
+    # Articles that take part: every new one, and stored ones in their node's story (a stored
+    # copy filed in another story stays there).
+    node_key = key[copy_of]
+    joins = (start == UNSTORED) | (start == node_key)
+    weight = np.bincount(copy_of[joins], minlength=n).astype(np.float64)
+    nodes = np.flatnonzero((copy_of == np.arange(n)) & (weight > 0))
+    component = _components(n, nodes, key, links, threshold)
+    final = key.copy()
+    merged: dict[int, list[int]] = {}
+    # Only a component of two groups or more can change: one with a new article, or two open
+    # stories that this run's corpus statistics bring together.
+    by_component = sorted(zip(component[nodes].tolist(), key[nodes].tolist(), strict=True))
+    groups: dict[int, set[int]] = {}
+    for comp, k in by_component:
+        groups.setdefault(comp, set()).add(k)
+    for comp in sorted(c for c, ks in groups.items() if len(ks) > 1):
+        members = nodes[component[nodes] == comp]
+        result, absorbed = _link_component(reps, links, threshold, members, key, weight)
+        final[members] = result
+        for survivor, gone in absorbed.items():
+            merged.setdefault(survivor, []).extend(gone)
+    out = np.where(joins, final[copy_of], start)
+    return out, {s: sorted(g) for s, g in merged.items()}
+
+
+def _node_keys(copy_of: Array, start: Array) -> Array:
+    """Per first copy, the key of the group it starts in: its own story, else a stored
+    copy's story (the first), else a new group of its own."""
+    n = len(copy_of)
+    key = np.where(start != UNSTORED, start, NEW + np.arange(n))
+    stored_copies = np.flatnonzero((start != UNSTORED) & (copy_of != np.arange(n)))
+    for k in stored_copies[::-1].tolist():  # the first stored copy is written last
+        first = int(copy_of[k])
+        if start[first] == UNSTORED:
+            key[first] = start[k]
+    return key
+
+
+def _components(n: int, nodes: Array, key: Array, links: Links, threshold: float) -> Array:
+    """Connected components of the nodes: joined by links at or above the threshold, and by
+    being in one stored story."""
+    strong = links.sim >= threshold
+    i, j = [links.i[strong]], [links.j[strong]]
+    order = nodes[np.argsort(key[nodes], kind="stable")]
+    same = key[order[1:]] == key[order[:-1]]
+    i.append(order[1:][same])
+    j.append(order[:-1][same])
+    rows, cols = np.concatenate(i), np.concatenate(j)
+    graph = sp.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return np.asarray(component, dtype=np.int64)
+
+
+def _link_component(
+    reps: Representations,
+    links: Links,
+    threshold: float,
+    members: Array,
+    key: Array,
+    weight: Array,
+) -> tuple[Array, dict[int, list[int]]]:
+    """Average linkage over one component's nodes from their start groups: each node's final
+    key, and the start keys each survivor absorbed."""
+    keys, at = np.unique(key[members], return_inverse=True)
+    w = weight[members]
+    indicator = sp.csr_matrix((w, (np.arange(len(members)), at)), shape=(len(members), len(keys)))
+    if len(members) <= EXACT_COMPONENT_MAX:
+        sims = reps.matrix(members).astype(np.float64)
+        cross_sums = np.asarray((indicator.T @ sp.csr_matrix(sims) @ indicator).toarray())
+    else:  # a pair that is not a link counts as 0, as in dedup.group
+        inside = np.isin(links.i, members) & np.isin(links.j, members)
+        li = np.searchsorted(members, links.i[inside])
+        lj = np.searchsorted(members, links.j[inside])
+        pairs = sp.csr_matrix(
+            (
+                np.concatenate([links.sim[inside], links.sim[inside]]).astype(np.float64),
+                (np.concatenate([li, lj]), np.concatenate([lj, li])),
+            ),
+            shape=(len(members), len(members)),
+        )
+        cross_sums = np.asarray((indicator.T @ pairs @ indicator).toarray())
+    sizes = np.asarray(indicator.sum(axis=0)).ravel()
+    cross = {
+        a: {b: float(cross_sums[a, b]) for b in range(len(keys)) if b != a}
+        for a in range(len(keys))
+    }
+    parent = _agglomerate(sizes.tolist(), cross, threshold)
+    root = [_find(parent, g) for g in range(len(keys))]
+    absorbed: dict[int, list[int]] = {}
+    for g, r in enumerate(root):
+        if r != g and keys[g] < NEW:
+            absorbed.setdefault(int(keys[r]), []).append(int(keys[g]))
+    return keys[np.asarray(root)[at]], absorbed
+
+
+def _find(parent: list[int], g: int) -> int:
+    while parent[g] != g:
+        g = parent[g]
+    return g
+
+
+def _agglomerate(
+    size: list[float], cross: Mapping[int, dict[int, float]], threshold: float
+) -> list[int]:
+    """Merge groups ``0..k-1`` (numbered in key order) best mean first while the mean of their
+    cross sums reaches ``threshold``; the group with the smaller number survives. Returns each
+    group's parent."""
+    k = len(size)
+    table = {a: dict(cross[a]) for a in range(k)}
+    cut = threshold - AT_THRESHOLD
+    version = [0] * k
+    heap = [
+        (-total / (size[a] * size[b]), a, b, 0, 0)
+        for a in range(k)
+        for b, total in table[a].items()
+        if a < b and total / (size[a] * size[b]) >= cut
+    ]
+    heapq.heapify(heap)
+    parent = list(range(k))
+    while heap:
+        _, a, b, va, vb = heapq.heappop(heap)
+        if va != version[a] or vb != version[b] or parent[a] != a or parent[b] != b:
+            continue  # stale: one of the two groups has changed since
+        keep, gone = a, b  # a < b: the smaller key survives
+        merged = table[keep]
+        for c, total in table.pop(gone).items():
+            if c != keep:
+                merged[c] = merged.get(c, 0.0) + total
+        merged.pop(gone, None)
+        parent[gone] = keep
+        size[keep] += size[gone]
+        version[keep] += 1
+        for c, total in merged.items():
+            table[c].pop(gone, None)
+            table[c][keep] = total
+            mean = total / (size[keep] * size[c])
+            if mean >= cut:
+                lo, hi = (keep, c) if keep < c else (c, keep)
+                heapq.heappush(heap, (-mean, lo, hi, version[lo], version[hi]))
+    return parent
