@@ -37,7 +37,9 @@ from pathlib import Path
 from dedup import Article, Settings, Store, add_to_store
 from dedup.pipeline import cluster_articles, labels_for
 
-PAIRS = Path(os.environ.get("DEDUP_EVAL_DIR", "/work/shared/eval")) / "semeval2022_pairs_dev.jsonl"
+# ../shared beside the repository, as CI has it; DEDUP_EVAL_DIR for another place.
+_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+PAIRS = Path(os.environ.get("DEDUP_EVAL_DIR", _EVAL)) / "semeval2022_pairs_dev.jsonl"
 START = dt.date(2024, 3, 1)
 WEEKS = 6
 SETTINGS = Settings(backend="lexical", cache=None)
