@@ -66,7 +66,7 @@ def chunk_corpus(texts: Path, model: str, path: Path) -> int:
     """Write the texts dedup encodes for ``texts`` (its chunks, in its order); return how many."""
     sys.path.insert(0, str(ROOT))
     from dedup.clean import clean_corpus
-    from dedup.pipeline import canonical_order
+    from dedup.prepare import canonical_order
     from dedup.read import read_corpus
     from dedup.represent.encoder import article_chunks
     from dedup.represent.transformer import load_encoder

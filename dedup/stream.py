@@ -12,13 +12,11 @@ from typing import BinaryIO
 import numpy as np
 
 from dedup.config import Settings
-from dedup.errors import InputError
 from dedup.link import Links
 from dedup.models import Article, Report, Skipped
-from dedup.pipeline import canonical_order, clean_stage, link, prepare_cleaned
+from dedup.pipeline import link, prepare_cleaned, read_stage
+from dedup.prepare import canonical_order, clean_stage
 from dedup.progress import Progress, Stages
-from dedup.read import read_corpus
-from dedup.read.records import DEFAULT_FIELDS
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import lexical_vectors, profile
 from dedup.store import Entry, Store, text_hash
@@ -35,19 +33,8 @@ def run_into_store(
     progress: Progress | None = None,
 ) -> Report:
     """Read ``inputs`` and :func:`add_to_store` what they hold."""
-    if not inputs:
-        raise InputError("no input given: name files, directories, or - for standard input")
     stages = Stages(progress)
-    with stages.stage("read") as step:
-        articles, skipped = read_corpus(
-            inputs,
-            max_bytes=settings.max_bytes,
-            stdin=stdin,
-            outputs=settings.outputs,
-            progress=step.advance,
-            fields=DEFAULT_FIELDS.naming(settings.fields),
-            stdin_format=settings.stdin_format,
-        )
+    articles, skipped = read_stage(inputs, settings, stdin, stages)
     return _add(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from dedup import pipeline
+from dedup import pipeline, prepare
 from dedup.cli import app
 from dedup.config import Settings
 from dedup.models import Article
@@ -73,8 +73,8 @@ def test_every_script_runs_to_a_report_without_optional_tokenizers() -> None:
 def test_an_article_that_breaks_a_stage_is_skipped_with_its_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_profile = pipeline.profile
-    real_clean = pipeline.clean_article
+    real_profile = prepare.profile
+    real_clean = prepare.clean_article
 
     def profile(article: Article) -> object:
         if article.id == "b2":
@@ -86,8 +86,8 @@ def test_an_article_that_breaks_a_stage_is_skipped_with_its_reason(
             raise ValueError("boom in cleaning")
         return real_clean(article)
 
-    monkeypatch.setattr(pipeline, "profile", profile)
-    monkeypatch.setattr(pipeline, "clean_article", clean)
+    monkeypatch.setattr(prepare, "profile", profile)
+    monkeypatch.setattr(prepare, "clean_article", clean)
     text = "Storm Kirk flooded the harbour of Lisbon on Tuesday; 1,200 homes lost power."
     articles = [
         Article(id=i, title="Storm Kirk floods Lisbon", text=text, origin=f"feed:{n}")
@@ -505,7 +505,7 @@ def test_exact_copies_are_grouped_as_if_each_were_linked(monkeypatch: pytest.Mon
         monkeypatch.setattr(group, "EXACT_COMPONENT_MAX", limit)
         collapsed = cluster_articles(articles, settings)
         with monkeypatch.context() as m:
-            m.setattr(pipeline, "_copy_of", lambda arts: np.arange(len(arts)))
+            m.setattr(pipeline, "copy_of", lambda arts: np.arange(len(arts)))
             every = cluster_articles(articles, settings)
         assert stories(collapsed) == stories(every), limit
         # The same up to float32 rounding: the copies' figures are summed in float64.

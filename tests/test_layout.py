@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "dedup"
 # Each room of the package and its place in the flow: a module may import only its own room
 # and the rooms before it.
-ORDER = {
+ORDER: dict[str, float] = {
     "version": 0,
     "errors": 0,
     "models": 0,
@@ -20,6 +20,7 @@ ORDER = {
     "read": 2,
     "clean": 3,
     "represent": 4,
+    "prepare": 4.5,
     "link": 5,
     "group": 6,
     "store": 7,

@@ -23,6 +23,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import dedup.pipeline
+import dedup.prepare
 from dedup.cli import app
 from dedup.cli.display import RichProgress
 from dedup.config import Settings
@@ -184,7 +185,7 @@ def test_an_article_that_breaks_a_stage_is_counted_and_listed_in_its_order(
     is a skip, listed in the order the articles were given, whichever stage it broke."""
     articles, _ = read_corpus([ARTICLES])
     first, last = articles[0].id, articles[-1].id
-    real_clean, real_profile = dedup.pipeline.clean_article, dedup.pipeline.profile
+    real_clean, real_profile = dedup.prepare.clean_article, dedup.prepare.profile
 
     def clean(article: Article, **kw: bool) -> Article:
         if article.id == last:
@@ -196,8 +197,8 @@ def test_an_article_that_breaks_a_stage_is_counted_and_listed_in_its_order(
             raise ValueError("no profile for this one")
         return real_profile(article)
 
-    monkeypatch.setattr(dedup.pipeline, "clean_article", clean)
-    monkeypatch.setattr(dedup.pipeline, "profile", profile)
+    monkeypatch.setattr(dedup.prepare, "clean_article", clean)
+    monkeypatch.setattr(dedup.prepare, "profile", profile)
     recorder = Recorder()
     report = dedup.pipeline.cluster_articles(
         articles, Settings(backend="lexical", cache=None), progress=recorder
