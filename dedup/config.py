@@ -19,6 +19,10 @@ Neighbours = Literal["auto", "exact", "ann"]
 NEIGHBOURS: tuple[str, ...] = ("auto", "exact", "ann")
 #: How ``-`` (standard input) is read: JSONL, CSV with a header row, or plain text (articles
 #: separated by blank lines, the first line of each its title).
+#: Where the vectors the embedding cache lacks are computed: in this process, or on a Ray
+#: cluster (dedup.represent.ray_engine).
+Engine = Literal["local", "ray"]
+ENGINES: tuple[str, ...] = ("local", "ray")
 StdinFormat = Literal["jsonl", "csv", "text"]
 STDIN_FORMATS: tuple[str, ...] = ("jsonl", "csv", "text")
 #: The fields of a record (a JSON object, a CSV row) that become an Article's.
@@ -106,6 +110,9 @@ class Settings:
     cache: Path | None = field(default_factory=cache_root)
     #: Run the model as int8 ONNX on the CPU (exported once, cached): faster, measured cost.
     fast: bool = False
+    engine: Engine = "local"
+    #: The Ray cluster of the ray engine; None: RAY_ADDRESS if set, else a local Ray.
+    ray_address: str | None = None
     # Candidate pairs: exact blocked products, or approximate nearest neighbours (dense
     # vectors, large corpora); auto picks by size. See dedup/link.py.
     neighbours: Neighbours = "auto"
@@ -149,6 +156,13 @@ class Settings:
             raise InputError(
                 f"max bytes must be at least 1, got {self.max_bytes}", setting="max_bytes"
             )
+        if self.engine not in ENGINES:
+            raise InputError(
+                f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)}",
+                setting="engine",
+            )
+        if self.ray_address is not None and not self.ray_address.strip():
+            raise InputError("empty Ray address", setting="ray_address")
         if self.neighbours not in NEIGHBOURS:
             raise InputError(
                 f"unknown neighbours {self.neighbours!r}: use one of {', '.join(NEIGHBOURS)}",

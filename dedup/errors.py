@@ -33,6 +33,12 @@ class ModelError(DedupError):
     exit_code = 1
 
 
+class EngineError(DedupError):
+    """The engine that embeds cannot run: not installed, or its cluster cannot be reached."""
+
+    exit_code = 1
+
+
 class OutputError(DedupError):
     """A report cannot be written where the user asked."""
 

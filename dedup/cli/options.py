@@ -24,6 +24,7 @@ from dedup.config import (
     MODEL_ENV,
     RECORD_FIELDS,
     Backend,
+    Engine,
     Neighbours,
     Settings,
     StdinFormat,
@@ -33,6 +34,10 @@ from dedup.config import (
 
 #: The Settings fields' own defaults, which their options show and give.
 _DEFAULT: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}
+
+
+_ENGINE = "Embed here (local) or on a Ray cluster (ray; see docs/scaling.md)."
+_RAY_ADDRESS = "The Ray cluster of --engine ray (default: RAY_ADDRESS, else a local Ray)."
 
 
 class SettingValues(dict[str, Any]):
@@ -46,6 +51,7 @@ class SettingValues(dict[str, Any]):
 def _setting_options(
     backend: Annotated[
         Backend,
+        Engine,
         typer.Option(
             "--backend",
             "-b",
@@ -119,6 +125,14 @@ def _setting_options(
             "twice as fast, similarities within about 0.01 (see docs/benchmarks.md).",
         ),
     ] = _DEFAULT["fast"],
+    engine: Annotated[
+        Engine,
+        typer.Option(metavar="local|ray", envvar="DEDUP_ENGINE", help=_ENGINE),
+    ] = _DEFAULT["engine"],
+    ray_address: Annotated[
+        str | None,
+        typer.Option(metavar="ADDRESS", envvar="DEDUP_RAY_ADDRESS", help=_RAY_ADDRESS),
+    ] = _DEFAULT["ray_address"],
     max_bytes: Annotated[
         int,
         typer.Option(
@@ -421,6 +435,8 @@ CLUSTER_OPTIONS = (
     "cache",
     "no_cache",
     "fast",
+    "engine",
+    "ray_address",
     "max_bytes",
     "neighbours",
     "window_days",

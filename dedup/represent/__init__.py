@@ -12,13 +12,14 @@ from dedup.errors import ModelError
 from dedup.models import Article
 from dedup.progress import Stages
 from dedup.represent.bundled import BUNDLED_MODEL
-from dedup.represent.cache import cached_vectors, embed_cached
+from dedup.represent.cache import SliceEmbedder, cached_vectors, embed_cached
 from dedup.represent.calibration import Calibration, model_key
 from dedup.represent.calibration import for_model as calibration_for
 from dedup.represent.days import event_days
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors, lexical_vectors
 from dedup.represent.model_files import local_model_dir, local_model_identity
+from dedup.represent.ray_engine import embed_on_ray, require_ray
 from dedup.represent.similarity import Representations, centre_by_language, language_codes
 from dedup.represent.transformer import load_encoder
 
@@ -56,6 +57,8 @@ def represent(
     dense = None
     identity = None
     directory = None
+    if backend != "lexical" and settings.engine == "ray":
+        require_ray()  # before any model loads: say what to install at once
     if backend != "lexical" and encoder is None and settings.cache is not None:
         # An unchanged corpus: its vectors without the model. Not shown unless they are there.
         with stages.stage("embed", len(articles), quiet_until_done=True) as step:
@@ -95,6 +98,7 @@ def represent(
                 batch_size=settings.batch_size,
                 progress=step.advance,
                 identity=identity,
+                engine=_engine(settings, encoder),
             )
             if embedded.found:
                 step.note = f"{embedded.found:,} from the cache"
@@ -123,6 +127,20 @@ def represent(
         stated=stated,
     )
     return Represented(reps, model, calibration, tuple(warnings))
+
+
+def _engine(settings: Settings, encoder: Encoder) -> SliceEmbedder | None:
+    """The engine that embeds what the cache lacks: None for the local one (in this process,
+    with ``encoder``); for Ray, actors that load the model ``encoder`` is."""
+    if settings.engine == "local":
+        return None
+    return embed_on_ray(
+        encoder.name,
+        device=settings.device,
+        fast=settings.fast,
+        batch_size=settings.batch_size,
+        address=settings.ray_address,
+    )
 
 
 def _loaded(encoder: Encoder | None) -> str:

