@@ -16,7 +16,9 @@ __all__ = ["distill_cmd"]
 
 
 def distill_cmd(
-    out: Annotated[
+    # Named apart from the report's --out, the run's --model and --device: here they are the
+    # directory written, the transformer read and where it runs while distilling.
+    target: Annotated[
         Path,
         typer.Option(
             "--out",
@@ -25,7 +27,7 @@ def distill_cmd(
             help="Directory to write the static model to (new, or empty).",
         ),
     ],
-    model: Annotated[
+    source: Annotated[
         str,
         typer.Option(
             "--model",
@@ -51,9 +53,10 @@ def distill_cmd(
             help="Words to add to the tokenizer's vocabulary, one a line.",
         ),
     ] = None,
-    device: Annotated[
+    distill_device: Annotated[
         str,
         typer.Option(
+            "--device",
             metavar="DEVICE",
             help="Where the transformer runs while distilling: cpu, cuda, mps or auto.",
         ),
@@ -67,11 +70,11 @@ def distill_cmd(
 
     words = read_vocabulary(vocabulary) if vocabulary is not None else None
     made = distill_model(
-        model,
-        out,
+        source,
+        target,
         dims=dims or None,
         vocabulary=words,
-        device=device,
+        device=distill_device,
         progress=quiet == 0,
     )
     if quiet < 2:
