@@ -60,6 +60,7 @@ def test_the_command_list_is_complete() -> None:
         "",
         "cluster",
         "report",
+        "distill",
         "evaluate",
         "evaluate pairs",
         "evaluate clusters",

@@ -96,6 +96,7 @@ def test_usage_lines_name_their_arguments() -> None:
     assert usage == {
         ("cluster",): "Usage: dedup cluster [OPTIONS] PATH...",
         ("report",): "Usage: dedup report [OPTIONS]",
+        ("distill",): "Usage: dedup distill [OPTIONS]",
         ("evaluate", "pairs"): "Usage: dedup evaluate pairs [OPTIONS] FILE",
         ("evaluate", "clusters"): "Usage: dedup evaluate clusters [OPTIONS] PATH...",
     }

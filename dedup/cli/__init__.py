@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dedup.cli.distill import distill_cmd
 from dedup.cli.evaluate import evaluate_app
 from dedup.cli.options import (
     CLUSTER_OPTIONS,
@@ -366,6 +367,11 @@ def report_cmd(
         write_stdout(render_table(report, width=_table_width(), color=color), nl=False)
 
 
+app.command(
+    "distill",
+    cls=Command,
+    epilog="Example: dedup distill --out static-e5/  &&  dedup cluster samples/ -m static-e5/",
+)(distill_cmd)
 app.add_typer(evaluate_app, name="evaluate")
 
 

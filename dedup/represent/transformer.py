@@ -33,13 +33,23 @@ from dedup.represent.model_files import hub_cache_folder, model_source, source_d
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["SentenceTransformerEncoder", "choose_prefix", "load_encoder", "resolve_device"]
+__all__ = [
+    "SentenceTransformerEncoder",
+    "choose_prefix",
+    "is_static",
+    "load_encoder",
+    "resolve_device",
+]
 
 logger = logging.getLogger(__name__)
 
 # A tokenizer whose model_max_length was never set reports a huge sentinel; fall back to this.
 _FALLBACK_MAX_TOKENS = 512
 _ABSURD_MAX_TOKENS = 1_000_000
+# A static model (a token table, e.g. distilled by `dedup distill`) has no window: a text's vector
+# is the mean of its tokens' vectors however long it is. Texts up to this many tokens are read
+# whole; longer ones are still cut, so that one huge record cannot hold a batch hostage.
+STATIC_MAX_TOKENS = 100_000
 
 _E5_RE = re.compile(r"(?:^|[^a-z0-9])e5(?:[^0-9]|$)")
 
@@ -174,6 +184,11 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
     return st, source
 
 
+def is_static(model: SentenceTransformer) -> bool:
+    """Whether ``model`` is a static one: its first module a ``StaticEmbedding``."""
+    return len(model) > 0 and type(model[0]).__name__ == "StaticEmbedding"
+
+
 class SentenceTransformerEncoder:
     """An :class:`~dedup.represent.encoder.Encoder` backed by a sentence-transformers model.
 
@@ -205,6 +220,10 @@ class SentenceTransformerEncoder:
         #: looked up by the digest of the weights there (see dedup.represent.calibration).
         self.directory = source_dir(source)
         identity = weights_identity(source)
+        static = is_static(self.model)
+        if fast and static:
+            logger.info("int8 ONNX (fast) changes nothing for static model %s", model)
+            fast = False
         if fast and self.device == "cpu":
             from dedup.represent.onnx import use_onnx_int8
 
@@ -222,9 +241,15 @@ class SentenceTransformerEncoder:
         if tokenizer is None:
             raise ModelError(f"cannot use model {model}: it has no text tokenizer")
         self._tokenizer: Any = tokenizer
-        self.prefix = choose_prefix(model, self.model.prompts) if prefix is None else prefix
+        #: A static model: a token table and a mean, no transformer and no window.
+        self.static = static
+        if prefix is None:
+            # A static model's token vectors were distilled without a prefix: one would only
+            # add the same few tokens to every text's mean.
+            prefix = "" if self.static else choose_prefix(model, self.model.prompts)
+        self.prefix = prefix
 
-        max_tokens = self.model.max_seq_length
+        max_tokens = STATIC_MAX_TOKENS if self.static else self.model.max_seq_length
         if not max_tokens or max_tokens > _ABSURD_MAX_TOKENS:
             logger.warning(
                 "model %s does not state its window; assuming %d tokens",
@@ -238,7 +263,7 @@ class SentenceTransformerEncoder:
         dim = self.model.get_embedding_dimension()
         self.dim = int(dim) if dim else int(self.encode([""]).shape[1])
 
-        specials = int(self._tokenizer.num_special_tokens_to_add(pair=False))
+        specials = 0 if self.static else int(self._tokenizer.num_special_tokens_to_add(pair=False))
         prefix_tokens = self.count_tokens([self.prefix])[0] if self.prefix else 0
         #: Tokens left for text in one input once special tokens and the prefix are in.
         self.window = max(1, self.max_tokens - specials - prefix_tokens)
@@ -298,6 +323,9 @@ class SentenceTransformerEncoder:
         """Length of each text in the model's tokens, without special tokens or the prefix."""
         if not texts:
             return []
+        if self.static:  # a tokenizers.Tokenizer, as StaticEmbedding keeps it
+            found = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            return [len(one.ids) for one in found]
         encoded = self._tokenizer(
             list(texts),
             add_special_tokens=False,

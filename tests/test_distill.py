@@ -1,0 +1,150 @@
+"""dedup distill: a static model distilled from the tiny test transformer, used with --model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dedup.cli import app
+from dedup.models import Article
+from dedup.represent.distill import DISTILL_NOTE
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "articles"
+
+runner = CliRunner()
+ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env=ENV)
+
+
+@pytest.fixture(scope="module")
+def static_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("distilled") / "static"
+    result = invoke("distill", "--model", str(tiny_model_dir), "--out", str(out), "--dims", "8")
+    assert result.exit_code == 0, result.output
+    assert f"--model {out}" in result.output
+    return out
+
+
+def test_distill_writes_a_static_model_with_its_note(static_dir: Path, tiny_model_dir: Path):
+    note = json.loads((static_dir / DISTILL_NOTE).read_text(encoding="utf-8"))
+    assert note["source"] == str(tiny_model_dir)
+    assert note["dims"] == 8
+    assert note["tokens"] > 100
+    assert (static_dir / "modules.json").is_file()
+    assert not [p for p in static_dir.parent.iterdir() if p.name.startswith(".static.")]
+
+
+def test_a_static_model_encodes_whole_articles_without_a_window(static_dir: Path):
+    from dedup.represent.encoder import article_chunks, embed_articles
+    from dedup.represent.transformer import STATIC_MAX_TOKENS, load_encoder
+
+    encoder = load_encoder(str(static_dir), device="cpu", fast=True)
+    assert encoder.static
+    assert encoder.dim == 8
+    assert encoder.prefix == ""
+    assert encoder.window == STATIC_MAX_TOKENS
+    long_body = " ".join(["The minister spoke about the new data centre."] * 400)
+    article = Article(id="a", title="Data centre", text=long_body)
+    assert len(article_chunks(encoder, [article])) == 1
+    assert len(article_chunks(encoder, [article])[0]) == 1  # one chunk: the whole text
+    assert encoder.count_tokens(["data centre"])[0] >= 2
+    vectors = embed_articles(encoder, [article, Article(id="b", title="Other", text="words")])
+    assert vectors.shape == (2, 8)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_cluster_runs_on_the_distilled_model(static_dir: Path, tmp_path: Path):
+    out = tmp_path / "report"
+    result = invoke(
+        "cluster", str(SAMPLES), "--model", str(static_dir), "--backend", "hybrid",
+        "--out", str(out), "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert sum(len(s["members"]) for s in doc["stories"]) == 5
+    assert str(static_dir) in json.dumps(doc)
+
+
+def test_distill_takes_a_vocabulary(tiny_model_dir: Path, tmp_path: Path):
+    words = tmp_path / "words.txt"
+    words.write_text("semiconductorfoundry\n\nsemiconductorfoundry\nhanoi\n", encoding="utf-8")
+    out = tmp_path / "static"
+    result = invoke(
+        "distill", "--model", str(tiny_model_dir), "--out", str(out), "--dims", "0",
+        "--vocabulary", str(words), "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    note = json.loads((out / DISTILL_NOTE).read_text(encoding="utf-8"))
+    assert note["dims"] == 32  # --dims 0 keeps the model's own
+    assert note["vocabulary_added"] == 2
+
+
+def _one_line_error(result) -> str:  # type: ignore[no-untyped-def]
+    assert result.exit_code != 0
+    # Before a model is loaded the output is the error alone; after, loading's bars may precede it.
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.output
+    return errors[0]
+
+
+def test_no_such_model_is_one_line(tmp_path: Path):
+    error = _one_line_error(
+        invoke("distill", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
+    )
+    assert "nope" in error
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_out_is_one_line(tiny_model_dir: Path, tmp_path: Path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x", encoding="utf-8")
+    error = _one_line_error(
+        invoke("distill", "--model", str(tiny_model_dir), "--out", str(a_file / "model"))
+    )
+    assert "not a directory" in error
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("x", encoding="utf-8")
+    error = _one_line_error(invoke("distill", "--model", str(tiny_model_dir), "--out", str(full)))
+    assert "not empty" in error
+    assert sorted(p.name for p in full.iterdir()) == ["keep.txt"]
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        error = _one_line_error(
+            invoke("distill", "--model", str(tiny_model_dir), "--out", str(locked / "m"))
+        )
+        assert "not writable" in error
+
+
+def test_bad_dims_and_static_sources_are_one_line(
+    tiny_model_dir: Path, static_dir: Path, tmp_path: Path
+):
+    error = _one_line_error(
+        invoke(
+            "distill", "--model", str(tiny_model_dir), "--out", str(tmp_path / "a"), "--dims", "64"
+        )
+    )
+    assert "--dims" in error
+    error = _one_line_error(
+        invoke("distill", "--model", str(static_dir), "--out", str(tmp_path / "b"))
+    )
+    assert "already static" in error
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n", encoding="utf-8")
+    error = _one_line_error(
+        invoke(
+            "distill", "--model", str(tiny_model_dir), "--out", str(tmp_path / "c"),
+            "--vocabulary", str(empty),
+        )
+    )  # fmt: skip
+    assert "no words" in error
