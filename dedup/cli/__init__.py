@@ -218,7 +218,6 @@ def cluster(
     settings = to_settings(options, explain=explain, outputs=tuple(map(str, targets)))
     from dedup.cli.display import progress_display
     from dedup.pipeline import run
-    from dedup.report import render_table, to_json
     from dedup.report.html import DEDUP_PAGE_MARK
     from dedup.report.outputs import check_writable
     from dedup.report.representatives import REPRESENTATIVES_MARK
@@ -254,6 +253,13 @@ def cluster(
         _say_what_was_left_out(
             view, options, out=out is not None, html=html is not None, json_out=json_out
         )
+    _print_report(report, view, json_out)
+
+
+def _print_report(report: Report, view: Report, json_out: bool) -> None:
+    """On standard output, the JSON of the whole report, or the table of its ``view``."""
+    from dedup.report import render_table, to_json
+
     if json_out:
         write_stdout(to_json(report), nl=False)
     else:
@@ -336,7 +342,7 @@ def report_cmd(
     setup_logging(verbose, quiet)
     import datetime as dt
 
-    from dedup.report import render_table, to_json
+    from dedup.report.html import DEDUP_PAGE_MARK
     from dedup.report.outputs import check_writable
     from dedup.store import Store
 
@@ -353,18 +359,12 @@ def report_cmd(
     if out is not None:
         check_writable(out)
     if html is not None:
-        if html.is_dir():
-            raise OutputError(f"cannot write {html}: it is a directory")
-        check_writable(html.parent)
+        _check_file_output(html, "--html", DEDUP_PAGE_MARK, ())  # no input to overwrite
     with Store(store, create=False) as opened:
         report = opened.report(since=day, changed_only=changed)
     _warn(report, quiet)
     _write_files(report, report, out, html, None, quiet, None)
-    if json_out:
-        write_stdout(to_json(report), nl=False)
-    else:
-        color = sys.stdout is not None and sys.stdout.isatty()
-        write_stdout(render_table(report, width=_table_width(), color=color), nl=False)
+    _print_report(report, report, json_out)
 
 
 app.command(
