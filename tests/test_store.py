@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from dedup.models import Article
 from dedup.pipeline import labels_for, run
 from dedup.read import read_corpus
 from dedup.represent.bundled import BUNDLED_MODEL
-from dedup.store import Intake, Store, StoreError
+from dedup.store import Intake, Store, StoreError, schema
 from dedup.stream import add_to_store
 
 ROOT = Path(__file__).parent.parent
@@ -196,6 +197,38 @@ def test_a_busy_store_is_a_one_line_error(tmp_path: Path) -> None:
         holder.close()
     assert proc.returncode == 1
     assert err.decode().count("\n") == 1 and "is busy: another run is writing it" in err.decode()
+
+
+def test_a_store_another_run_is_making_is_waited_for(tmp_path: Path) -> None:
+    """Two runs that start a new store at once: the second finds a database without tables,
+    which the first is filling; it waits for the first's lock, then opens the made store."""
+    path = tmp_path / "s.db"
+    maker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    maker.execute("PRAGMA journal_mode=WAL")
+    maker.execute("BEGIN IMMEDIATE")
+    opened: list[object] = []
+    waiter = threading.Thread(target=lambda: opened.append(_open_or_error(path)))
+    waiter.start()
+    time.sleep(0.3)
+    for statement in schema._TABLES.split(";"):
+        if statement.strip():
+            maker.execute(statement)
+    maker.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [("format", str(schema.FORMAT)), ("next_story", "1"), ("created", schema.now())],
+    )
+    maker.execute("COMMIT")
+    maker.close()
+    waiter.join(timeout=60)
+    assert opened == ["opened"]
+
+
+def _open_or_error(path: Path) -> str:
+    try:
+        Store(path).close()
+    except DedupError as exc:
+        return str(exc)
+    return "opened"
 
 
 def dedup(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

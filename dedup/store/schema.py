@@ -113,10 +113,11 @@ def connect(path: Path, *, create: bool, wait: float) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        if exists:
-            _check_format(conn, path)
-        else:
+        if create:
+            # Under a write lock, and only into a database without tables: a second run that
+            # opens the store while the first is making it waits, then finds it made.
             _create(conn)
+        _check_format(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
         if "locked" in str(exc) or "busy" in str(exc):
