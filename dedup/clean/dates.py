@@ -232,7 +232,7 @@ def find_mentions(text: str, lang: str | None) -> list[DateMention]:
     ``lang`` (an ISO code such as ``en`` or ``en-US``) only decides how ``6/12/2024`` reads.
     Forms may overlap ("on 5 May 10 people ..." names 5 May and May 10): each is reported.
     """
-    folded = anyascii(text).lower()
+    folded = (text if text.isascii() else anyascii(text)).lower()  # anyascii keeps ASCII
     if _DIGIT.search(folded) is None:  # every form has a number: most lines have none
         return []
     found = sorted(_mentions(folded, lang), key=lambda f: (f[0], f[2], f[3]))

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -88,7 +89,13 @@ _THOUSANDS = re.compile(r"(?<=\d)[.,'’](?=\d{3}\b)")
 
 def fold(text: str) -> str:
     """Accent-fold and transliterate to ASCII, lower-cased: ``Tô Lâm`` -> ``to lam``."""
-    return anyascii(text).lower()
+    return (text if text.isascii() else anyascii(text)).lower()  # anyascii keeps ASCII
+
+
+@lru_cache(maxsize=400_000)
+def _fold_word(word: str) -> str:
+    """:func:`fold` of one word; the words of a corpus repeat, so each is folded once."""
+    return fold(word)
 
 
 @cache
@@ -125,6 +132,26 @@ def _days(text: str, lang: str | None) -> Iterable[str]:
 _GAP_BREAKS_SENTENCE = re.compile(r"[.!?…:;\"“”«»(\[—–]\s*$")
 
 
+class _Word(NamedTuple):
+    """What the profile needs of one word as written, looked up once per word and language."""
+
+    word: str  # accent-folded, apostrophes dropped; "" when not a plain ASCII word
+    rarity: float  # of the word as written, lower-cased, in its language
+    acronym: tuple[str, float] | None  # ("^fpt", strength) for a word in capitals
+    capital: bool
+
+
+@lru_cache(maxsize=1 << 18)
+def _word(raw: str, lang: str | None) -> _Word:
+    word = _fold_word(raw).replace("'", "").replace("’", "")
+    if not word.isalnum() or not word.isascii():
+        return _Word("", 0.0, None, False)
+    acronym = None
+    if raw.isupper() and 2 <= len(raw) <= 6 and raw.isalpha():
+        acronym = ("^" + word, max(ACRONYM_FLOOR, rarity(word, "en")))
+    return _Word(word, rarity(raw.lower(), lang), acronym, raw[0].isupper())
+
+
 def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float]]:
     """(entity, strength) for one line of text, before position weighting."""
     for day in _days(segment, lang):
@@ -144,33 +171,39 @@ def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float
     prev_end = 0
     for m in _WORD.finditer(segment):
         raw = m.group(0)
-        gap = segment[prev_end : m.start()]
-        sentence_start = prev_end == 0 or bool(_GAP_BREAKS_SENTENCE.search(gap))
+        start = m.start()
+        if prev_end and start == prev_end + 1 and segment[prev_end] == " ":
+            sentence_start = False  # the common case, a word after one space
+        else:
+            gap = segment[prev_end:start]
+            sentence_start = prev_end == 0 or bool(_GAP_BREAKS_SENTENCE.search(gap))
+            if run and gap.strip(" \t-'’"):
+                yield from flush()
         prev_end = m.end()
-        if gap.strip(" \t-'’"):
-            yield from flush()
 
         if raw[0].isdigit():
-            yield from flush()
+            if run:
+                yield from flush()
             number = _THOUSANDS.sub("", raw).replace(",", ".")
             if number.replace(".", "").isdigit() and len(number) >= 3:
                 yield "#" + number, 1.0 if len(number) >= 4 else 0.5
             continue
 
-        word = fold(raw).replace("'", "").replace("’", "")
-        if not word.isalnum() or not word.isascii():
-            yield from flush()
+        w = _word(raw, lang)
+        if not w.word:
+            if run:
+                yield from flush()
             continue
-        r = rarity(raw.lower(), lang)
-        if raw.isupper() and 2 <= len(raw) <= 6 and raw.isalpha():
-            yield "^" + word, max(ACRONYM_FLOOR, rarity(word, "en"))
-        if raw[0].isupper() and (not sentence_start or r >= NAME_AT_START_RARITY):
-            run.append(word)
-            if r >= SINGLE_NAME_RARITY:
-                yield word, max(r, NAME_FLOOR)
-        else:
+        if w.acronym is not None:
+            yield w.acronym
+        if w.capital and (not sentence_start or w.rarity >= NAME_AT_START_RARITY):
+            run.append(w.word)
+            if w.rarity >= SINGLE_NAME_RARITY:
+                yield w.word, max(w.rarity, NAME_FLOOR)
+        elif run:
             yield from flush()
-    yield from flush()
+    if run:
+        yield from flush()
 
 
 def _weighted_segments(article: Article) -> Iterable[tuple[str, float]]:
@@ -205,12 +238,26 @@ def _stem_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float]]:
     some weight, which the dev pairs reward (Pearson 0.687 against 0.674 for plain rarity)."""
     for m in _WORD.finditer(segment):
         raw = m.group(0)
-        if _UNSPACED.search(raw):
+        stem = _stem(raw, lang)
+        if stem is _UNSPACED_RUN:
             yield from _syllable_pairs(raw)
-            continue
-        word = fold(raw)
-        if len(word) >= STEM_MIN_CHARS and word.isalpha():
-            yield word[:STEM_CHARS], rarity(raw.lower(), lang)
+        elif stem is not None:
+            yield stem
+
+
+_UNSPACED_RUN = ("", 0.0)
+
+
+@lru_cache(maxsize=1 << 18)
+def _stem(raw: str, lang: str | None) -> tuple[str, float] | None:
+    """(stem, rarity) of one word as written; None for none; :data:`_UNSPACED_RUN` for a run
+    of a script written without spaces."""
+    if _UNSPACED.search(raw):
+        return _UNSPACED_RUN
+    word = _fold_word(raw)
+    if len(word) >= STEM_MIN_CHARS and word.isalpha():
+        return word[:STEM_CHARS], rarity(raw.lower(), lang)
+    return None
 
 
 def _syllable_pairs(run: str) -> Iterable[tuple[str, float]]:
@@ -266,6 +313,28 @@ class LexicalVectors:
     title: sp.csr_matrix
 
 
+@dataclass(frozen=True, slots=True)
+class LexicalCounts:
+    """The rows of :class:`LexicalVectors` before the corpus weighs them: hashed counts
+    (profile weights, and character n-gram counts of the titles). Made a part of the corpus
+    at a time (in each worker of a parallel run), stacked, then weighed once for the whole."""
+
+    entities: sp.csr_matrix
+    stems: sp.csr_matrix
+    title: sp.csr_matrix
+
+    @staticmethod
+    def stack(parts: Sequence[LexicalCounts]) -> LexicalCounts:
+        if len(parts) == 1:
+            return parts[0]
+        return LexicalCounts(
+            *(
+                sp.vstack([getattr(p, f) for p in parts], format="csr")
+                for f in ("entities", "stems", "title")
+            )
+        )
+
+
 def _idf_normalise(counts: sp.csr_matrix, *, drop_common: bool = False) -> sp.csr_matrix:
     """Sublinear term frequency, smoothed corpus IDF, L2-normalised rows.
 
@@ -273,24 +342,36 @@ def _idf_normalise(counts: sp.csr_matrix, *, drop_common: bool = False) -> sp.cs
     than :data:`COMMON_FRACTION` of the articles weighs nothing. A name every article has (a
     feed whose titles all start "Headline", an outlet's name in every footer) tells no story
     from another; smoothed IDF alone still gives it full weight where it is the only name.
+
+    Scales ``counts`` in place (float32; a million articles' title n-grams are gigabytes):
+    only the squares of one row at a time beside it.
     """
-    matrix = sp.csr_matrix(counts, dtype=np.float32)
+    matrix = sp.csr_matrix(counts, dtype=np.float32, copy=False)
     n = matrix.shape[0]
     df = np.bincount(matrix.indices, minlength=matrix.shape[1])
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
     if drop_common and n >= COMMON_MIN_ARTICLES:
         idf[df > COMMON_FRACTION * n] = 0.0
-    matrix = matrix @ sp.diags(idf, format="csr")
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    matrix.data *= idf[matrix.indices]
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    squares = sp.csr_matrix((matrix.data**2, matrix.indices, matrix.indptr), shape=matrix.shape)
+    norms = np.sqrt(np.asarray(squares.sum(axis=1)).ravel())
+    del squares
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix, dtype=np.float32)
+    matrix.data *= np.repeat((1.0 / norms).astype(np.float32), np.diff(matrix.indptr))
+    return matrix
+
+
+def _hash(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
+    hasher = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
+    return sp.csr_matrix(hasher.transform(rows), dtype=np.float32)
 
 
 def vectorize(rows: Sequence[Mapping[str, float]], *, drop_common: bool = False) -> sp.csr_matrix:
     if not rows:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    hasher = FeatureHasher(n_features=N_FEATURES, input_type="dict", alternate_sign=False)
-    return _idf_normalise(hasher.transform(rows), drop_common=drop_common)
+    return _idf_normalise(_hash(rows), drop_common=drop_common)
 
 
 _CHAR_HASHER = HashingVectorizer(
@@ -300,16 +381,43 @@ _CHAR_HASHER = HashingVectorizer(
     alternate_sign=False,
     norm=None,
     lowercase=False,
+    dtype=np.float32,
 )
+
+
+def _char_counts(texts: Sequence[str]) -> sp.csr_matrix:
+    counts = sp.csr_matrix(_CHAR_HASHER.transform([fold(t) for t in texts]), dtype=np.float32)
+    counts.data = 1.0 + np.log(counts.data)
+    return counts
 
 
 def char_vectors(texts: Sequence[str]) -> sp.csr_matrix:
     """Character 3-5-grams of accent-folded texts, weighted like the profile's tokens."""
     if not texts:
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    counts = sp.csr_matrix(_CHAR_HASHER.transform([fold(t) for t in texts]), dtype=np.float32)
-    counts.data = 1.0 + np.log(counts.data)
-    return _idf_normalise(counts)
+    return _idf_normalise(_char_counts(texts))
+
+
+def lexical_counts(articles: Sequence[Article], profiles: Sequence[Profile]) -> LexicalCounts:
+    """The hashed counts of ``articles`` with their ``profiles``, not yet weighed."""
+    if not articles:
+        empty = sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
+        return LexicalCounts(empty, empty, empty)
+    return LexicalCounts(
+        entities=_hash([p.entities for p in profiles]),
+        stems=_hash([p.stems for p in profiles]),
+        title=_char_counts([a.title or a.text[:TITLE_FALLBACK_CHARS] for a in articles]),
+    )
+
+
+def weigh(counts: LexicalCounts) -> LexicalVectors:
+    """The corpus' lexical rows from its counts: IDF over the whole corpus, each row normalised.
+    Consumes ``counts`` (scaled in place)."""
+    return LexicalVectors(
+        entities=_idf_normalise(counts.entities, drop_common=True),
+        stems=_idf_normalise(counts.stems),
+        title=_idf_normalise(counts.title),
+    )
 
 
 def lexical_vectors(
@@ -327,11 +435,7 @@ def lexical_vectors(
             if progress is not None:
                 progress(1)
         profiles = made
-    return LexicalVectors(
-        entities=vectorize([p.entities for p in profiles], drop_common=True),
-        stems=vectorize([p.stems for p in profiles]),
-        title=char_vectors([a.title or a.text[:TITLE_FALLBACK_CHARS] for a in articles]),
-    )
+    return weigh(lexical_counts(articles, profiles))
 
 
 def shared_evidence(a: Profile, b: Profile, top: int = 8) -> list[tuple[str, float]]:
