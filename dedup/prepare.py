@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -20,11 +23,26 @@ from dedup.errors import InputError, one_line
 from dedup.models import Article, Skipped
 from dedup.progress import Advance, Stages
 from dedup.represent.days import stated_event_day
-from dedup.represent.lexical import LexicalVectors, Profile, lexical_vectors, profile
+from dedup.represent.lexical import (
+    LexicalCounts,
+    LexicalVectors,
+    Profile,
+    lexical_counts,
+    profile,
+    weigh,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
+_Failed = tuple[int, Skipped]  # an article's place in the input, and why it was skipped
+
+#: From this many articles on, the per-article stages run on every core, ``PART`` at a time.
+#: Below it a pool costs more than it saves (forking, and the pickled articles back and forth).
+PARALLEL_MIN = 4_000
+PART = 1_000
 
 
 def _order_key(a: Article) -> tuple[str, str]:
@@ -58,57 +76,86 @@ class _Cleaned(NamedTuple):
     day: int | None
 
 
-def _attempt(article: Article, stage: str, make: Callable[[], T]) -> T | Skipped:
-    """``make()``, or the skip that says why it failed for ``article``: whatever one article
-    holds, it must not cost the other articles their run."""
+def _attempt(name: str, stage: str, make: Callable[[], T]) -> T | Skipped:
+    """``make()``, or the skip that says why it failed for the article called ``name``:
+    whatever one article holds, it must not cost the other articles their run."""
     try:
         return make()
     except NotAnArticle as exc:
-        return Skipped(article.origin or article.id, str(exc))
+        return Skipped(name, str(exc))
     except Exception as exc:  # one article's failure, whatever it is
-        log.debug("article %s failed in %s", article.id, stage, exc_info=True)
-        reason = f"{stage} failed: {type(exc).__name__}: {one_line(exc)}"
-        return Skipped(article.origin or article.id, reason)
+        log.debug("article %s failed in %s", name, stage, exc_info=True)
+        return Skipped(name, f"{stage} failed: {type(exc).__name__}: {one_line(exc)}")
 
 
-def _clean_each(
-    articles: Sequence[Article], failed: list[tuple[int, Skipped]], advance: Advance
-) -> list[_Cleaned]:
+def _name(article: Article) -> str:
+    return article.origin or article.id
+
+
+def _clean_part(part: Sequence[tuple[int, Article]]) -> tuple[list[_Cleaned], list[_Failed]]:
     """Each article cleaned and its event day found; one that makes either fail is a skip."""
     out: list[_Cleaned] = []
-    for index, article in enumerate(articles):
-        cleaned = _attempt(article, "cleaning", partial(clean_article, article))
+    failed: list[_Failed] = []
+    for place, article in part:
+        cleaned = _attempt(_name(article), "cleaning", partial(clean_article, article))
         if isinstance(cleaned, Skipped):
-            failed.append((index, cleaned))
+            failed.append((place, cleaned))
+            continue
+        day = _attempt(_name(article), "finding its event day", partial(stated_event_day, cleaned))
+        if isinstance(day, Skipped):
+            failed.append((place, day))
         else:
-            day = _attempt(article, "finding its event day", partial(stated_event_day, cleaned))
-            if isinstance(day, Skipped):
-                failed.append((index, day))
-            else:
-                out.append(_Cleaned(index, cleaned, day))
-        advance(1)
-    log.debug("cleaned %d articles", len(out))
-    return out
+            out.append(_Cleaned(place, cleaned, day))
+    return out, failed
 
 
-def _profile_each(
-    each: Sequence[_Cleaned],
-    raw: Sequence[Article],
-    failed: list[tuple[int, Skipped]],
-    advance: Advance,
-) -> tuple[list[_Cleaned], list[Profile]]:
-    """The lexical profile of each cleaned article; one that makes it fail is a skip."""
+def _profile_part(
+    part: Sequence[tuple[_Cleaned, str]], vectors: bool
+) -> tuple[list[_Cleaned], list[Profile] | LexicalCounts, list[_Failed]]:
+    """The lexical profile of each cleaned article (with its name, for a skip), one that
+    makes it fail a skip; with ``vectors``, the profiles' hashed counts instead of them."""
     kept: list[_Cleaned] = []
     profiles: list[Profile] = []
-    for c in each:
-        made = _attempt(raw[c.place], "the lexical profile", partial(profile, c.article))
+    failed: list[_Failed] = []
+    for c, name in part:
+        made = _attempt(name, "the lexical profile", partial(profile, c.article))
         if isinstance(made, Skipped):
             failed.append((c.place, made))
         else:
             kept.append(c)
             profiles.append(made)
-        advance(1)
-    return kept, profiles
+    if vectors:
+        return kept, lexical_counts([c.article for c in kept], profiles), failed
+    return kept, profiles, failed
+
+
+def _workers(n: int) -> int:
+    """Processes for the per-article stages of ``n`` articles: every core this process may
+    use, for a corpus big enough to repay starting them."""
+    if n < PARALLEL_MIN:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, -(-n // PART)))
+
+
+def _in_parts(
+    work: Callable[[Sequence[A]], R], items: Sequence[A], advance: Advance
+) -> Iterator[R]:
+    """``work`` over ``items`` a part at a time, in order: in a pool of processes when there
+    are enough items (forked, so the workers start with what this process has loaded)."""
+    parts = [items[k : k + PART] for k in range(0, len(items), PART)]
+    workers = _workers(len(items))
+    if workers == 1:
+        for part in parts:
+            yield work(part)
+            advance(len(part))
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for part, done in zip(parts, pool.map(work, parts), strict=True):
+            yield done
+            advance(len(part))
 
 
 def skipped_note(n: int) -> str:
@@ -124,34 +171,52 @@ def clean_stage(
     vectors: bool = True,
 ) -> tuple[list[_Cleaned], list[Profile] | None, LexicalVectors | None, list[Skipped]]:
     """Each article cleaned, its event day found and (for the lexical backends) its profile
-    made, in canonical order; the lexical vectors of them all when ``vectors``; and every skip
-    so far. InputError when no article is left."""
-    failed: list[tuple[int, Skipped]] = []  # by the article's place in ``articles``
+    made, in canonical order; the lexical vectors of them all when ``vectors`` (then no
+    profiles: a million articles' profiles would not fit in memory, their counts do); and
+    every skip so far. InputError when no article is left. A big corpus is cleaned and
+    profiled on every core, a part at a time (:data:`PARALLEL_MIN`)."""
+    failed: list[_Failed] = []  # by the article's place in ``articles``
     with stages.stage("clean", len(articles)) as step:
-        each = sorted(
-            _clean_each(articles, failed, step.advance), key=lambda c: _order_key(c.article)
-        )
+        each: list[_Cleaned] = []
+        for kept, lost in _in_parts(_clean_part, list(enumerate(articles)), step.advance):
+            each += kept
+            failed += lost
+        each.sort(key=lambda c: _order_key(c.article))
         step.count, step.note = len(each), skipped_note(len(failed))
     _check_usable(each, skipped, failed)
-    profiles = lexical = None
+    profiles: list[Profile] | None = None
+    lexical = None
     if settings.backend != "dense":  # every other backend compares the lexical vectors
         with stages.stage("lexical", len(each)) as step:
             before = len(failed)
-            each, profiles = _profile_each(each, articles, failed, step.advance)
+            named = [(c, _name(articles[c.place])) for c in each]
+            kept_all: list[_Cleaned] = []
+            made: list[Any] = []
+            work = partial(_profile_part, vectors=vectors)
+            for kept, part, lost in _in_parts(work, named, step.advance):
+                kept_all += kept
+                failed += lost
+                if vectors:
+                    made.append(part)
+                else:
+                    made += cast(list[Profile], part)
+            each = kept_all
             step.count, step.note = len(each), skipped_note(len(failed) - before)
             _check_usable(each, skipped, failed)
             if vectors:
-                lexical = lexical_vectors([c.article for c in each], profiles)
+                lexical = weigh(LexicalCounts.stack(made))
+            else:
+                profiles = made
     return each, profiles, lexical, _all_skipped(skipped, failed)
 
 
-def _all_skipped(skipped: Sequence[Skipped], failed: list[tuple[int, Skipped]]) -> list[Skipped]:
+def _all_skipped(skipped: Sequence[Skipped], failed: list[_Failed]) -> list[Skipped]:
     """Read's skips, then the articles that broke a stage in the order they were given."""
     return [*skipped, *(skip for _, skip in sorted(failed, key=lambda f: f[0]))]
 
 
 def _check_usable(
-    each: Sequence[_Cleaned], skipped: Sequence[Skipped], failed: list[tuple[int, Skipped]]
+    each: Sequence[_Cleaned], skipped: Sequence[Skipped], failed: list[_Failed]
 ) -> None:
     """InputError when no article is left, saying how many were skipped and the first why."""
     if each:

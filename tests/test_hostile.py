@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_reliability import synthetic_corpus
 from typer.testing import CliRunner
 
 from dedup import pipeline, prepare
@@ -24,6 +25,7 @@ from dedup.cli import app
 from dedup.config import Settings
 from dedup.models import Article
 from dedup.pipeline import cluster_articles
+from dedup.report.document import to_dict
 
 runner = CliRunner()
 ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
@@ -70,8 +72,18 @@ def test_every_script_runs_to_a_report_without_optional_tokenizers() -> None:
     assert ids == sorted(SCRIPTS)
 
 
+@pytest.fixture(params=["one process", "a pool"])
+def workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The per-article stages run in this process, or in a pool of two processes a part of
+    one article at a time (as a big corpus does), whatever the size of the test's corpus."""
+    if request.param == "a pool":
+        monkeypatch.setattr(prepare, "_workers", lambda n: 2)
+        monkeypatch.setattr(prepare, "PART", 1)
+    return str(request.param)
+
+
 def test_an_article_that_breaks_a_stage_is_skipped_with_its_reason(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
     real_profile = prepare.profile
     real_clean = prepare.clean_article
@@ -588,3 +600,21 @@ def test_an_article_nested_deeper_than_the_parser_likes_is_read(tmp_path: Path, 
     (tmp_path / "deep.html").write_text(page, encoding="utf-8")
     (article,), skipped = read_corpus([str(tmp_path)])
     assert skipped == [] and "harbour of Lisbon" in article.text
+
+
+def test_a_pool_gives_the_same_report_as_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cleaning and profiling a big corpus in parts on every core changes nothing: the parts'
+    counts stacked and weighed at once are the vectors of the whole."""
+    records = synthetic_corpus(40)
+    articles = [
+        Article(id=r["id"], title=r["title"], text=r["text"], origin=f"feed:{k}")
+        for k, r in enumerate(records)
+    ]
+    lexical = Settings(backend="lexical", cache=None)
+    alone = to_dict(cluster_articles(articles, lexical))
+    monkeypatch.setattr(prepare, "_workers", lambda n: 2)
+    monkeypatch.setattr(prepare, "PART", 37)
+    pooled = to_dict(cluster_articles(articles, lexical))
+    for doc in (alone, pooled):
+        doc["run"].pop("timings")
+    assert pooled == alone and len(pooled["stories"]) > 1
