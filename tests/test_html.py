@@ -11,11 +11,15 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from dedup.config import Settings
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.pipeline import cluster_articles
 from dedup.read import read_corpus
+from dedup.report import html
 from dedup.report.html import HEATMAP_MAX, page_data, script_json, to_html
+from dedup.report.view import select
 
 SAMPLES = Path(__file__).parent.parent / "samples" / "articles"
 HOSTILE = '</script><script>alert(1)</script><img src=x onerror="alert(2)"><!--'
@@ -179,3 +183,22 @@ def test_the_pipeline_fills_each_storys_similarity_matrix() -> None:
         assert [round(m.similarity, 4) for m in story.members] == list(matrix[0])
     heatmaps = page_data(report)["heatmaps"]
     assert sorted(heatmaps) == sorted(s.id for s in report.multi)
+
+
+def test_a_page_holds_at_most_its_cap_of_articles_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = make_report()  # S1 of two articles, S2 of one
+    assert "selection" not in page_data(report)
+    monkeypatch.setattr(html, "PAGE_MAX_ARTICLES", 2)
+    doc = page_data(report)
+    assert [s["id"] for s in doc["stories"]] == ["S1"] and doc["related"] == []
+    assert doc["summary"]["stories"] == 2  # the summary still counts the whole run
+    assert doc["selection"]["note"].startswith("Showing 1 of 2 stories; left out: 1 past")
+    assert "the largest stories, 2 articles at most" in doc["selection"]["note"]
+    monkeypatch.setattr(html, "PAGE_MAX_ARTICLES", 1)  # one story at least, however big
+    assert [s["id"] for s in page_data(report)["stories"]] == ["S1"]
+    # A view the user chose is cut further, keeping its rule.
+    monkeypatch.setattr(html, "PAGE_MAX_ARTICLES", 2)
+    view = select(report, min_size=2)
+    assert page_data(view)["selection"]["min_size"] == 2

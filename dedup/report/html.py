@@ -21,11 +21,16 @@ from typing import Any
 
 from dedup.models import SIMILARITY_MEMBERS, Report, Story
 from dedup.report.document import SIM_PLACES, rounded, to_dict
+from dedup.report.view import select
 
 log = logging.getLogger(__name__)
 
 # A heatmap of more articles is unreadable in a card; it shows the most central ones.
 HEATMAP_MAX = SIMILARITY_MEMBERS
+#: The most articles one page holds (about 20 MB of data; 10,000 open in half a second,
+#: docs/benchmarks.md): a page of a million would not open. A bigger report's page shows its
+#: largest stories up to this many articles, and says so; the JSON report holds them all.
+PAGE_MAX_ARTICLES = 50_000
 
 _DATA_MARK = "@@DATA@@"
 _SCRIPT_MARK = "@@SCRIPT_SRC@@"
@@ -72,9 +77,17 @@ def page_data(
 ) -> dict[str, Any]:
     """What the page draws: the JSON report and ``heatmaps``, story id to matrix.
 
-    A matrix in ``matrices`` wins over the story's own ``similarities``.
+    A matrix in ``matrices`` wins over the story's own ``similarities``. A report of more than
+    :data:`PAGE_MAX_ARTICLES` articles is cut to its first stories (:func:`page_view`).
     """
-    doc = to_dict(report)
+    page = page_view(report)
+    doc = to_dict(page)
+    if page is not report:
+        doc["selection"]["note"] += (
+            f" The page holds the largest stories, {PAGE_MAX_ARTICLES:,} articles at most;"
+            " the JSON report (--json, or report.json of --out) holds every story."
+        )
+    report = page
     heatmaps: dict[str, list[list[float | None]]] = {}
     for story in report.stories:
         given = matrices.get(story.id) if matrices is not None else None
@@ -83,6 +96,21 @@ def page_data(
             heatmaps[story.id] = cells
     doc["heatmaps"] = heatmaps
     return doc
+
+
+def page_view(report: Report) -> Report:
+    """``report``, or when its stories hold more than :data:`PAGE_MAX_ARTICLES` articles, the
+    view of its first stories (the largest) that hold at most that many (one at least)."""
+    articles = kept = 0
+    for story in report.stories:
+        if kept and articles + story.size > PAGE_MAX_ARTICLES:
+            break
+        articles += story.size
+        kept += 1
+    if kept == len(report.stories):
+        return report
+    rule = report.selection
+    return select(report, min_size=rule.min_size if rule else 1, limit=kept)
 
 
 def to_html(
