@@ -34,12 +34,11 @@ from collections.abc import Iterable
 from itertools import combinations
 from pathlib import Path
 
+from dev_stories import dev_stories
+
 from dedup import Article, Settings, Store, add_to_store
 from dedup.pipeline import cluster_articles, labels_for
 
-# ../shared beside the repository, as CI has it; DEDUP_EVAL_DIR for another place.
-_EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
-PAIRS = Path(os.environ.get("DEDUP_EVAL_DIR", _EVAL)) / "semeval2022_pairs_dev.jsonl"
 START = dt.date(2024, 3, 1)
 WEEKS = 6
 SETTINGS = Settings(backend="lexical", cache=None)
@@ -47,34 +46,13 @@ SETTINGS = Settings(backend="lexical", cache=None)
 
 def known_corpus() -> tuple[list[Article], dict[str, str]]:
     """The dev texts, each with a day, and their known stories (article id -> story)."""
-    texts: dict[str, tuple[str, str]] = {}
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for line in PAIRS.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        a, b = row["pair_id"].split("_")
-        texts.setdefault(a, (row["text1"], row["lang1"]))
-        texts.setdefault(b, (row["text2"], row["lang2"]))
-        find(a), find(b)
-        if row["overall"] <= 1.5:
-            parent[find(a)] = find(b)
-    story = {a: find(a) for a in texts}
-    members: dict[str, list[str]] = {}
-    for a in sorted(texts):
-        members.setdefault(story[a], []).append(a)
-    articles = []
-    for root, ids in members.items():
+    articles, story = [], {}
+    for root, texts in dev_stories().items():
         first = int(hashlib.sha1(root.encode()).hexdigest(), 16) % (WEEKS * 7)
-        for k, a in enumerate(ids):
-            text, lang = texts[a]
-            title, _, body = text.partition("  ")  # the dev texts: title, two spaces, body
+        for k, t in enumerate(texts):
             day = START + dt.timedelta(days=first + k % 3)
-            articles.append(Article(a, title.strip(), body.strip(), lang=lang, published=day))
+            articles.append(Article(t.id, t.title, t.body, lang=t.lang, published=day))
+            story[t.id] = root
     return articles, story
 
 
