@@ -50,6 +50,7 @@ _ABSURD_MAX_TOKENS = 1_000_000
 # is the mean of its tokens' vectors however long it is. Texts up to this many tokens are read
 # whole; longer ones are still cut, so that one huge record cannot hold a batch hostage.
 STATIC_MAX_TOKENS = 100_000
+STATIC_BATCH = 1024
 
 _E5_RE = re.compile(r"(?:^|[^a-z0-9])e5(?:[^0-9]|$)")
 
@@ -289,6 +290,10 @@ class SentenceTransformerEncoder:
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.static:
+            # A text's vector does not depend on its batch here (no padding, no attention):
+            # big batches only save the per-batch work, most of a static model's time.
+            batch_size = max(batch_size, STATIC_BATCH)
         hook = None
         if progress is not None:
             # The model runs once per batch, in batches of batch_size but the last: a hook
