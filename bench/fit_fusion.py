@@ -145,7 +145,8 @@ def store_mean(model: str, out: Path) -> None:
     if key is None:
         raise SystemExit(f"cannot find the weights of {model} to name its table")
     doc = json.loads(out.read_text("utf-8"))
-    table = doc["models"].setdefault(key, {"name": model, "dense": {}, "hybrid": {}})
+    table = doc["models"].setdefault(key, {"dense": {}, "hybrid": {}})
+    table["name"] = calibration.describe(model)
     table["dense"]["mean"] = [round(float(x), 6) for x in dense.mean(axis=0)]
     write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
     calibration.for_model.cache_clear()  # the features below are made with the new mean
@@ -224,7 +225,8 @@ def main() -> None:
     doc = json.loads(args.out.read_text("utf-8"))
     doc.update(pairs=len(target), cv=f"{FOLDS}-fold, shuffled, seed {SEED}; penalty by inner CV")
     doc["lexical"]["fusion"] = backends["lexical"]
-    table = doc["models"].setdefault(key, {"name": args.model, "dense": {}, "hybrid": {}})
+    table = doc["models"].setdefault(key, {"dense": {}, "hybrid": {}})
+    table["name"] = calibration.describe(args.model)
     table["hybrid"]["fusion"] = backends["hybrid"]
     # Nothing is fitted for dense: its figures on all pairs are what cross-validation gives.
     table["dense"]["pearson"] = dense["dense_centred"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,39 @@ def test_bad_dims_and_static_sources_are_one_line(
         )
     )  # fmt: skip
     assert "no words" in error
+
+
+def test_a_model_distilled_from_the_bundled_one_is_named_by_its_recipe(
+    static_dir: Path, tmp_path: Path
+) -> None:
+    """Two machines distilling the bundled model the same way get weights equal up to the
+    last bits of floating point: the calibration table is keyed on the recipe, not on them."""
+    import shutil
+
+    from dedup.represent import calibration
+    from dedup.represent.bundled import BUNDLED_MODEL
+
+    assert calibration.distill_recipe(static_dir) is None  # distilled from the tiny model
+    assert calibration.model_key(static_dir).startswith("sha256:")
+    copies = []
+    for k in (1, 2):
+        copy = tmp_path / f"copy{k}"
+        shutil.copytree(static_dir, copy)
+        note = json.loads((copy / DISTILL_NOTE).read_text(encoding="utf-8"))
+        note.update(source=BUNDLED_MODEL, seconds=100.0 * k)  # when it was made does not count
+        (copy / DISTILL_NOTE).write_text(json.dumps(note), encoding="utf-8")
+        with (copy / "model.safetensors").open("ab") as weights:
+            weights.write(bytes([k]))  # the last bits differ
+        copies.append(copy)
+    keys = {calibration.model_key(c) for c in copies}
+    assert len(keys) == 1 and next(iter(keys)).startswith("distill:")
+    assert "distilled from" in calibration.describe(str(copies[0]))
+    note = json.loads((copies[0] / DISTILL_NOTE).read_text(encoding="utf-8"))
+    (copies[0] / DISTILL_NOTE).write_text(json.dumps({**note, "vocabulary_added": 3}))
+    assert calibration.model_key(copies[0]).startswith("sha256:")  # words added: its weights
+    # `dedup distill` with its defaults on the bundled model: the table shipped for it.
+    default = {"source": BUNDLED_MODEL, "dims": 256, "tokens": 249999, "tool": "model2vec"}
+    note = {**default, "vocabulary_added": 0, "model2vec": version("model2vec")}
+    (copies[1] / DISTILL_NOTE).write_text(json.dumps(note), encoding="utf-8")
+    table = calibration.for_model(calibration.model_key(copies[1]))
+    assert table.own and table.model is not None and "256 dimensions" in table.model

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dedup.represent import bundled
+from dedup.represent.distill import DISTILL_NOTE
 from dedup.represent.model_files import local_model_dir
 from dedup.represent.similarity import Curve, Fusion, Linear
 
@@ -141,6 +142,10 @@ def model_key(directory: Path | None) -> str | None:
     source = bundled.source_digest(directory)
     if source is not None:
         return f"sha256:{source}"
+    recipe = distill_recipe(directory)
+    if recipe is not None:
+        text = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
+        return f"distill:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
     for name in WEIGHTS_FILES:
         path = directory / name
         try:
@@ -151,10 +156,48 @@ def model_key(directory: Path | None) -> str | None:
     return None
 
 
+def distill_recipe(directory: Path) -> dict[str, Any] | None:
+    """How ``directory`` was distilled, when `dedup distill` made it from the bundled model
+    without added words: the same recipe gives the same table on any machine (the bundled
+    weights are pinned, model2vec's version is in the recipe), though floating point may
+    differ in the last bits, which a digest of the weights would not forgive. None otherwise."""
+    try:
+        note = json.loads((directory / DISTILL_NOTE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(note, dict) or note.get("source") != bundled.BUNDLED_MODEL:
+        return None
+    if note.get("vocabulary_added") != 0 or not note.get("model2vec"):
+        return None
+    return {k: note.get(k) for k in ("source", "dims", "tokens", "tool", "model2vec")}
+
+
+def describe(model: str) -> str:
+    """``model`` as a table names it: a distilled model by its recipe, not by its path."""
+    directory = local_model_dir(model)
+    recipe = distill_recipe(directory) if directory is not None else None
+    if recipe is None:
+        return model
+    return (
+        f"static, distilled from {recipe['source']} by dedup distill "
+        f"({recipe['dims']} dimensions, model2vec {recipe['model2vec']})"
+    )
+
+
 def key_of(model: str) -> str | None:
     """The table key of ``model`` (a name or directory) from its local files; None when they
     are not on this machine."""
     return model_key(local_model_dir(model))
 
 
-__all__ = ["Calibration", "default", "for_model", "fusion_from", "key_of", "model_key", "shipped"]
+__all__ = [
+    "Calibration",
+    "default",
+    "describe",
+    "distill_recipe",
+    "for_model",
+    "fusion_from",
+    "key_of",
+    "model_key",
+    "shipped",
+]

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,7 @@ def distill_model(
             "vocabulary_added": len(vocabulary or []),
             "seconds": round(seconds, 1),
             "tool": "model2vec",
+            "model2vec": version("model2vec"),
         }
         (staging / DISTILL_NOTE).write_text(json.dumps(note, indent=2) + "\n", encoding="utf-8")
         _open_up(staging)
