@@ -54,7 +54,7 @@ def read_and_prepare(
     """Read ``inputs`` and :func:`prepare` them."""
     stages = Stages(progress)
     articles, skipped = read_stage(inputs, settings, stdin, stages)
-    return _prepare(articles, settings, skipped, encoder, stages)
+    return _prepare(articles, settings, skipped, encoder, stages, owned=True)
 
 
 def read_stage(
@@ -108,8 +108,11 @@ def _prepare(
     skipped: Sequence[Skipped],
     encoder: Encoder | None,
     stages: Stages,
+    *,
+    owned: bool = False,
 ) -> Prepared:
-    each, _, lexical, every_skip = clean_stage(articles, settings, skipped, stages)
+    """``owned``: see :func:`clean_stage`."""
+    each, _, lexical, every_skip = clean_stage(articles, settings, skipped, stages, owned=owned)
     return prepare_cleaned(
         [c.article for c in each],
         [c.day for c in each],

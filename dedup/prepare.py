@@ -110,22 +110,24 @@ def _clean_part(part: Sequence[tuple[int, Article]]) -> tuple[list[_Cleaned], li
 
 
 def _profile_part(
-    part: Sequence[tuple[_Cleaned, str]], vectors: bool
-) -> tuple[list[_Cleaned], list[Profile] | LexicalCounts, list[_Failed]]:
-    """The lexical profile of each cleaned article (with its name, for a skip), one that
-    makes it fail a skip; with ``vectors``, the profiles' hashed counts instead of them."""
-    kept: list[_Cleaned] = []
+    part: Sequence[tuple[Article, str, int]], vectors: bool
+) -> tuple[list[int], list[Profile] | LexicalCounts, list[_Failed]]:
+    """The lexical profile of each cleaned article (with its name and place, for a skip), one
+    that makes it fail a skip: where in ``part`` the profiled articles are, and their profiles
+    or, with ``vectors``, the profiles' hashed counts. (The articles themselves are not sent
+    back from a worker: the caller has them.)"""
+    kept: list[int] = []
     profiles: list[Profile] = []
     failed: list[_Failed] = []
-    for c, name in part:
-        made = _attempt(name, "the lexical profile", partial(profile, c.article))
+    for k, (article, name, place) in enumerate(part):
+        made = _attempt(name, "the lexical profile", partial(profile, article))
         if isinstance(made, Skipped):
-            failed.append((c.place, made))
+            failed.append((place, made))
         else:
-            kept.append(c)
+            kept.append(k)
             profiles.append(made)
     if vectors:
-        return kept, lexical_counts([c.article for c in kept], profiles), failed
+        return kept, lexical_counts([part[k][0] for k in kept], profiles), failed
     return kept, profiles, failed
 
 
@@ -138,24 +140,29 @@ def _workers(n: int) -> int:
     return max(1, min(cores or 1, -(-n // PART)))
 
 
-def _in_parts(
-    work: Callable[[Sequence[A]], R], items: Sequence[A], advance: Advance
-) -> Iterator[R]:
+def _in_parts(work: Callable[[Sequence[A]], R], items: list[A], advance: Advance) -> Iterator[R]:
     """``work`` over ``items`` a part at a time, in order: in a pool of processes when there
-    are enough items (forked, so the workers start with what this process has loaded)."""
-    parts = [items[k : k + PART] for k in range(0, len(items), PART)]
+    are enough items (forked, so the workers start with what this process has loaded).
+    Empties ``items``, and lets go of each part once its result is given: what the parts
+    hold is freed as the work goes, unless the caller keeps it."""
+    parts: list[list[A] | None] = [items[k : k + PART] for k in range(0, len(items), PART)]
     workers = _workers(len(items))
+    items.clear()
     if workers == 1:
-        for part in parts:
+        for k, part in enumerate(parts):
+            assert part is not None
+            parts[k] = None
             yield work(part)
             advance(len(part))
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for part, done in zip(parts, pool.map(work, parts), strict=True):
+        for k, done in enumerate(pool.map(work, parts)):
+            size = len(parts[k] or ())
+            parts[k] = None
             yield done
-            advance(len(part))
+            advance(size)
 
 
 def skipped_note(n: int) -> str:
@@ -169,16 +176,23 @@ def clean_stage(
     stages: Stages,
     *,
     vectors: bool = True,
+    owned: bool = False,
 ) -> tuple[list[_Cleaned], list[Profile] | None, LexicalVectors | None, list[Skipped]]:
     """Each article cleaned, its event day found and (for the lexical backends) its profile
     made, in canonical order; the lexical vectors of them all when ``vectors`` (then no
     profiles: a million articles' profiles would not fit in memory, their counts do); and
     every skip so far. InputError when no article is left. A big corpus is cleaned and
-    profiled on every core, a part at a time (:data:`PARALLEL_MIN`)."""
+    profiled on every core, a part at a time (:data:`PARALLEL_MIN`).
+
+    ``owned``: ``articles`` is a list the caller has no further use for; it is emptied, so
+    that each article as read is freed once cleaned (a million of them are gigabytes)."""
     failed: list[_Failed] = []  # by the article's place in ``articles``
     with stages.stage("clean", len(articles)) as step:
         each: list[_Cleaned] = []
-        for kept, lost in _in_parts(_clean_part, list(enumerate(articles)), step.advance):
+        places = list(enumerate(articles))
+        if owned and isinstance(articles, list):
+            articles.clear()
+        for kept, lost in _in_parts(_clean_part, places, step.advance):
             each += kept
             failed += lost
         each.sort(key=lambda c: _order_key(c.article))
@@ -189,12 +203,15 @@ def clean_stage(
     if settings.backend != "dense":  # every other backend compares the lexical vectors
         with stages.stage("lexical", len(each)) as step:
             before = len(failed)
-            named = [(c, _name(articles[c.place])) for c in each]
+            # Cleaning keeps an article's id and origin, which name it in a skip.
+            named = [(c.article, _name(c.article), c.place) for c in each]
             kept_all: list[_Cleaned] = []
             made: list[Any] = []
             work = partial(_profile_part, vectors=vectors)
-            for kept, part, lost in _in_parts(work, named, step.advance):
-                kept_all += kept
+            offset = 0
+            for where, part, lost in _in_parts(work, named, step.advance):
+                kept_all += [each[offset + k] for k in where]
+                offset += PART
                 failed += lost
                 if vectors:
                     made.append(part)

@@ -193,7 +193,15 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 def to_json(report: Report, *, indent: int | None = 2) -> str:
     """``report.json``: sorted keys, UTF-8 text kept as is, a trailing newline."""
-    return json.dumps(to_dict(report), indent=indent, sort_keys=True, ensure_ascii=False) + "\n"
+    return "".join(json_chunks(report, indent=indent))
+
+
+def json_chunks(report: Report, *, indent: int | None = 2) -> Iterator[str]:
+    """:func:`to_json` a piece at a time, for a file: the report of a million articles is
+    gigabytes of text that need never be one string."""
+    encoder = json.JSONEncoder(indent=indent, sort_keys=True, ensure_ascii=False)
+    yield from encoder.iterencode(to_dict(report))
+    yield "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,9 +242,13 @@ def story_records(report: Report) -> Iterator[dict[str, Any]]:
 
 def jsonl(records: Iterable[dict[str, Any]]) -> str:
     """JSON Lines: each record one compact JSON object on its own line, keys in their order."""
-    return "".join(
-        json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n" for record in records
-    )
+    return "".join(jsonl_lines(records))
+
+
+def jsonl_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """:func:`jsonl` a line at a time."""
+    for record in records:
+        yield json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def to_jsonl(report: Report) -> str:

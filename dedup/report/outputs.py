@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dedup.errors import OutputError, os_reason
 from dedup.models import Report
-from dedup.report.document import to_json, to_jsonl
+from dedup.report.document import json_chunks, jsonl_lines, story_records
 from dedup.report.html import to_html
 from dedup.report.markdown import to_markdown
 
@@ -44,17 +44,26 @@ def write_text_atomic(path: Path, text: str) -> None:
     _commit([_stage(Path(path), text)])
 
 
-def _stage(path: Path, text: str) -> tuple[Path, Path]:
-    """``text`` written, flushed and synced to a temporary file beside ``path``: (it, path)."""
-    # Lone surrogates (from undecodable input bytes) are shown, not a reason to lose a report.
-    data = text.encode("utf-8", errors="backslashreplace")
+def _stage(path: Path, text: str | Iterable[str]) -> tuple[Path, Path]:
+    """``text`` (or its pieces, rendered as they are written) written, flushed and synced to a
+    temporary file beside ``path``: (it, path)."""
+    pieces = [text] if isinstance(text, str) else text
     tmp: Path | None = None
+    size = 0
     try:
         with tempfile.NamedTemporaryFile(
-            mode="wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+            mode="wb",
+            buffering=1 << 20,  # a JSON encoder gives tiny pieces
+            dir=path.parent,
+            prefix=f".{path.name}.",
+            suffix=".tmp",
+            delete=False,
         ) as handle:
             tmp = Path(handle.name)
-            handle.write(data)
+            for piece in pieces:
+                # Lone surrogates (undecodable input bytes) are shown, not a reason to lose
+                # a report.
+                size += handle.write(piece.encode("utf-8", errors="backslashreplace"))
             handle.flush()
             os.fsync(handle.fileno())
         # The temporary file is private (0600); give the report the mode a new file would get.
@@ -65,7 +74,7 @@ def _stage(path: Path, text: str) -> tuple[Path, Path]:
     except BaseException:  # Ctrl-C or SIGTERM mid-write: leave no temporary file behind
         _discard([tmp])
         raise
-    log.debug("staged %s (%d bytes)", path, len(data))
+    log.debug("staged %s (%d bytes)", path, size)
     return tmp, path
 
 
@@ -138,26 +147,24 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     ``out_dir``, each atomically.
 
     Of a view (:func:`dedup.report.view.select`), ``report.json`` is the whole report, the
-    complete record, and the others show the view's stories. Every text is rendered before
-    the first file is touched. Returns the paths written.
+    complete record, and the others show the view's stories. Each file is rendered into a
+    temporary file beside it, a piece at a time (a million articles' report is gigabytes), and
+    no file is renamed into place before every one is rendered. Returns the paths written.
     """
     out_dir = Path(out_dir)
     check_writable(out_dir)
-    renderers: tuple[Callable[[Report], str], ...] = (
-        lambda view: to_json(view.whole),
+    renderers: tuple[Callable[[Report], str | Iterable[str]], ...] = (
+        lambda view: json_chunks(view.whole),
         to_markdown,
-        to_jsonl,
+        lambda view: jsonl_lines(story_records(view)),
         to_html,
     )
-    texts = {
-        path: render(report) for path, render in zip(output_paths(out_dir), renderers, strict=True)
-    }
     # Every file staged (written and synced beside its target) before any is renamed: a full
-    # disk halfway leaves the old set whole, never new JSON beside an old page.
+    # disk or a failure halfway leaves the old set whole, never new JSON beside an old page.
     staged: list[tuple[Path, Path]] = []
     try:
-        for path, text in texts.items():
-            staged.append(_stage(path, text))
+        for path, render in zip(output_paths(out_dir), renderers, strict=True):
+            staged.append(_stage(path, render(report)))
     except BaseException:
         _discard([tmp for tmp, _ in staged])
         raise
