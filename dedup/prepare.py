@@ -6,6 +6,7 @@ order; and exact copies, linked once.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -157,12 +158,19 @@ def _in_parts(work: Callable[[Sequence[A]], R], items: list[A], advance: Advance
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for k, done in enumerate(pool.map(work, parts)):
-            size = len(parts[k] or ())
-            parts[k] = None
-            yield done
-            advance(size)
+    # A forked worker shares this process' memory until it writes to it, and the garbage
+    # collector of a worker would write to every object it has (a million articles): frozen,
+    # they are left alone, and the pages stay shared.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for k, done in enumerate(pool.map(work, parts)):
+                size = len(parts[k] or ())
+                parts[k] = None
+                yield done
+                advance(size)
+    finally:
+        gc.unfreeze()
 
 
 def skipped_note(n: int) -> str:
