@@ -1,0 +1,124 @@
+"""`dedup cluster` over a generated news corpus of N articles: the time of each stage and the
+peak memory of the whole run (issue 17: 10^6 articles with the static model in at most 15
+minutes and 8 GB on 2 cores).
+
+Builds the corpus with bench/news_corpus.py (unless it is there already), then runs
+
+    dedup cluster CORPUS --model MODEL --backend hybrid --window-days 7 --no-cache --out DIR -v
+
+in a fresh process and reads the stages' seconds from its log (`-v`: one line per stage as
+it ends; the report's own `run.timings` lack the writing of the report). Memory is sampled
+every second as the proportional set size (PSS) of the run and its workers together (Linux
+``/proc/PID/smaps_rollup``): forked workers share pages with the parent, which plain RSS would
+count twice; the peak RSS of the largest single process is given too.
+
+    .venv/bin/python bench/million.py --articles 1000000 --model static-e5/ [--work DIR]
+        [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE_LINE = re.compile(r"INFO dedup\.progress: ([^:]+): .* in ([0-9.]+) (ms|s|min)\b")
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        todo += [int(c) for c in children]
+    return found
+
+
+def pss_mib(pid: int) -> float:
+    total = 0
+    for p in tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def seconds(value: str, unit: str) -> float:
+    return float(value) * {"ms": 0.001, "s": 1.0, "min": 60.0}[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--articles", type=int, default=1_000_000)
+    parser.add_argument("--model", required=True, help="the static model (dedup distill)")
+    parser.add_argument("--work", type=Path, default=Path("bench-million"), help="corpus, report")
+    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    corpus = args.work / f"news-{args.articles}.jsonl"
+    if not corpus.exists():
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "news_corpus.py"), "--articles",
+             str(args.articles), "--out", str(corpus), "--labels", str(corpus.with_suffix(".csv"))],
+            check=True,
+        )  # fmt: skip
+    command = [
+        sys.executable, "-m", "dedup", "cluster", str(corpus), "--model", args.model,
+        "--backend", "hybrid", "--window-days", "7", "--no-cache",
+        "--max-bytes", str(corpus.stat().st_size + 1), "--out", str(args.work / "report"), "-v",
+    ]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+
+    def sample() -> None:
+        nonlocal peak
+        while proc.poll() is None:
+            peak = max(peak, pss_mib(proc.pid))
+            time.sleep(1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"dedup failed ({proc.returncode}):\n{err[-2000:]}")
+    stages = {m[1]: seconds(m[2], m[3]) for m in STAGE_LINE.finditer(err)}
+    result = {
+        "articles": args.articles,
+        "command": " ".join(command[1:]),
+        "wall_seconds": round(wall, 1),
+        "stages_seconds": {k: round(v, 1) for k, v in stages.items()},
+        "peak_pss_mib": round(peak),
+        "peak_rss_mib_largest_process": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        ),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "python": platform.python_version(),
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
