@@ -182,6 +182,22 @@ def test_the_table_without_a_rule_is_unchanged() -> None:
     assert _table_story_ids(text) == ["S1", "S2", "S3", "S4"]
 
 
+def test_the_table_of_a_huge_run_stops_at_its_cap_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A million articles' table would take many minutes to lay out: it shows its first
+    stories up to TABLE_MAX_ROWS rows (a story and its articles' lines), one at least."""
+    from dedup.report import table
+
+    monkeypatch.setattr(table, "TABLE_MAX_ROWS", 7)  # S1: 1 + 3 rows, S2: 1 + 2
+    text = render_table(make_report(), width=100)
+    assert _table_story_ids(text) == ["S1", "S2"]
+    assert "... and 2 more stories (see --json or --out)" in text
+    monkeypatch.setattr(table, "TABLE_MAX_ROWS", 1)
+    text = render_table(make_report(), width=100)
+    assert _table_story_ids(text) == ["S1"] and "... and 3 more stories" in text
+
+
 def test_markdown_of_a_view_says_what_it_left_out() -> None:
     text = to_markdown(select(make_report(), min_size=2))
     lines = text.splitlines()

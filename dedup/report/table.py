@@ -30,6 +30,9 @@ from dedup.report.text import (
 
 # The terminal lists this many skipped inputs and related pairs; the rest are in the JSON.
 TERMINAL_LIST_LIMIT = 20
+#: The story table's rows at most (stories and their articles' lines): a million articles'
+#: table would take many minutes to lay out and scroll past unread.
+TABLE_MAX_ROWS = 5_000
 CROSS_MARK = "⇄"  # not of ambiguous East Asian width, so one cell even in CJK terminals
 
 
@@ -93,11 +96,25 @@ _MIN_HEADLINE = 24
 _GAP = 2
 
 
-def _story_rows(report: Report, color: bool) -> list[tuple[list[Text], str, bool]]:
+def _table_stories(report: Report) -> tuple[list[Story], int]:
+    """The stories the table shows, in display order, and how many it leaves out: no more
+    than :data:`TABLE_MAX_ROWS` rows (one at least), however big the run."""
+    shown: list[Story] = []
+    rows = 0
+    ordered = (*report.multi, *report.singletons)
+    for story in ordered:
+        rows += 1 + (story.size if story.size >= 2 else 0)
+        if shown and rows > TABLE_MAX_ROWS:
+            break
+        shown.append(story)
+    return shown, len(ordered) - len(shown)
+
+
+def _story_rows(stories: Iterable[Story], color: bool) -> list[tuple[list[Text], str, bool]]:
     """Cells, row style and whether a story ends after the row, in display order."""
     member_style = "dim" if color else ""
     rows: list[tuple[list[Text], str, bool]] = []
-    for story in (*report.multi, *report.singletons):
+    for story in stories:
         cohesion = f"{story.cohesion_mean:.2f}" if story.cohesion_mean is not None else ""
         cells = [
             Text(story_label(story), style="bold" if color else ""),
@@ -150,8 +167,8 @@ def _layout(rows: list[tuple[list[Text], str, bool]], width: int) -> tuple[list[
     return shown, min(width, others + natural(_HEADLINE))
 
 
-def _story_table(report: Report, width: int, color: bool) -> Table:
-    rows = _story_rows(report, color)
+def _story_table(stories: list[Story], width: int, color: bool) -> Table:
+    rows = _story_rows(stories, color)
     shown, table_width = _layout(rows, width)
     table = Table(
         box=box.SIMPLE_HEAD,
@@ -215,7 +232,11 @@ def render_table(report: Report, *, width: int = 100, color: bool = False) -> st
         console.print(Text(selection_note(report)))
     if report.stories:
         console.print()
-        console.print(_story_table(report, width, color))
+        stories, left = _table_stories(report)
+        console.print(_story_table(stories, width, color))
+        if left:
+            more = "story" if left == 1 else "stories"
+            console.print(Text(f"... and {left:,} more {more} (see --json or --out)"))
     else:
         console.print(Text("No stories."))
     if report.related:
