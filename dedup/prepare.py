@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -111,17 +111,17 @@ def _clean_part(part: Sequence[tuple[int, Article]]) -> tuple[list[_Cleaned], li
 
 
 def _profile_part(
-    part: Sequence[tuple[Article, str, int]], vectors: bool
+    part: Sequence[tuple[Article, int]], vectors: bool
 ) -> tuple[list[int], list[Profile] | LexicalCounts, list[_Failed]]:
-    """The lexical profile of each cleaned article (with its name and place, for a skip), one
-    that makes it fail a skip: where in ``part`` the profiled articles are, and their profiles
-    or, with ``vectors``, the profiles' hashed counts. (The articles themselves are not sent
-    back from a worker: the caller has them.)"""
+    """The lexical profile of each cleaned article (with its place, for a skip), one that makes
+    it fail a skip: where in ``part`` the profiled articles are, and their profiles or, with
+    ``vectors``, the profiles' hashed counts. (The articles themselves are not sent back from
+    a worker: the caller has them. Cleaning keeps the id and origin that name a skip.)"""
     kept: list[int] = []
     profiles: list[Profile] = []
     failed: list[_Failed] = []
-    for k, (article, name, place) in enumerate(part):
-        made = _attempt(name, "the lexical profile", partial(profile, article))
+    for k, (article, place) in enumerate(part):
+        made = _attempt(_name(article), "the lexical profile", partial(profile, article))
         if isinstance(made, Skipped):
             failed.append((place, made))
         else:
@@ -211,25 +211,25 @@ def clean_stage(
     if settings.backend != "dense":  # every other backend compares the lexical vectors
         with stages.stage("lexical", len(each)) as step:
             before = len(failed)
-            # Cleaning keeps an article's id and origin, which name it in a skip.
-            named = [(c.article, _name(c.article), c.place) for c in each]
+            placed = [(c.article, c.place) for c in each]
             kept_all: list[_Cleaned] = []
-            made: list[Any] = []
+            counts: list[LexicalCounts] = []
+            made: list[Profile] = []
             work = partial(_profile_part, vectors=vectors)
             offset = 0
-            for where, part, lost in _in_parts(work, named, step.advance):
+            for where, part, lost in _in_parts(work, placed, step.advance):
                 kept_all += [each[offset + k] for k in where]
                 offset += PART
                 failed += lost
-                if vectors:
-                    made.append(part)
+                if isinstance(part, LexicalCounts):
+                    counts.append(part)
                 else:
-                    made += cast(list[Profile], part)
+                    made += part
             each = kept_all
             step.count, step.note = len(each), skipped_note(len(failed) - before)
             _check_usable(each, skipped, failed)
             if vectors:
-                lexical = weigh(LexicalCounts.stack(made))
+                lexical = weigh(LexicalCounts.stack(counts))
             else:
                 profiles = made
     return each, profiles, lexical, _all_skipped(skipped, failed)

@@ -253,4 +253,9 @@ def jsonl_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def to_jsonl(report: Report) -> str:
     """``stories.jsonl``: one compact JSON object per line."""
-    return jsonl(story_records(report))
+    return "".join(jsonl_chunks(report))
+
+
+def jsonl_chunks(report: Report) -> Iterator[str]:
+    """:func:`to_jsonl` a line at a time, for a file."""
+    return jsonl_lines(story_records(report))

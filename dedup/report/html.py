@@ -87,9 +87,8 @@ def page_data(
             f" The page holds the largest stories, {PAGE_MAX_ARTICLES:,} articles at most;"
             " the JSON report (--json, or report.json of --out) holds every story."
         )
-    report = page
     heatmaps: dict[str, list[list[float | None]]] = {}
-    for story in report.stories:
+    for story in page.stories:
         given = matrices.get(story.id) if matrices is not None else None
         cells = _heatmap(story, given if given is not None else story.similarities)
         if cells:

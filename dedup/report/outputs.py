@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dedup.errors import OutputError, os_reason
 from dedup.models import Report
-from dedup.report.document import json_chunks, jsonl_lines, story_records
+from dedup.report.document import json_chunks, jsonl_chunks
 from dedup.report.html import to_html
 from dedup.report.markdown import to_markdown
 
@@ -156,7 +156,7 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     renderers: tuple[Callable[[Report], str | Iterable[str]], ...] = (
         lambda view: json_chunks(view.whole),
         to_markdown,
-        lambda view: jsonl_lines(story_records(view)),
+        jsonl_chunks,
         to_html,
     )
     # Every file staged (written and synced beside its target) before any is renamed: a full

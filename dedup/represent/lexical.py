@@ -368,12 +368,6 @@ def _hash(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
     return sp.csr_matrix(hasher.transform(rows), dtype=np.float32)
 
 
-def vectorize(rows: Sequence[Mapping[str, float]], *, drop_common: bool = False) -> sp.csr_matrix:
-    if not rows:
-        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    return _idf_normalise(_hash(rows), drop_common=drop_common)
-
-
 _CHAR_HASHER = HashingVectorizer(
     analyzer="char_wb",
     ngram_range=(3, 5),
@@ -386,16 +380,10 @@ _CHAR_HASHER = HashingVectorizer(
 
 
 def _char_counts(texts: Sequence[str]) -> sp.csr_matrix:
+    """Character 3-5-grams (within words) of accent-folded texts, counts sublinear."""
     counts = sp.csr_matrix(_CHAR_HASHER.transform([fold(t) for t in texts]), dtype=np.float32)
     counts.data = 1.0 + np.log(counts.data)
     return counts
-
-
-def char_vectors(texts: Sequence[str]) -> sp.csr_matrix:
-    """Character 3-5-grams of accent-folded texts, weighted like the profile's tokens."""
-    if not texts:
-        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    return _idf_normalise(_char_counts(texts))
 
 
 def lexical_counts(articles: Sequence[Article], profiles: Sequence[Profile]) -> LexicalCounts:
