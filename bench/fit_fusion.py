@@ -52,6 +52,8 @@ ALPHAS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 FOLDS = 5
 SEED = 0
 PARTS = ("same", "cross")
+# Across languages, the dense evidence alone (Fusion.alone), fitted on the same pairs as "cross".
+ALONE = ("dense_centred",)
 # Lower and upper bounds of the logistic's (a, b, steepness, centre).
 CURVE_BOUNDS = ([-1.0, 0.0, 0.1, -1.0], [1.0, 2.0, 100.0, 2.0])
 
@@ -78,9 +80,12 @@ def fit(x: Array, y: Array) -> tuple[Ridge, float]:
 
 
 def fused(models: Mapping[str, Ridge], xs: Mapping[str, Array], same: Array) -> Array:
-    """The two linear models' sum, each pair by its own, clipped to [0, 1]."""
-    both = np.where(same, models["same"].predict(xs["same"]), models["cross"].predict(xs["cross"]))
-    return np.clip(both, 0.0, 1.0)
+    """The linear models' sum, each pair by its own, clipped to [0, 1]: across languages the
+    larger of the cross model and the dense one alone, where there is one (Fusion.alone)."""
+    cross = models["cross"].predict(xs["cross"])
+    if "alone" in models:
+        cross = np.maximum(cross, models["alone"].predict(xs["alone"]))
+    return np.clip(np.where(same, models["same"].predict(xs["same"]), cross), 0.0, 1.0)
 
 
 def fit_curve(x: Array, y: Array) -> Curve:
@@ -177,33 +182,37 @@ def main() -> None:
 
     backends: dict[str, Any] = {}
     for backend, parts in FEATURES.items():
+        names = dict(parts)
+        if "dense_centred" in parts["cross"]:  # a model runs: its cosine alone across languages
+            names["alone"] = ALONE
+        fitted_parts = tuple(names)
         xs = {
-            part: np.stack([feats[n] for n in parts[part]], axis=1).astype(np.float64)
-            for part in PARTS
+            part: np.stack([feats[n] for n in names[part]], axis=1).astype(np.float64)
+            for part in fitted_parts
         }
-        rows = {"same": same, "cross": ~same}
+        rows = {"same": same, "cross": ~same, "alone": ~same}
         cv_pred = np.zeros(len(target))
         cv_straight = np.zeros(len(target))  # the same without the curve, for comparison
         for train, test in KFold(FOLDS, shuffle=True, random_state=SEED).split(target):
             models = {}
-            for part in PARTS:
+            for part in fitted_parts:
                 tr = train[rows[part][train]]
                 models[part] = fit(xs[part][tr], target[tr])[0]
-            xs_train = {p: xs[p][train] for p in PARTS}
+            xs_train = {p: xs[p][train] for p in fitted_parts}
             curve = fit_curve(fused(models, xs_train, same[train]), target[train])
-            xs_test = {p: xs[p][test] for p in PARTS}
+            xs_test = {p: xs[p][test] for p in fitted_parts}
             cv_pred[test] = predict(models, curve, xs_test, same[test], day[test])
             cv_straight[test] = predict(models, None, xs_test, same[test], day[test])
         fitted = {}
         spec: dict[str, Any] = {}
-        for part in PARTS:
+        for part in fitted_parts:
             model, alpha = fit(xs[part][rows[part]], target[rows[part]])
             fitted[part] = model
             spec[part] = {
                 "intercept": round(float(model.intercept_), 6),
                 "weights": {
                     n: round(float(w), 6)
-                    for n, w in zip(parts[part], model.coef_, strict=True)
+                    for n, w in zip(names[part], model.coef_, strict=True)
                     if w > 0
                 },
                 "alpha": alpha,

@@ -12,7 +12,7 @@ import numpy as np
 from dedup.clean.dating import vet_corpus
 from dedup.config import Settings
 from dedup.errors import InputError
-from dedup.group import Group, describe, group, related_pairs, story_order
+from dedup.group import Group, describe, group, related_pairs, scale_warning, story_order
 from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.prepare import canonical_order, clean_stage, copy_of, skipped_note
@@ -226,6 +226,8 @@ def report_from(
         labels = group(reps, links, threshold, copy_of)
         groups = describe(reps, labels, copy_of)
         related = related_pairs(reps, labels, links, related_floor, threshold)
+        if (scale := scale_warning(reps.langs, labels)) is not None:
+            warnings.append(scale)
         step.what = f"{len(groups):,} stories of {len(cleaned):,} articles"
     with stages.stage("report", len(groups), unit="stories") as step:
         stories, related_out = _stories(

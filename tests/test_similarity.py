@@ -10,7 +10,15 @@ import pytest
 import scipy.sparse as sp
 
 from dedup.represent.lexical import LexicalVectors
-from dedup.represent.similarity import Representations
+from dedup.represent.similarity import (
+    DAY_GAP_PENALTY,
+    PUBLICATION_GAP_PENALTY,
+    PUBLICATION_SLACK_DAYS,
+    SHORT_CHARS,
+    Fusion,
+    Linear,
+    Representations,
+)
 
 
 def test_fusion_is_the_linear_model_it_states() -> None:
@@ -103,9 +111,16 @@ def test_different_event_days_discount_similarity() -> None:
     # Publication dates only: a day's lag between outlets is no evidence of two events.
     published = dataclasses.replace(wrap, stated=np.array([True, False]))
     assert published.pairs([0], [1]).tolist() == pytest.approx([1.0])
-    far = dataclasses.replace(reps, stated=np.array([False, True, True]), days=np.array([1, 4, -1]))
-    assert far.pairs([0], [1]).tolist() == pytest.approx([1 / 5])  # 3 days, less 1 of slack
-    assert far.block(np.array([0]))[0, 1] == pytest.approx(1 / 5)
+    # Coverage of one event spans days: a publication gap counts only past the slack, gently.
+    days = np.array([1, 1 + PUBLICATION_SLACK_DAYS, 11 + PUBLICATION_SLACK_DAYS])
+    far = dataclasses.replace(reps, stated=np.array([False, True, True]), days=days)
+    assert far.pairs([0, 0], [1, 2]).tolist() == pytest.approx(
+        [1.0, 1 / (1 + 10 * PUBLICATION_GAP_PENALTY)]
+    )
+    assert far.block(np.array([0]))[0, 1:].tolist() == pytest.approx(far.pairs([0, 0], [1, 2]))
+    # Stated days keep their full discount: two meetings a day apart are two stories.
+    stated = dataclasses.replace(far, stated=np.ones(3, dtype=bool))
+    assert stated.pairs([0], [1])[0] == pytest.approx(1 / (1 + DAY_GAP_PENALTY * 5))
 
 
 def test_curve_keeps_ends_and_order_and_spreads_the_middle() -> None:
@@ -125,3 +140,66 @@ def test_shipped_fusions_put_their_sum_on_a_fitted_curve() -> None:
     for name, fusion in ((b, f) for c in shipped() for b, f in c.fusions.items()):
         assert fusion.curve is not None, name
         assert 0.0 < fusion.curve.centre < 1.0 and fusion.curve.steepness > 1.0
+
+
+def _unit(angle: float) -> list[float]:
+    return [float(np.cos(angle)), float(np.sin(angle))]
+
+
+def test_across_languages_the_model_alone_is_enough_and_names_only_add() -> None:
+    dense = np.array([_unit(0.0), _unit(1.0), _unit(1.0)], dtype=np.float32)  # cosine 0.54
+    lexical = LexicalVectors(  # article 2 shares a name with 0; article 1 shares nothing
+        entities=sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)),
+        stems=sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)),
+        title=sp.csr_matrix(np.eye(3, 2, dtype=np.float32)),
+    )
+    cross = Linear(-0.1, {"entities_x_stems": 1.0, "dense_centred": 0.5})
+    alone = Linear(-0.05, {"dense_centred": 1.5})
+    reps = Representations(
+        backend="hybrid",
+        langs=np.array([0, 1, 1], dtype=np.int32),
+        days=np.full(3, -1),
+        dense=dense,
+        dense_centred=dense,
+        lexical=lexical,
+        fusions={"hybrid": Fusion(Linear(0.0, {"dense_centred": 1.0}), cross, alone=alone)},
+    )
+    cos = float(np.cos(1.0))
+    # (0, 1): no shared word, as across scripts: the model's cosine alone decides.
+    # (0, 2): the same cosine and a shared name: the cross model says more, and counts.
+    assert reps.pairs([0, 0], [1, 2]).tolist() == pytest.approx(
+        [-0.05 + 1.5 * cos, min(1.0, -0.1 + 1.0 + 0.5 * cos)], abs=1e-6
+    )
+    without = dataclasses.replace(
+        reps, fusions={"hybrid": Fusion(Linear(0.0, {"dense_centred": 1.0}), cross)}
+    )
+    assert without.pairs([0], [1])[0] == pytest.approx(-0.1 + 0.5 * cos, abs=1e-6)
+    # The explanation names the model that scored the pair.
+    parts, fused, _ = reps.components(0, 1)
+    assert parts == pytest.approx({"intercept": -0.05, "dense_centred": 1.5 * cos})
+    assert fused == pytest.approx(-0.05 + 1.5 * cos, abs=1e-6)
+
+
+def test_the_dense_evidence_of_short_texts_is_lifted_and_the_search_floor_allows_it() -> None:
+    dense = np.array([_unit(0.0), _unit(1.2), _unit(1.2), _unit(0.1)], dtype=np.float32)
+    reps = Representations(
+        backend="dense",
+        langs=np.zeros(4, dtype=np.int32),
+        days=np.full(4, -1),
+        dense=dense,
+        dense_centred=dense,
+        lengths=np.array([100, 120, SHORT_CHARS * 2, 80]),
+        short_lift=0.5,
+    )
+    cos = float(np.cos(1.2))
+    short = 1 - 120 / SHORT_CHARS  # the longer text of (0, 1) has 120 characters
+    lifted = reps.pairs([0, 0, 0], [1, 2, 3]).tolist()
+    # (0, 1) both short: lifted; (0, 2) one long: not lifted; (0, 3) lifted past 1: capped.
+    assert lifted == pytest.approx([cos * (1 + 0.5 * short), cos, 1.0], abs=1e-6)
+    assert reps.block(np.array([0]))[0, 1:].tolist() == pytest.approx(lifted, abs=1e-6)
+    long = dataclasses.replace(reps, lengths=np.full(4, SHORT_CHARS))
+    assert long.pairs([0], [1]).tolist() == pytest.approx([cos], abs=1e-6)
+    # No pair whose cosine is under the floor the search stops at can be lifted to the floor.
+    floor = 0.6
+    assert reps.dense_floor(floor) * (1 + reps.short_lift) == pytest.approx(floor)
+    assert long.rows(np.array([1, 2])).lengths.tolist() == [SHORT_CHARS, SHORT_CHARS]

@@ -48,6 +48,8 @@ class Calibration:
     #: The model's mean vector over many articles: per-language centring shrinks towards it
     #: (see similarity.centre_by_language). Only a model's own: another's means nothing.
     mean: np.ndarray | None = None
+    #: How much more the dense evidence of two short texts counts (similarity.shortness).
+    short_lift: float = 0.0
 
     def note(self, model: str) -> str | None:
         """The report's warning when ``model`` runs with borrowed numbers."""
@@ -68,10 +70,12 @@ def _linear(spec: Mapping[str, Any]) -> Linear:
 def fusion_from(spec: Mapping[str, Any]) -> Fusion:
     """A :class:`Fusion` from its JSON form (as ``bench/fit_fusion.py`` writes it)."""
     curve = spec.get("curve")
+    alone = spec.get("alone")
     return Fusion(
         _linear(spec["same"]),
         _linear(spec["cross"]),
         Curve(float(curve["steepness"]), float(curve["centre"])) if curve else None,
+        _linear(alone) if alone else None,
     )
 
 
@@ -106,6 +110,7 @@ def for_model(key: str | None) -> Calibration:
         mean=np.array(table["dense"]["mean"], dtype=np.float32)
         if own and "mean" in table["dense"]
         else None,
+        short_lift=float(table["dense"].get("short_lift", 0.0)),
     )
 
 

@@ -36,12 +36,25 @@ article is not subtracted from itself. The prior is the model's own mean over th
 articles when its calibration has one (multilingual-e5-small's cosines between any two news
 articles sit near 0.76: without it, six unrelated English articles were one story), else zero.
 
+Short texts: a model's cosine between two one-sentence items of one story sits lower than
+between two articles of it, since there is less to agree on (the dev pairs cut to their first
+sentence: same-story pairs at a median centred cosine of 0.39-0.42 against 0.47-0.60 whole),
+so the dense evidence of a pair counts ``1 + short_lift x shortness`` times (at most 1), where
+``shortness`` falls from 1 for two empty texts to 0 when the longer of the two has
+``SHORT_CHARS`` characters: both must be short (a headline beside an article is not lifted,
+and the few short texts among the dev articles barely move). ``short_lift`` is the model's (its calibration table), chosen by
+``bench/calibrate.py`` so that the dev pairs, whole and cut short, are on one scale. It is
+one rule for the dense and hybrid backends alike; the lexical backend has no dense evidence.
+
 Whatever the backend, two articles whose leads name different days for their event are
 discounted by the gap: ``1 / (1 + DAY_GAP_PENALTY * gap_days)``. Two meetings of the same
 people on consecutive days are two stories; articles with no known day are not discounted.
-When a day is only the publication date (``stated`` false), the gap is first reduced by
-``PUBLICATION_SLACK_DAYS``: outlets publish one event a day apart (time zones, next-day
-coverage), which says nothing about two events.
+When a day is only the publication date (``stated`` false), it says much less: outlets cover
+one event over days (time zones, follow-ups, a wire item translated the next week), so the
+gap counts only past ``PUBLICATION_SLACK_DAYS`` and gently (``PUBLICATION_GAP_PENALTY`` a
+day), enough to keep apart the same subject months apart. Measured on short items in 44
+languages (docs/evaluation.md, "One scale"): a stated-day penalty on publication dates cut
+the grouped story pairs by two thirds.
 """
 
 from __future__ import annotations
@@ -60,9 +73,12 @@ from dedup.represent.lexical import LexicalVectors
 Array = np.ndarray
 
 DAY_GAP_PENALTY = 2.0
-PUBLICATION_SLACK_DAYS = 1
+PUBLICATION_SLACK_DAYS = 5
+PUBLICATION_GAP_PENALTY = 0.1
 DAYS_IN_YEAR = 366
 CENTRING_PRIOR = 10.0
+# Pairs of texts both shorter than this get their dense evidence lifted (short_lift).
+SHORT_CHARS = 400
 # Pairs scored at once by ``Representations.pairs``: the rows it gathers (two per pair, up to
 # 1.5 KB each for 384-dimensional vectors) stay within about 100 MB however many pairs.
 PAIR_SLICE = 1 << 15
@@ -174,25 +190,49 @@ class Curve:
 @dataclass(frozen=True)
 class Fusion:
     """One linear model for pairs in one language, another for pairs across languages; their
-    sum is clipped to [0, 1] and, with a ``curve``, put on the story scale."""
+    sum is clipped to [0, 1] and, with a ``curve``, put on the story scale.
+
+    ``alone``: a linear model of the dense evidence alone, fitted on the pairs across
+    languages; there the fused sum is the larger of it and ``cross``. Across languages, and
+    above all across scripts, names and words meet only where transliteration agrees, so
+    their absence says little: fitted together with them, the model's cosine would count for
+    less wherever they are missing (short items in two scripts: one story, no shared word).
+    With the larger of the two, shared names can only add to what the model sees."""
 
     same: Linear
     cross: Linear
     curve: Curve | None = None
+    alone: Linear | None = None
 
     @property
     def needs(self) -> frozenset[str]:
-        """The features either linear model weighs."""
-        return frozenset(self.same.weights) | frozenset(self.cross.weights)
+        """The features the linear models weigh."""
+        alone = frozenset() if self.alone is None else frozenset(self.alone.weights)
+        return frozenset(self.same.weights) | frozenset(self.cross.weights) | alone
+
+    def cross_model(self, features: Mapping[str, float]) -> Linear:
+        """The linear model that scores one pair across languages: ``alone`` where it says
+        more than ``cross``."""
+        if self.alone is None:
+            return self.cross
+        alone = _linear_value(self.alone, features)
+        return self.alone if alone > _linear_value(self.cross, features) else self.cross
 
     def fused(self, features: Mapping[str, Array], same_lang: Array) -> Array:
         """The linear sum clipped to [0, 1], before the curve."""
-        fused = np.where(same_lang, self.same(features), self.cross(features))
+        cross = self.cross(features)
+        if self.alone is not None:
+            cross = np.maximum(cross, self.alone(features))
+        fused = np.where(same_lang, self.same(features), cross)
         return np.clip(fused, 0.0, 1.0).astype(np.float32)
 
     def __call__(self, features: Mapping[str, Array], same_lang: Array) -> Array:
         fused = self.fused(features, same_lang)
         return fused if self.curve is None else self.curve(fused)
+
+
+def _linear_value(model: Linear, features: Mapping[str, float]) -> float:
+    return model.intercept + sum(model.contributions(features).values())
 
 
 def centre_by_language(vectors: Array, langs: Array, prior: Array | None = None) -> Array:
@@ -235,6 +275,10 @@ class Representations:
     # Per article, whether its day is stated in its text (else it is the publication date);
     # None: every known day is stated.
     stated: Array | None = None
+    # Per article, the characters of its title and text (None: all long, nothing lifted), and
+    # how much more the dense evidence of two short texts counts (see short_lift).
+    lengths: Array | None = None
+    short_lift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.backend in ("dense", "hybrid") and self.dense is None:
@@ -274,9 +318,11 @@ class Representations:
         self,
         dense_cos: Callable[[Array], Array],
         sparse_cos: Callable[[sp.csr_matrix], Array],
+        pair_max: Callable[[Array], Array],
         wanted: Set[str] | None,
     ) -> dict[str, Array]:
-        """The features ``wanted`` (every one when None) and the cosines they are made of."""
+        """The features ``wanted`` (every one when None) and the cosines they are made of;
+        ``pair_max`` gives, from a value per article, the larger of each pair's two."""
         sources = None if wanted is None else _sources(wanted)
         feats: dict[str, Array] = {}
         if self.lexical is not None:
@@ -293,6 +339,9 @@ class Representations:
                     feats["dense_centred"] = feats["dense"]
                 else:
                     feats["dense_centred"] = dense_cos(self._centred())
+                if self.short_lift and self.lengths is not None:
+                    lift = 1.0 + self.short_lift * shortness(pair_max(self.lengths))
+                    feats["dense_centred"] = np.minimum(feats["dense_centred"] * lift, 1.0)
         return add_derived(feats, wanted)
 
     def _similarity(self, feats: Mapping[str, Array], same_lang: Array, day: Array) -> Array:
@@ -311,6 +360,7 @@ class Representations:
         feats = self._features(
             lambda m: m[rows] @ pick(m).T,
             lambda m: (m[rows] @ pick(m).T).toarray(),
+            lambda v: np.maximum(v[rows][:, None], pick(v)[None, :]),
             self.needed,
         )
         stated = self._stated()
@@ -330,15 +380,17 @@ class Representations:
     def dense_floor(self, floor: float) -> float:
         """The cosine of :attr:`search_vectors` below which a candidate search may stop.
 
-        For ``dense`` it is exact: the similarity is that cosine times a day discount of at
-        most 1, so no pair under ``floor`` can reach it. For ``hybrid`` it is a heuristic: the
-        fitted fusion adds lexical evidence, so a pair with a weaker dense cosine but strong
-        shared names may still reach ``floor``; such pairs can be missed by the approximate
-        search (never by the exact one). ``lexical`` has no dense vectors: no bound.
+        For ``dense`` it is exact: the similarity is that cosine, lifted for short texts by at
+        most ``1 + short_lift``, times a day discount of at most 1, so no pair under
+        ``floor / (1 + short_lift)`` can reach ``floor``. For ``hybrid`` it is a heuristic:
+        the fitted fusion adds lexical evidence, so a pair with a weaker dense cosine but
+        strong shared names may still reach ``floor``; such pairs can be missed by the
+        approximate search (never by the exact one). ``lexical`` has no dense vectors: no
+        bound.
         """
         if floor <= 0 or self.backend == "lexical":  # a discount can raise a negative value
             return -1.0
-        return floor
+        return floor / (1.0 + self.short_lift) if self.lengths is not None else floor
 
     def features(
         self,
@@ -352,7 +404,10 @@ class Representations:
         i = np.asarray(i, dtype=np.int64)
         j = np.asarray(j, dtype=np.int64)
         feats = self._features(
-            lambda m: np.einsum("ij,ij->i", m[i], m[j]), lambda m: _rowwise_dot(m, i, j), wanted
+            lambda m: np.einsum("ij,ij->i", m[i], m[j]),
+            lambda m: _rowwise_dot(m, i, j),
+            lambda v: np.maximum(v[i], v[j]),
+            wanted,
         )
         feats["same_lang"] = (self.langs[i] == self.langs[j]) & (self.langs[i] >= 0)
         stated = self._stated()
@@ -382,8 +437,9 @@ class Representations:
         if fusion is None:
             value = float(feats["dense_centred"][0])
             return {"dense_centred": value}, value, value
-        linear = fusion.same if bool(feats["same_lang"][0]) else fusion.cross
-        parts = linear.contributions({k: float(v[0]) for k, v in feats.items()})
+        values = {k: float(v[0]) for k, v in feats.items()}
+        linear = fusion.same if bool(feats["same_lang"][0]) else fusion.cross_model(values)
+        parts = linear.contributions(values)
         parts = {"intercept": linear.intercept, **parts}
         same_lang = feats["same_lang"]
         return parts, float(fusion.fused(feats, same_lang)[0]), float(fusion(feats, same_lang)[0])
@@ -408,6 +464,7 @@ class Representations:
             dense_centred=take(self.dense_centred),
             lexical=lexical,
             stated=take(self.stated),
+            lengths=take(self.lengths),
         )
 
     def matrix(self, idx: Sequence[int] | Array) -> Array:
@@ -419,16 +476,29 @@ class Representations:
         return np.asarray(m, dtype=np.float32)
 
 
+def shortness(chars: Array) -> Array:
+    """How short a pair is, from the characters of its longer text: 1 for empty texts, 0 from
+    ``SHORT_CHARS`` on, linear between."""
+    return np.clip(1.0 - np.asarray(chars, dtype=np.float32) / SHORT_CHARS, 0.0, 1.0)
+
+
 def day_factor(a: Array, b: Array, stated: Array | bool = True) -> Array:
-    """``1 / (1 + DAY_GAP_PENALTY * gap)`` where both days are known, else 1; the gap less
-    ``PUBLICATION_SLACK_DAYS`` unless both days are ``stated`` in the articles."""
+    """Where both days are known, ``1 / (1 + DAY_GAP_PENALTY * gap)`` when both are ``stated``
+    in the articles, else ``1 / (1 + PUBLICATION_GAP_PENALTY * max(gap -
+    PUBLICATION_SLACK_DAYS, 0))``; 1 where a day is unknown."""
     if not ((a > 0).any() and (b > 0).any()):  # no pair has both days: skip the n x m work
         return np.broadcast_to(np.float32(1.0), np.broadcast_shapes(np.shape(a), np.shape(b)))
     gap = np.abs(a - b)
     gap = np.minimum(gap, DAYS_IN_YEAR - gap)  # December 31 and January 1 are one day apart
-    gap = np.where(stated, gap, np.maximum(gap - PUBLICATION_SLACK_DAYS, 0))
+    published = PUBLICATION_GAP_PENALTY * np.maximum(gap - PUBLICATION_SLACK_DAYS, 0)
+    penalty = np.where(stated, DAY_GAP_PENALTY * gap, published)
     known = (a > 0) & (b > 0)
-    return np.where(known, 1.0 / (1.0 + DAY_GAP_PENALTY * gap), 1.0).astype(np.float32)
+    return np.where(known, 1.0 / (1.0 + penalty), 1.0).astype(np.float32)
+
+
+def article_lengths(articles: Sequence[Any]) -> Array:
+    """The characters of each article's title and text: what :func:`shortness` reads."""
+    return np.array([len(a.title) + len(a.text) for a in articles], dtype=np.int32)
 
 
 def language_codes(langs: Sequence[str | None]) -> Array:
