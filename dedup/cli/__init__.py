@@ -155,21 +155,11 @@ def _table_width() -> int:
     return max(MIN_TABLE_WIDTH, shutil.get_terminal_size((100, 24)).columns)
 
 
-def _say_what_was_left_out(
-    view: Report, options: SettingValues, *, out: bool, html: bool, json_out: bool
-) -> None:
+def _say_what_was_left_out(view: Report, options: SettingValues, *, out: bool, html: bool) -> None:
     """Name the flags that left stories out of the files written (``--out``, ``--html``); the
-    table says it itself. --min-size or --limit with --json alone changes nothing: say so."""
+    table and ``--json`` say it themselves."""
     from dedup.report.text import selection_note
 
-    if json_out and not (out or html):
-        if options["min_size"] > 1 or options["multi_only"] or options["limit"] is not None:
-            typer.echo(
-                "Warning: --min-size, --multi-only and --limit shape the table, report.md,"
-                " report.html and stories.jsonl; --json prints every story",
-                err=True,
-            )
-        return
     if view.selection is None or not (out or html):
         return
     min_size = view.selection.min_size
@@ -250,18 +240,17 @@ def cluster(
         view = select(report, min_size=settings.min_size, limit=settings.limit)
         _write_files(report, view, out, html, representatives, quiet, progress)
     if quiet < 2:
-        _say_what_was_left_out(
-            view, options, out=out is not None, html=html is not None, json_out=json_out
-        )
-    _print_report(report, view, json_out)
+        _say_what_was_left_out(view, options, out=out is not None, html=html is not None)
+    _print_report(view, json_out)
 
 
-def _print_report(report: Report, view: Report, json_out: bool) -> None:
-    """On standard output, the JSON of the whole report, or the table of its ``view``."""
+def _print_report(view: Report, json_out: bool) -> None:
+    """On standard output, the JSON or the table of ``view``: the stories it shows, and what
+    it left out (the JSON's ``selection``, a line under the table's summary)."""
     from dedup.report import render_table, to_json
 
     if json_out:
-        write_stdout(to_json(report), nl=False)
+        write_stdout(to_json(view), nl=False)
     else:
         color = sys.stdout is not None and sys.stdout.isatty()
         write_stdout(render_table(view, width=_table_width(), color=color), nl=False)
@@ -364,7 +353,7 @@ def report_cmd(
         report = opened.report(since=day, changed_only=changed)
     _warn(report, quiet)
     _write_files(report, report, out, html, None, quiet, None)
-    _print_report(report, report, json_out)
+    _print_report(report, json_out)
 
 
 app.command(
