@@ -7,10 +7,9 @@ The shell around the commands (one-line errors, exit codes, signals, standard ou
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import shutil
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,7 +40,7 @@ from dedup.cli.shell import (
     setup_logging,
     write_stdout,
 )
-from dedup.errors import OutputError
+from dedup.cli.targets import check_file_output, outputs, store_files
 from dedup.version import __version__
 
 if TYPE_CHECKING:
@@ -94,55 +93,11 @@ def _warn(report: Report, quiet: int) -> None:
         )
 
 
-def _outputs(out: Path | None, html: Path | None, representatives: Path | None) -> list[Path]:
-    """Every file the run writes: the ``--out`` set, then the single files named; a usage
-    error when two of them are one file."""
-    from dedup.report.outputs import output_paths
-
-    files = [("--html", html), ("--representatives", representatives)]
-    named = [("--out", path) for path in (output_paths(out) if out is not None else [])]
-    named += [(flag, path) for flag, path in files if path is not None]
-    seen: dict[str, str] = {}
-    for flag, path in named:
-        first = seen.setdefault(os.path.realpath(path), flag)
-        if first != flag:
-            raise typer.BadParameter(f"{path} is written by {first} too", param_hint=flag)
-    return [path for _, path in named]
-
-
 _STDIN_FORMAT_NAMES = {
     "jsonl": "JSONL",
     "csv": "CSV",
     "text": "articles separated by blank lines",
 }
-
-
-def _check_file_output(target: Path, flag: str, mark: bytes, inputs: Sequence[str]) -> None:
-    """A single file to write (``--html``, ``--representatives``): writable, and not an input.
-
-    An existing file that dedup did not write (``mark`` is not in its head) and that is among
-    the inputs is an article: writing the output there would destroy it."""
-    from dedup.report.outputs import check_writable
-
-    if target.is_dir():
-        raise OutputError(f"cannot write {target}: it is a directory")
-    check_writable(target.parent)
-    try:
-        with target.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return  # nothing there (or unreadable: writing will say so)
-    if mark in head:
-        return  # an earlier output: replacing it is the point
-    real = os.path.realpath(target)
-    for item in inputs:
-        if item == "-":
-            continue
-        root = os.path.realpath(item)
-        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-            raise OutputError(
-                f"{flag} {target} is an input article ({item}): name another file for the report"
-            )
 
 
 #: Narrower than this, the table is drawn this wide and the terminal wraps it.
@@ -202,24 +157,23 @@ def cluster(
         raise typer.BadParameter("--all-stories needs --store", param_hint="--all-stories")
     if explain and store is not None:
         raise typer.BadParameter("a store's report has no evidence yet", param_hint="--explain")
-    targets = _outputs(out, html, representatives)
+    settings = to_settings(options, explain=explain)
+    targets = outputs(out, html, representatives, store=store, cache=settings.cache)
     if store is not None:  # the store and its journal are never input
-        targets += [store, *(Path(f"{store}{end}") for end in ("-wal", "-shm", "-journal"))]
-    settings = to_settings(options, explain=explain, outputs=tuple(map(str, targets)))
+        targets += store_files(store)
+    settings = dataclasses.replace(settings, outputs=tuple(map(str, targets)))
     from dedup.cli.display import progress_display
     from dedup.pipeline import run
-    from dedup.report.html import DEDUP_PAGE_MARK
     from dedup.report.outputs import check_writable
-    from dedup.report.representatives import REPRESENTATIVES_MARK
     from dedup.report.view import select
 
     # Every output checked before any expensive work.
     if out is not None:
         check_writable(out)
     if html is not None:
-        _check_file_output(html, "--html", DEDUP_PAGE_MARK, paths)
+        check_file_output(html, "--html", paths)
     if representatives is not None:
-        _check_file_output(representatives, "--representatives", REPRESENTATIVES_MARK, paths)
+        check_file_output(representatives, "--representatives", paths)
     typing_in = "-" in paths and sys.stdin is not None and sys.stdin.isatty()
     if typing_in and not quiet:
         what = _STDIN_FORMAT_NAMES[settings.stdin_format]
@@ -331,12 +285,12 @@ def report_cmd(
     setup_logging(verbose, quiet)
     import datetime as dt
 
-    from dedup.report.html import DEDUP_PAGE_MARK
     from dedup.report.outputs import check_writable
     from dedup.store import Store
 
     if store is None:
         raise typer.BadParameter("name the story store to report", param_hint="--store")
+    outputs(out, html, None, store=store)
     day = None
     if since is not None:
         try:
@@ -348,7 +302,7 @@ def report_cmd(
     if out is not None:
         check_writable(out)
     if html is not None:
-        _check_file_output(html, "--html", DEDUP_PAGE_MARK, ())  # no input to overwrite
+        check_file_output(html, "--html", ())  # no input to overwrite
     with Store(store, create=False) as opened:
         report = opened.report(since=day, changed_only=changed)
     _warn(report, quiet)
