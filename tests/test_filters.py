@@ -337,14 +337,39 @@ def test_cli_names_the_flags_that_left_stories_out_of_a_page(tmp_path: Path) -> 
     assert (again.stdout, again.stderr) == (plain.stdout, "")
 
 
-def test_cli_json_keeps_every_story_and_warns_that_a_filter_did_nothing() -> None:
-    result = invoke("cluster", ARTICLES, "--backend", "lexical", "--json", "--multi-only")
-    assert result.exit_code == 0, result.output
-    assert len(json.loads(result.stdout)["stories"]) == 3
-    assert result.stderr == (
-        "Warning: --min-size, --multi-only and --limit shape the table, report.md, report.html"
-        " and stories.jsonl; --json prints every story\n"
+def test_cli_json_follows_the_filters_and_says_what_it_left_out(tmp_path: Path) -> None:
+    """--json prints the view the table shows, its selection saying what it left out;
+    report.json of --out stays whole (issue 23, finding 17)."""
+    out = tmp_path / "out"
+    result = invoke(
+        "cluster", ARTICLES, "--backend", "lexical", "--json", "--multi-only", "--out", str(out)
     )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert [story["size"] for story in printed["stories"]] == [2, 2]
+    assert printed["summary"]["stories"] == 3  # the summary counts the whole run
+    assert printed["selection"] == {
+        "min_size": 2,
+        "limit": None,
+        "shown": 2,
+        "left_out": {"smaller": 1, "past_limit": 0},
+        "note": "Showing 2 of 3 stories; left out: 1 of fewer than 2 articles.",
+    }
+    assert len(json.loads((out / "report.json").read_text("utf-8"))["stories"]) == 3
+    limited = invoke("cluster", ARTICLES, "--backend", "lexical", "--json", "--limit", "1")
+    assert [s["id"] for s in json.loads(limited.stdout)["stories"]] == ["S1"]
+    assert limited.stderr == ""  # the JSON says it; no warning that the filter did nothing
+    # A rule that leaves nothing out changes nothing.
+    plain = invoke("cluster", ARTICLES, "--backend", "lexical", "--json")
+    same = invoke("cluster", ARTICLES, "--backend", "lexical", "--json", "--limit", "3")
+    assert "selection" not in json.loads(plain.stdout)
+    assert _without_timings(same.stdout) == _without_timings(plain.stdout)
+
+
+def _without_timings(text: str) -> dict[str, object]:
+    doc = json.loads(text)
+    doc["run"]["timings"] = {}
+    return doc
 
 
 @pytest.mark.parametrize(

@@ -220,11 +220,12 @@ def test_html_naming_an_input_article_is_refused_before_any_work(tmp_path: Path)
 
 def test_every_page_carries_the_mark_that_tells_it_from_an_article() -> None:
     from dedup.pipeline import run
-    from dedup.report.html import DEDUP_PAGE_MARK, to_html
+    from dedup.read.own import HEAD_BYTES, own_file
+    from dedup.report.html import to_html
 
     samples = str(Path(__file__).parent.parent / "samples" / "articles")
     page = to_html(run([samples], Settings(backend="lexical")))
-    assert DEDUP_PAGE_MARK in page.encode("utf-8")[:4096]
+    assert own_file(page.encode("utf-8")[:HEAD_BYTES]) == "html"
 
 
 def test_a_cache_dir_under_an_unknown_user_is_a_one_line_error(

@@ -7,10 +7,9 @@ The shell around the commands (one-line errors, exit codes, signals, standard ou
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import shutil
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,7 +40,7 @@ from dedup.cli.shell import (
     setup_logging,
     write_stdout,
 )
-from dedup.errors import OutputError
+from dedup.cli.targets import check_file_output, outputs, store_files
 from dedup.version import __version__
 
 if TYPE_CHECKING:
@@ -94,55 +93,11 @@ def _warn(report: Report, quiet: int) -> None:
         )
 
 
-def _outputs(out: Path | None, html: Path | None, representatives: Path | None) -> list[Path]:
-    """Every file the run writes: the ``--out`` set, then the single files named; a usage
-    error when two of them are one file."""
-    from dedup.report.outputs import output_paths
-
-    files = [("--html", html), ("--representatives", representatives)]
-    named = [("--out", path) for path in (output_paths(out) if out is not None else [])]
-    named += [(flag, path) for flag, path in files if path is not None]
-    seen: dict[str, str] = {}
-    for flag, path in named:
-        first = seen.setdefault(os.path.realpath(path), flag)
-        if first != flag:
-            raise typer.BadParameter(f"{path} is written by {first} too", param_hint=flag)
-    return [path for _, path in named]
-
-
 _STDIN_FORMAT_NAMES = {
     "jsonl": "JSONL",
     "csv": "CSV",
     "text": "articles separated by blank lines",
 }
-
-
-def _check_file_output(target: Path, flag: str, mark: bytes, inputs: Sequence[str]) -> None:
-    """A single file to write (``--html``, ``--representatives``): writable, and not an input.
-
-    An existing file that dedup did not write (``mark`` is not in its head) and that is among
-    the inputs is an article: writing the output there would destroy it."""
-    from dedup.report.outputs import check_writable
-
-    if target.is_dir():
-        raise OutputError(f"cannot write {target}: it is a directory")
-    check_writable(target.parent)
-    try:
-        with target.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return  # nothing there (or unreadable: writing will say so)
-    if mark in head:
-        return  # an earlier output: replacing it is the point
-    real = os.path.realpath(target)
-    for item in inputs:
-        if item == "-":
-            continue
-        root = os.path.realpath(item)
-        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-            raise OutputError(
-                f"{flag} {target} is an input article ({item}): name another file for the report"
-            )
 
 
 #: Narrower than this, the table is drawn this wide and the terminal wraps it.
@@ -155,21 +110,11 @@ def _table_width() -> int:
     return max(MIN_TABLE_WIDTH, shutil.get_terminal_size((100, 24)).columns)
 
 
-def _say_what_was_left_out(
-    view: Report, options: SettingValues, *, out: bool, html: bool, json_out: bool
-) -> None:
+def _say_what_was_left_out(view: Report, options: SettingValues, *, out: bool, html: bool) -> None:
     """Name the flags that left stories out of the files written (``--out``, ``--html``); the
-    table says it itself. --min-size or --limit with --json alone changes nothing: say so."""
+    table and ``--json`` say it themselves."""
     from dedup.report.text import selection_note
 
-    if json_out and not (out or html):
-        if options["min_size"] > 1 or options["multi_only"] or options["limit"] is not None:
-            typer.echo(
-                "Warning: --min-size, --multi-only and --limit shape the table, report.md,"
-                " report.html and stories.jsonl; --json prints every story",
-                err=True,
-            )
-        return
     if view.selection is None or not (out or html):
         return
     min_size = view.selection.min_size
@@ -212,24 +157,23 @@ def cluster(
         raise typer.BadParameter("--all-stories needs --store", param_hint="--all-stories")
     if explain and store is not None:
         raise typer.BadParameter("a store's report has no evidence yet", param_hint="--explain")
-    targets = _outputs(out, html, representatives)
+    settings = to_settings(options, explain=explain)
+    targets = outputs(out, html, representatives, store=store, cache=settings.cache)
     if store is not None:  # the store and its journal are never input
-        targets += [store, *(Path(f"{store}{end}") for end in ("-wal", "-shm", "-journal"))]
-    settings = to_settings(options, explain=explain, outputs=tuple(map(str, targets)))
+        targets += store_files(store)
+    settings = dataclasses.replace(settings, outputs=tuple(map(str, targets)))
     from dedup.cli.display import progress_display
     from dedup.pipeline import run
-    from dedup.report.html import DEDUP_PAGE_MARK
     from dedup.report.outputs import check_writable
-    from dedup.report.representatives import REPRESENTATIVES_MARK
     from dedup.report.view import select
 
     # Every output checked before any expensive work.
     if out is not None:
         check_writable(out)
     if html is not None:
-        _check_file_output(html, "--html", DEDUP_PAGE_MARK, paths)
+        check_file_output(html, "--html", paths)
     if representatives is not None:
-        _check_file_output(representatives, "--representatives", REPRESENTATIVES_MARK, paths)
+        check_file_output(representatives, "--representatives", paths)
     typing_in = "-" in paths and sys.stdin is not None and sys.stdin.isatty()
     if typing_in and not quiet:
         what = _STDIN_FORMAT_NAMES[settings.stdin_format]
@@ -250,18 +194,17 @@ def cluster(
         view = select(report, min_size=settings.min_size, limit=settings.limit)
         _write_files(report, view, out, html, representatives, quiet, progress)
     if quiet < 2:
-        _say_what_was_left_out(
-            view, options, out=out is not None, html=html is not None, json_out=json_out
-        )
-    _print_report(report, view, json_out)
+        _say_what_was_left_out(view, options, out=out is not None, html=html is not None)
+    _print_report(view, json_out)
 
 
-def _print_report(report: Report, view: Report, json_out: bool) -> None:
-    """On standard output, the JSON of the whole report, or the table of its ``view``."""
+def _print_report(view: Report, json_out: bool) -> None:
+    """On standard output, the JSON or the table of ``view``: the stories it shows, and what
+    it left out (the JSON's ``selection``, a line under the table's summary)."""
     from dedup.report import render_table, to_json
 
     if json_out:
-        write_stdout(to_json(report), nl=False)
+        write_stdout(to_json(view), nl=False)
     else:
         color = sys.stdout is not None and sys.stdout.isatty()
         write_stdout(render_table(view, width=_table_width(), color=color), nl=False)
@@ -342,12 +285,12 @@ def report_cmd(
     setup_logging(verbose, quiet)
     import datetime as dt
 
-    from dedup.report.html import DEDUP_PAGE_MARK
     from dedup.report.outputs import check_writable
     from dedup.store import Store
 
     if store is None:
         raise typer.BadParameter("name the story store to report", param_hint="--store")
+    outputs(out, html, None, store=store)
     day = None
     if since is not None:
         try:
@@ -359,12 +302,12 @@ def report_cmd(
     if out is not None:
         check_writable(out)
     if html is not None:
-        _check_file_output(html, "--html", DEDUP_PAGE_MARK, ())  # no input to overwrite
+        check_file_output(html, "--html", ())  # no input to overwrite
     with Store(store, create=False) as opened:
         report = opened.report(since=day, changed_only=changed)
     _warn(report, quiet)
     _write_files(report, report, out, html, None, quiet, None)
-    _print_report(report, report, json_out)
+    _print_report(report, json_out)
 
 
 app.command(

@@ -28,6 +28,7 @@ from dedup.progress import Advance
 from dedup.read import formats, streams
 from dedup.read.decode import declared_charset, decode, printable
 from dedup.read.formats import Place
+from dedup.read.own import HEAD_BYTES, REASONS, own_file
 from dedup.read.records import DEFAULT_FIELDS, Fields, Result
 
 __all__ = ["DEFAULT_MAX_BYTES", "STDIN", "read_corpus"]
@@ -176,6 +177,12 @@ class _Run:
         log.debug("reading %s as %s", path, kind)
         try:
             with open(path, "rb") as stream:
+                own = own_file(stream.peek(HEAD_BYTES)[:HEAD_BYTES])
+                # A report of an earlier run, wherever it is; a corpus dedup wrote is read
+                # when named, as it is meant to be, and skipped in a folder beside its source.
+                if own is not None and not (own == "representatives" and explicit):
+                    self.skip(shown, REASONS[own])
+                    return
                 if kind == "jsonl":
                     limit = _over_limit(self.max_bytes)
                     self.take(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from dedup.read.own import REASONS, own_document
 from dedup.read.records import DEFAULT_FIELDS, Fields, Result, to_article
 
 Found = Iterator[tuple[str, Result]]
@@ -199,6 +200,9 @@ def json_articles(text: str, place: Place) -> Found:
         return
     except RecursionError:
         yield place.display, "invalid JSON (nested too deeply)"
+        return
+    if own_document(value):  # an earlier run's report.json
+        yield place.display, REASONS["json"]
         return
     value = _unwrap(value, place.fields)
     if isinstance(value, dict):

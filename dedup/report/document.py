@@ -230,7 +230,8 @@ def story_records(report: Report) -> Iterator[dict[str, Any]]:
                     "text": article.full_text,
                 }
             )
-        # Insertion order, not sorted: the long ``articles`` come last so a line reads well.
+        # Insertion order, not sorted: the long ``articles`` come last so a line reads well;
+        # story_id then headline first, by which dedup knows the file (dedup.read.own).
         yield {
             "story_id": story.id,
             **_story_summary(story),

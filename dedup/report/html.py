@@ -40,9 +40,6 @@ _SCRIPT_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 )
 
-#: In the head of every page written by :func:`to_html` (the template's generator tag).
-DEDUP_PAGE_MARK = b'<meta name="generator" content="dedup">'
-
 
 @cache
 def _template() -> str:

@@ -133,7 +133,7 @@ def to_markdown(report: Report) -> str:
     """``report.md``: a report for a person, stories told by several articles first."""
     related = _related_of(report)
     text_dates = _has_text_dates(report)
-    lines = [
+    lines = [  # this heading and the counts line tell the file from an article (dedup.read.own)
         "# dedup report",
         "",
         f"{summary_counts(report)} · {_md(run_text(report))}",

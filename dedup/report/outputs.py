@@ -1,7 +1,10 @@
 """The report's files on disk: each written atomically, the ``--out`` set all old or all new.
 
 Writers (``dedup.report.document``, ``.markdown``, ``.html``) render text; this module alone
-writes it.
+writes it. A target that is no regular file (a device such as ``/dev/null``, a FIFO, a
+terminal) or that names an open descriptor (``/dev/stdout``, ``/dev/fd/N``) is written
+through, never renamed over: no atomic write is possible there. A symbolic link to a regular
+file is resolved: its target is written atomically and the link stays.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -39,15 +44,77 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8 so that ``path`` holds either its old or its new content.
 
     A temporary file in the same directory is written, flushed to disk and renamed over
-    ``path``. On failure the temporary file is removed and ``OutputError`` is raised.
+    ``path`` (over the file a symbolic link ``path`` points to, never over the link). On
+    failure the temporary file is removed and ``OutputError`` is raised. A device, a FIFO or
+    a descriptor's name is written through instead (:func:`written_through`).
     """
-    _commit([_stage(Path(path), text)])
+    staged = _stage(Path(path), text)
+    if staged is not None:
+        _commit([staged])
 
 
-def _stage(path: Path, text: str | Iterable[str]) -> tuple[Path, Path]:
+# /proc/self/fd/N or /proc/<this process>/fd/N: what /dev/stdout and /dev/fd/N lead to.
+_OWN_DESCRIPTOR = re.compile(rf"/proc/(?:self|{os.getpid()})/fd/(\d+)")
+
+
+def _via_proc(path: Path) -> tuple[bool, int | None]:
+    """Whether ``path`` leads through /proc (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``:
+    the name of an open descriptor, which only opening can use), and the number of the
+    descriptor of this process it names, if it names one."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        # Links in the folders on the way resolved, the last part kept as it is.
+        current = os.path.join(
+            os.path.realpath(os.path.dirname(current)), os.path.basename(current)
+        )
+        if current == "/proc" or current.startswith("/proc/"):
+            own = _OWN_DESCRIPTOR.fullmatch(current)
+            return True, int(own.group(1)) if own else None
+        try:
+            link = os.readlink(current)
+        except OSError:  # not a link (or nothing there): the end of the chain
+            return False, None
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    return False, None
+
+
+def written_through(path: Path) -> bool:
+    """Whether writing ``path`` writes through it rather than renaming a new file over it: a
+    character or block device, a FIFO or a socket (or a link to one), or the name of an open
+    descriptor such as ``/dev/stdout``. Nothing there, a regular file or a link to one: no."""
+    try:
+        mode = os.stat(path).st_mode  # through links
+    except (OSError, ValueError):
+        return False
+    if stat.S_ISDIR(mode):
+        return False  # writing says it is a directory
+    return not stat.S_ISREG(mode) or _via_proc(path)[0]
+
+
+def _write_through(path: Path, pieces: Iterable[str]) -> None:
+    """Write ``pieces`` into ``path`` as it is (see :func:`written_through`). A descriptor of
+    this process (``/dev/stdout``) is written through a copy of it, as a shell does, so that
+    what follows on it comes after, not over, what is written here."""
+    own = _via_proc(path)[1]
+    try:
+        with os.fdopen(os.dup(own), "wb") if own is not None else open(path, "wb") as handle:
+            for piece in pieces:
+                handle.write(piece.encode("utf-8", errors="backslashreplace"))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
+    log.debug("wrote %s through (no atomic rename there)", path)
+
+
+def _stage(path: Path, text: str | Iterable[str]) -> tuple[Path, Path] | None:
     """``text`` (or its pieces, rendered as they are written) written, flushed and synced to a
-    temporary file beside ``path``: (it, path)."""
+    temporary file beside ``path`` (beside the file a link ``path`` leads to): (it, the file to
+    rename it over). None when ``path`` is written through (:func:`written_through`): then it
+    is written here."""
     pieces = [text] if isinstance(text, str) else text
+    if written_through(path):
+        _write_through(path, pieces)
+        return None
+    path = Path(os.path.realpath(path))  # a link stays a link; the file it leads to is replaced
     tmp: Path | None = None
     size = 0
     try:
@@ -161,12 +228,16 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     )
     # Every file staged (written and synced beside its target) before any is renamed: a full
     # disk or a failure halfway leaves the old set whole, never new JSON beside an old page.
+    # A device or FIFO among them is written through as it comes: no rename is possible there.
     staged: list[tuple[Path, Path]] = []
+    paths = output_paths(out_dir)
     try:
-        for path, render in zip(output_paths(out_dir), renderers, strict=True):
-            staged.append(_stage(path, render(report)))
+        for path, render in zip(paths, renderers, strict=True):
+            if (done := _stage(path, render(report))) is not None:
+                staged.append(done)
     except BaseException:
         _discard([tmp for tmp, _ in staged])
         raise
-    _commit(staged)
-    return [path for _, path in staged]
+    if staged:
+        _commit(staged)
+    return paths

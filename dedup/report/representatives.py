@@ -16,10 +16,6 @@ from dedup.models import Report
 from dedup.report.document import iso_day, jsonl
 from dedup.report.text import outlet
 
-#: How every file :func:`to_representatives` writes begins (its first record's first key), so
-#: that the CLI can tell an earlier one, which it may replace, from a corpus file of the user's.
-REPRESENTATIVES_MARK = b'{"story_id":'
-
 
 def representative_records(report: Report) -> Iterator[dict[str, Any]]:
     """One record per story of the whole run, in report order: the story's most central
@@ -29,7 +25,8 @@ def representative_records(report: Report) -> Iterator[dict[str, Any]]:
         if not story.members:
             continue
         article = story.members[0].article
-        # Insertion order, not sorted: the short fields first, so that a line reads well.
+        # Insertion order, not sorted: the short fields first, so that a line reads well;
+        # story_id then story_size first, by which dedup knows the file (dedup.read.own).
         yield {
             "story_id": story.id,
             "story_size": story.size,

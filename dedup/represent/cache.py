@@ -39,6 +39,7 @@ __all__ = [
     "Embedded",
     "EmbeddingCache",
     "SliceEmbedder",
+    "cache_paths",
     "cached_vectors",
     "embed_cached",
     "embed_locally",
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: The file inside the cache directory; its name carries the layout version of the table.
 CACHE_FILE = "embeddings-v1.sqlite3"
+#: The folders dedup keeps beside it: the bundled model converted, ONNX exports.
+CACHE_FOLDERS = ("models", "onnx")
 #: Articles embedded, then committed, at a time: the most a killed run can lose.
 SLICE = 256
 #: Seconds a writer waits for another run's write to finish before giving up on the cache.
@@ -79,6 +82,16 @@ class Embedded:
     vectors: FloatArray
     warnings: tuple[str, ...] = ()
     found: int = 0
+
+
+def cache_paths(directory: Path) -> tuple[list[Path], list[Path]]:
+    """dedup's own in the cache ``directory``: the database with its journals, and the folders
+    of :data:`CACHE_FOLDERS`. Nothing else there is the cache's (``DEDUP_CACHE_DIR=.`` leaves
+    the working directory the user's)."""
+    home = Path(directory).expanduser()
+    database = home / CACHE_FILE
+    files = [database, *(Path(f"{database}{end}") for end in ("-wal", "-shm", "-journal"))]
+    return files, [home / folder for folder in CACHE_FOLDERS]
 
 
 class EmbeddingCache:
