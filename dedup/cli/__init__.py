@@ -360,7 +360,7 @@ def report_cmd(
         check_writable(out)
     if html is not None:
         _check_file_output(html, "--html", DEDUP_PAGE_MARK, ())  # no input to overwrite
-    with Store(store, create=False) as opened:
+    with Store(store, create=False, writable=False) as opened:
         report = opened.report(since=day, changed_only=changed)
     _warn(report, quiet)
     _write_files(report, report, out, html, None, quiet, None)

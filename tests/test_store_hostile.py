@@ -1,0 +1,194 @@
+"""Hostile input, round three, for the story store: ids that last across runs, dates from the
+future, read-only and damaged stores, foreign files, removing articles. Through the CLI with
+the lexical backend; docs/reliability.md ("Round three: the story store") lists them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dedup.cli import app
+
+runner = CliRunner()
+ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1", "DEDUP_CACHE_DIR": ""}
+
+DAY1 = [
+    {"title": "Flood hits Porto", "text": "Heavy rain flooded the old town of Porto on Monday."},
+    {"title": "Election in Chile", "text": "Chile votes for a new president in a tight race."},
+]
+DAY2 = [
+    {"title": "Volcano erupts in Iceland", "text": "A volcano erupted near Grindavik overnight."},
+    {"title": "Strike at Ford plant", "text": "Workers at the Ford plant in Cologne walked out."},
+]
+
+
+def jsonl(records: list[dict[str, str]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def dedup(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, [*args], input=stdin, env=ENV)
+
+
+def add(store: Path, records: list[dict[str, str]], *args: str):  # type: ignore[no-untyped-def]
+    return dedup(
+        "cluster", "-", "--store", str(store), "--backend", "lexical", *args, stdin=jsonl(records)
+    )
+
+
+def stored_ids(store: Path) -> list[str]:
+    with sqlite3.connect(store) as conn:
+        return sorted(row[0] for row in conn.execute("SELECT id FROM articles"))
+
+
+def made_store(tmp_path: Path) -> Path:
+    store = tmp_path / "s.db"
+    result = add(store, DAY1 + DAY2)
+    assert result.exit_code == 0, result.output
+    return store
+
+
+def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (x TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('mine')")
+    conn.close()
+    before = other.read_bytes()
+    result = add(other, DAY1)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {other} is not a dedup story store (no meta table)\n"
+    assert other.read_bytes() == before  # still a rollback-journal database: no WAL switch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]  # no -wal, no -shm
+    text = tmp_path / "notes.db"
+    text.write_text("not a database " * 100)
+    result = dedup("report", "--store", str(text))
+    assert result.stderr == f"Error: {text} is not a dedup story store (not an SQLite database)\n"
+
+
+def _damage(store: Path, how: str) -> None:
+    if how == "page":  # one data page of the articles table overwritten
+        with sqlite3.connect(store) as conn:
+            size = conn.execute("PRAGMA page_size").fetchone()[0]
+            (root,) = conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'articles'"
+            ).fetchone()
+        conn.close()
+        with store.open("r+b") as handle:
+            handle.seek((root - 1) * size)
+            handle.write(b"\xde\xad" * (size // 2))
+        return
+    sql = {
+        "table": "DROP TABLE story_runs",
+        "next-deleted": "DELETE FROM meta WHERE key = 'next_story'",
+        "next-garbled": "UPDATE meta SET value = 'x7' WHERE key = 'next_story'",
+        "cut-json": "UPDATE articles SET cleaned = substr(cleaned, 1, 20)",
+        "json-type": "UPDATE articles SET cleaned = '[1, 2]'",
+        "json-key": 'UPDATE articles SET cleaned = \'{"title": "t"}\'',
+        "json-value": "UPDATE articles SET cleaned = json_set(cleaned, '$.published', 'June')",
+    }[how]
+    with sqlite3.connect(store) as conn:
+        conn.execute(sql)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "page",
+        "table",
+        "next-deleted",
+        "next-garbled",
+        "cut-json",
+        "json-type",
+        "json-key",
+        "json-value",
+    ],
+)
+def test_a_damaged_store_is_the_stores_own_one_line_error(tmp_path: Path, how: str) -> None:
+    store = made_store(tmp_path)
+    _damage(store, how)
+    results = [dedup("report", "--store", str(store)), add(store, [DAY1[0] | {"title": "New"}])]
+    reading_only_next = how.startswith("next")  # a report never needs the next story number
+    for result in results[reading_only_next:]:
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"Error: store {store} is broken ("), result.stderr
+        assert result.stderr.endswith(
+            "): restore it from a backup, or start a new store (name another file)\n"
+        )
+        assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr
+
+
+def _read_only_mount(folder: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a read-only file system needs root")
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+
+
+def test_a_store_on_read_only_media_is_reported_and_refused_for_writing(tmp_path: Path) -> None:
+    store = made_store(tmp_path)
+    before = dedup("report", "--store", str(store), "--json")
+    media = tmp_path / "media"
+    media.mkdir()
+    _read_only_mount(media)
+    try:
+        (media / "s.db").write_bytes(store.read_bytes())  # closed cleanly: no -wal to copy
+        subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True)
+        on_media = media / "s.db"
+        report = dedup("report", "--store", str(on_media), "--json")
+        assert report.exit_code == 0, report.stderr
+        assert json.loads(report.stdout)["stories"] == json.loads(before.stdout)["stories"]
+        result = add(on_media, DAY2)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"Error: store {on_media} is read-only: adding articles writes it; copy it somewhere"
+            " writable (dedup report reads a read-only store)\n"
+        )
+        assert sorted(p.name for p in media.iterdir()) == ["s.db"]
+    finally:
+        subprocess.run(["umount", str(media)], check=True)
+
+
+def test_a_read_only_store_file_is_reported_and_refused_for_writing(tmp_path: Path) -> None:
+    store = made_store(tmp_path)
+    digest = hashlib.sha256(store.read_bytes()).hexdigest()
+    store.chmod(0o444)
+    if os.access(store, os.W_OK):
+        pytest.skip("root may write a read-only file: see the read-only media test")
+    assert dedup("report", "--store", str(store)).exit_code == 0
+    result = add(store, DAY2)
+    assert result.exit_code == 1 and "is read-only" in result.stderr
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == digest
+
+
+def test_two_feeds_on_stdin_without_ids_keep_every_article(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    linked = {**DAY2[1], "url": "https://example.com/ford"}
+    for day in (DAY1, [DAY2[0], linked]):
+        result = add(store, day)
+        assert result.exit_code == 0, result.stderr
+        assert "changed since it was stored" not in result.stderr
+    ids = stored_ids(store)
+    assert len(ids) == 4
+    assert "https://example.com/ford" in ids  # a URL is the id
+    content = [i for i in ids if i.startswith("sha256:")]
+    assert len(content) == 3 and all(len(i) == len("sha256:") + 24 for i in content)
+    again = add(store, DAY1)  # the same feed again: the same ids, nothing added
+    assert again.exit_code == 0
+    assert "2 article(s) already in the store with the same text" in again.stderr
+    assert stored_ids(store) == ids
+    # Without a store, ids still say where a record was.
+    batch = dedup("cluster", "-", "--backend", "lexical", "--json", stdin=jsonl(DAY1))
+    members = [m["id"] for s in json.loads(batch.stdout)["stories"] for m in s["members"]]
+    assert sorted(members) == ["stdin:1", "stdin:2"]
