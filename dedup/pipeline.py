@@ -58,10 +58,16 @@ def read_and_prepare(
 
 
 def read_stage(
-    inputs: Sequence[str], settings: Settings, stdin: BinaryIO | None, stages: Stages
+    inputs: Sequence[str],
+    settings: Settings,
+    stdin: BinaryIO | None,
+    stages: Stages,
+    *,
+    content_ids: bool = False,
 ) -> tuple[list[Article], list[Skipped]]:
     """The read stage: ``inputs`` as ``settings`` say to read them (size limit, fields, the
-    format of standard input), never the run's own outputs."""
+    format of standard input), never the run's own outputs; ``content_ids`` for a store's
+    runs (see :func:`dedup.read.read_corpus`)."""
     if not inputs:
         raise InputError("no input given: name files, directories, or - for standard input")
     with stages.stage("read") as step:
@@ -73,6 +79,7 @@ def read_stage(
             progress=step.advance,
             fields=DEFAULT_FIELDS.naming(settings.fields),
             stdin_format=settings.stdin_format,
+            content_ids=content_ids,
         )
         step.note = skipped_note(len(skipped))
     return articles, skipped

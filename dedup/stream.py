@@ -32,9 +32,11 @@ def run_into_store(
     all_stories: bool = False,
     progress: Progress | None = None,
 ) -> Report:
-    """Read ``inputs`` and :func:`add_to_store` what they hold."""
+    """Read ``inputs`` and :func:`add_to_store` what they hold. A record without an id of its
+    own gets its URL, else a hash of its content: never its place in the input, which the
+    next run's input gives to another article."""
     stages = Stages(progress)
-    articles, skipped = read_stage(inputs, settings, stdin, stages)
+    articles, skipped = read_stage(inputs, settings, stdin, stages, content_ids=True)
     return _add(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
 
 
