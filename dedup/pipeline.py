@@ -15,7 +15,13 @@ from dedup.errors import InputError
 from dedup.group import Group, describe, group, related_pairs, story_order
 from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
-from dedup.prepare import canonical_order, clean_stage, copy_of, skipped_note
+from dedup.prepare import (
+    canonical_order,
+    clean_stage,
+    copy_of,
+    future_dates_note,
+    skipped_note,
+)
 from dedup.progress import Advance, Progress, Stages
 from dedup.read import read_corpus
 from dedup.read.records import DEFAULT_FIELDS
@@ -128,6 +134,7 @@ def _prepare(
         encoder=encoder,
         stages=stages,
         lexical=lexical,
+        notes=future_dates_note(each),
     )
 
 
@@ -140,9 +147,11 @@ def prepare_cleaned(
     encoder: Encoder | None,
     stages: Stages,
     lexical: LexicalVectors | None,
+    notes: Sequence[str] = (),
 ) -> Prepared:
     """:func:`prepare` from articles already cleaned, in canonical order, with their lexical
-    vectors (None for the dense backend)."""
+    vectors (None for the dense backend); ``notes``: warnings of the stages before, first
+    among the run's warnings."""
     cleaned = vet_corpus(list(articles))  # dates read from texts, against each other
     represented = represent(
         cleaned,
@@ -152,6 +161,8 @@ def prepare_cleaned(
         lexical=lexical,
         stated_days=list(stated_days),
     )
+    if notes:
+        represented = dataclasses.replace(represented, warnings=(*notes, *represented.warnings))
     return Prepared(cleaned, skipped, represented, copy_of(cleaned), dict(stages.timings))
 
 

@@ -4,6 +4,7 @@ the lexical backend; docs/reliability.md ("Round three: the story store") lists 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -192,3 +193,125 @@ def test_two_feeds_on_stdin_without_ids_keep_every_article(tmp_path: Path) -> No
     batch = dedup("cluster", "-", "--backend", "lexical", "--json", stdin=jsonl(DAY1))
     members = [m["id"] for s in json.loads(batch.stdout)["stories"] for m in s["members"]]
     assert sorted(members) == ["stdin:1", "stdin:2"]
+
+
+FLOOD = (
+    "Heavy rain flooded the old town of Porto on Monday, and the Douro burst its banks near"
+    " the Ribeira quarter. Firefighters rescued forty residents, officials in Porto said."
+)
+
+
+def test_a_date_after_today_is_no_published_date_and_moves_no_story_day(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    first = [
+        {"id": "flood-1", "title": "Flood hits Porto", "text": FLOOD, "published": "2024-10-01"},
+        {"id": "typo", **DAY1[1], "published": "2204-10-01"},
+        {"id": "typo-2", **DAY2[0], "published": "2204-10-02"},
+    ]
+    result = add(store, first, "--json")
+    assert result.exit_code == 0, result.stderr
+    warning = (
+        "Warning: 2 article(s) dated after today, which is no publication date: left undated"
+        " (first: typo, 2204-10-01)\n"
+    )
+    assert result.stderr.count("Warning: ") == 1 and warning in result.stderr
+    members = {m["id"]: m for s in json.loads(result.stdout)["stories"] for m in s["members"]}
+    assert members["typo"]["published"] is None
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT day FROM runs").fetchall() == [(739160,)]  # 2024-10-01
+        (cleaned,) = conn.execute("SELECT cleaned FROM articles WHERE id = 'typo'").fetchone()
+    meta = json.loads(cleaned)
+    assert meta["meta"]["published_raw"] == "2204-10-01"
+    # The next day's article of the open story joins it (it used to start a new story).
+    later = {"id": "flood-2", "title": "Porto floods", "text": FLOOD, "published": "2024-10-02"}
+    result = add(store, [later], "--json")
+    stories = json.loads(result.stdout)["stories"]
+    assert [(s["id"], s["status"], s["size"]) for s in stories] == [("S000001", "grown", 2)]
+    # A batch run warns the same way; a date a day ahead (a time zone) is kept.
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    batch = dedup(
+        "cluster",
+        "-",
+        "--backend",
+        "lexical",
+        "--json",
+        stdin=jsonl([first[1], {**DAY2[1], "published": tomorrow}]),
+    )
+    assert batch.stderr == warning.replace("2 article(s)", "1 article(s)")
+    dates = sorted(
+        str(m["published"]) for s in json.loads(batch.stdout)["stories"] for m in s["members"]
+    )
+    assert dates == sorted(["None", tomorrow])
+
+
+def _stories(store: Path, *args: str) -> dict[str, dict[str, object]]:
+    result = dedup("report", "--store", str(store), "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return {s["id"]: s for s in json.loads(result.stdout)["stories"]}
+
+
+def _rows(store: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(store) as conn:
+        return [
+            (table, *row)
+            for table in ("meta", "runs", "stories", "story_runs", "articles")
+            for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+        ]
+
+
+def test_store_remove_takes_articles_out_and_fixes_their_stories(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    flood = [
+        {"title": f"Flood hits Porto {k}", "text": FLOOD + " " + extra}
+        for k, extra in enumerate(["Schools closed.", "Trains stopped.", "Power failed."])
+    ]
+    assert add(store, [*flood, *DAY1[1:], *DAY2]).exit_code == 0
+    before = _stories(store)
+    big = next(s for s in before.values() if s["size"] == 3)
+    one = next(s for s in before.values() if s["size"] == 1)
+    members = [m["id"] for m in big["members"]]  # type: ignore[index]
+    only = one["members"][0]["id"]  # type: ignore[index]
+    rows = _rows(store)
+    refused = dedup("store", "remove", "--store", str(store), members[0], "not-there")
+    assert refused.exit_code == 2
+    assert refused.stderr == f"Error: no article 'not-there' in store {store}: nothing removed\n"
+    assert _rows(store) == rows
+    # The most central flood article and a story's only article.
+    result = dedup("store", "remove", "--store", str(store), members[0], only)
+    assert result.exit_code == 0, result.stderr
+    said = sorted([f"{big['id']} has 2 left", f"{one['id']} is gone"])
+    assert result.stderr == f"Removed 2 article(s) from {store}: {', '.join(said)}\n"
+    after = _stories(store)
+    assert one["id"] not in after and len(after) == len(before) - 1
+    left = after[big["id"]]  # type: ignore[index]
+    assert [m["id"] for m in left["members"]] == members[1:]  # type: ignore[index]
+    assert left["status"] == "revised" and left["size"] == 2 and left.get("cohesion") is None
+    assert left["headline"] == left["members"][0]["title"]  # type: ignore[index]
+    assert list(_stories(store, "--changed")) == [big["id"]]
+    with sqlite3.connect(store) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM stories WHERE id = ?", (int(one["id"][1:]),)
+        ).fetchone() == (0,)  # type: ignore[index]
+    # The next run that loads the story measures it again on what is left.
+    other = {"title": "Tennis final in Paris", "text": "Two players meet in the final today."}
+    assert add(store, [other]).exit_code == 0
+    again = _stories(store)[big["id"]]  # type: ignore[index]
+    assert again["size"] == 2 and again["status"] == "unchanged"
+    assert again["cohesion"]["min"] > 0.5  # type: ignore[index]
+    gone = dedup("store", "remove", "--store", str(store), members[0])
+    assert gone.exit_code == 2 and "nothing removed" in gone.stderr
+
+
+def test_store_remove_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dedup.store import Store, remove
+
+    store = made_store(tmp_path)
+    rows = _rows(store)
+
+    def fail(*args: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(remove, "_record", fail)
+    with Store(store) as opened, pytest.raises(OSError):
+        remove.remove_articles(opened, stored_ids(store)[:2])
+    assert _rows(store) == rows

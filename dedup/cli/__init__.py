@@ -41,6 +41,7 @@ from dedup.cli.shell import (
     setup_logging,
     write_stdout,
 )
+from dedup.cli.store import store_app
 from dedup.errors import OutputError
 from dedup.version import __version__
 
@@ -373,6 +374,7 @@ app.command(
     epilog="Example: dedup distill --out static-e5/  &&  dedup cluster samples/ -m static-e5/",
 )(distill_cmd)
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:

@@ -245,11 +245,17 @@ class Intake:
         skipped: Sequence[Skipped] = (),
         timings: Mapping[str, float] | None = None,
         all_stories: bool = False,
+        warnings: Sequence[str] = (),
     ) -> Report:
         """Assign the prepared ``articles`` (cleaned, canonical order: the rows of
-        ``represented``) to stories, record the run, and report it."""
+        ``represented``) to stories, record the run, and report it; ``warnings``: those of
+        the stages before representing, first among the run's."""
         conn = self.store.connection
-        warnings = [*([] if represented is None else represented.warnings), *self.notes()]
+        warnings = [
+            *warnings,
+            *([] if represented is None else represented.warnings),
+            *self.notes(),
+        ]
         # A run that adds nothing new groups nothing: it keeps the last run's numbers.
         last = conn.execute(
             "SELECT backend, model, threshold, related_threshold FROM runs ORDER BY id DESC LIMIT 1"
@@ -388,10 +394,15 @@ class Intake:
         story: np.ndarray,
         touched: Mapping[int, str],
     ) -> None:
-        """Centrality, ranks and cohesion of the stories the run changed, measured on this
-        run's representations; their size and days."""
+        """Centrality, ranks and cohesion of the stories the run changed, and of those a
+        removal left unmeasured (:mod:`dedup.store.remove`), measured on this run's
+        representations; their size and days."""
         conn = self.store.connection
-        changed = np.array(sorted(touched))
+        unmeasured = conn.execute(
+            "SELECT id FROM stories"
+            " WHERE size > 1 AND cohesion_mean IS NULL AND merged_into IS NULL"
+        )
+        changed = np.array(sorted({*touched, *(row[0] for row in unmeasured)}))
         if not len(changed):
             return
         idx = np.flatnonzero(np.isin(story, changed))
