@@ -67,7 +67,16 @@ def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr == f"Error: {other} is not a dedup story store (no meta table)\n"
     assert other.read_bytes() == before  # still a rollback-journal database: no WAL switch
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]  # no -wal, no -shm
+    assert [p.name for p in tmp_path.iterdir()] == ["other.sqlite"]  # no -wal, no -shm
+    wal = tmp_path / "wal" / "app.sqlite"  # a database in WAL mode, closed cleanly
+    wal.parent.mkdir()
+    with sqlite3.connect(wal) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE notes (x TEXT)")
+    conn.close()
+    before = wal.read_bytes()
+    assert add(wal, DAY1).exit_code == 1
+    assert wal.read_bytes() == before and [p.name for p in wal.parent.iterdir()] == [wal.name]
     text = tmp_path / "notes.db"
     text.write_text("not a database " * 100)
     result = dedup("report", "--store", str(text))

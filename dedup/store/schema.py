@@ -160,7 +160,7 @@ def connect(path: Path, *, create: bool, wait: float, writable: bool = True) -> 
     if not _can_write(path):
         raise read_only(path)
     if exists:  # read-only first: what is not a store is left exactly as it was
-        _open_read_only(path, wait, empty_ok=create).close()
+        _open_read_only(path, wait, empty_ok=create, look_only=True).close()
     try:
         conn = sqlite3.connect(path, timeout=wait, isolation_level=None)
     except sqlite3.Error as exc:
@@ -205,19 +205,29 @@ def _check_sqlite_header(path: Path) -> None:
 
 
 def _can_write(path: Path) -> bool:
-    """Whether a run can write the store: the file, and its directory (SQLite's journal)."""
+    """Whether a run can write the store: the file, and its directory (SQLite's journal). A
+    directory that is not there is SQLite's to report (it cannot open the file)."""
     folder = path.absolute().parent
+    if not folder.is_dir():
+        return True
     return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
-def _open_read_only(path: Path, wait: float, *, empty_ok: bool = False) -> sqlite3.Connection:
+def _open_read_only(
+    path: Path, wait: float, *, empty_ok: bool = False, look_only: bool = False
+) -> sqlite3.Connection:
     """The store opened for reading, its format and tables checked. On read-only media a
     store in WAL mode cannot be opened so (SQLite needs its ``-shm`` file): it is then read
     as an immutable file, which it is there. ``empty_ok``: a database without tables passes
-    (another run may be making the store in it)."""
+    (another run may be making the store in it). ``look_only``: to check what the file is; a
+    file without a ``-wal`` beside it (no run has it open; a foreign database in WAL mode) is
+    read as an immutable file, so that SQLite makes no ``-wal`` or ``-shm`` for it."""
     uri = path.absolute().as_uri()
-    for mode in ("?mode=ro", "?immutable=1"):
-        if mode == "?immutable=1" and _can_write(path):
+    modes = ["?mode=ro", "?immutable=1"]
+    if look_only and not Path(f"{path}-wal").exists():
+        modes.reverse()
+    for mode in modes:
+        if mode == "?immutable=1" and _can_write(path) and not look_only:
             break
         try:
             conn = sqlite3.connect(uri + mode, uri=True, timeout=wait, isolation_level=None)
