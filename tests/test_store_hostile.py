@@ -162,9 +162,11 @@ def test_a_store_on_read_only_media_is_reported_and_refused_for_writing(tmp_path
         result = add(on_media, DAY2)
         assert result.exit_code == 1
         assert result.stderr == (
-            f"Error: store {on_media} is read-only: adding articles writes it; copy it somewhere"
-            " writable (dedup report reads a read-only store)\n"
+            f"Error: store {on_media} is read-only: adding or removing articles writes it; copy it"
+            " somewhere writable (reporting it only reads it)\n"
         )
+        removal = dedup("store", "remove", "--store", str(on_media), "x")
+        assert removal.exit_code == 1 and "is read-only" in removal.stderr
         assert sorted(p.name for p in media.iterdir()) == ["s.db"]
     finally:
         subprocess.run(["umount", str(media)], check=True)

@@ -112,8 +112,8 @@ def broken(path: Path, what: object) -> StoreError:
 
 def read_only(path: Path) -> StoreError:
     return StoreError(
-        f"store {path} is read-only: adding articles writes it; copy it somewhere writable"
-        " (dedup report reads a read-only store)"
+        f"store {path} is read-only: adding or removing articles writes it; copy it somewhere"
+        " writable (reporting it only reads it)"
     )
 
 
