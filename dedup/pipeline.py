@@ -15,7 +15,13 @@ from dedup.errors import InputError
 from dedup.group import Group, describe, group, related_pairs, scale_warning, story_order
 from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
-from dedup.prepare import canonical_order, clean_stage, copy_of, skipped_note
+from dedup.prepare import (
+    canonical_order,
+    clean_stage,
+    copy_of,
+    future_dates_note,
+    skipped_note,
+)
 from dedup.progress import Advance, Progress, Stages
 from dedup.read import read_corpus
 from dedup.read.records import DEFAULT_FIELDS
@@ -58,10 +64,16 @@ def read_and_prepare(
 
 
 def read_stage(
-    inputs: Sequence[str], settings: Settings, stdin: BinaryIO | None, stages: Stages
+    inputs: Sequence[str],
+    settings: Settings,
+    stdin: BinaryIO | None,
+    stages: Stages,
+    *,
+    content_ids: bool = False,
 ) -> tuple[list[Article], list[Skipped]]:
     """The read stage: ``inputs`` as ``settings`` say to read them (size limit, fields, the
-    format of standard input), never the run's own outputs."""
+    format of standard input), never the run's own outputs; ``content_ids`` for a store's
+    runs (see :func:`dedup.read.read_corpus`)."""
     if not inputs:
         raise InputError("no input given: name files, directories, or - for standard input")
     with stages.stage("read") as step:
@@ -73,6 +85,7 @@ def read_stage(
             progress=step.advance,
             fields=DEFAULT_FIELDS.naming(settings.fields),
             stdin_format=settings.stdin_format,
+            content_ids=content_ids,
         )
         step.note = skipped_note(len(skipped))
     return articles, skipped
@@ -121,6 +134,7 @@ def _prepare(
         encoder=encoder,
         stages=stages,
         lexical=lexical,
+        notes=future_dates_note(each),
     )
 
 
@@ -133,9 +147,11 @@ def prepare_cleaned(
     encoder: Encoder | None,
     stages: Stages,
     lexical: LexicalVectors | None,
+    notes: Sequence[str] = (),
 ) -> Prepared:
     """:func:`prepare` from articles already cleaned, in canonical order, with their lexical
-    vectors (None for the dense backend)."""
+    vectors (None for the dense backend); ``notes``: warnings of the stages before, first
+    among the run's warnings."""
     cleaned = vet_corpus(list(articles))  # dates read from texts, against each other
     represented = represent(
         cleaned,
@@ -145,6 +161,8 @@ def prepare_cleaned(
         lexical=lexical,
         stated_days=list(stated_days),
     )
+    if notes:
+        represented = dataclasses.replace(represented, warnings=(*notes, *represented.warnings))
     return Prepared(cleaned, skipped, represented, copy_of(cleaned), dict(stages.timings))
 
 

@@ -6,6 +6,7 @@ order; and exact copies, linked once.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import hashlib
 import logging
@@ -75,6 +76,20 @@ class _Cleaned(NamedTuple):
     place: int  # in the order given: a failure is listed in that order
     article: Article
     day: int | None
+    future: dt.date | None = None  # a published date after the run day, dropped
+
+
+def future_dates_note(each: Sequence[_Cleaned]) -> list[str]:
+    """The warning for the published dates cleaning dropped as after the run day (one for
+    all of them), or none."""
+    dropped = [c for c in each if c.future is not None]
+    if not dropped:
+        return []
+    first = min(dropped, key=lambda c: c.article.id)
+    return [
+        f"{len(dropped)} article(s) dated after today, which is no publication date: left"
+        f" undated (first: {first.article.id}, {first.future})"
+    ]
 
 
 def _attempt(name: str, stage: str, make: Callable[[], T]) -> T | Skipped:
@@ -106,7 +121,8 @@ def _clean_part(part: Sequence[tuple[int, Article]]) -> tuple[list[_Cleaned], li
         if isinstance(day, Skipped):
             failed.append((place, day))
         else:
-            out.append(_Cleaned(place, cleaned, day))
+            future = article.published if cleaned.published != article.published else None
+            out.append(_Cleaned(place, cleaned, day, future))
     return out, failed
 
 

@@ -15,7 +15,7 @@ from dedup.config import Settings
 from dedup.link import Links
 from dedup.models import Article, Report, Skipped
 from dedup.pipeline import link, prepare_cleaned, read_stage
-from dedup.prepare import canonical_order, clean_stage
+from dedup.prepare import canonical_order, clean_stage, future_dates_note
 from dedup.progress import Progress, Stages
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import lexical_vectors, profile
@@ -32,9 +32,11 @@ def run_into_store(
     all_stories: bool = False,
     progress: Progress | None = None,
 ) -> Report:
-    """Read ``inputs`` and :func:`add_to_store` what they hold."""
+    """Read ``inputs`` and :func:`add_to_store` what they hold. A record without an id of its
+    own gets its URL, else a hash of its content: never its place in the input, which the
+    next run's input gives to another article."""
     stages = Stages(progress)
-    articles, skipped = read_stage(inputs, settings, stdin, stages)
+    articles, skipped = read_stage(inputs, settings, stdin, stages, content_ids=True)
     return _add(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
 
 
@@ -75,6 +77,7 @@ def _add(
         Entry(c.article, p, c.day, hashes[articles[c.place].id])
         for c, p in zip(each, made, strict=True)
     ]
+    early = future_dates_note(each)  # dropped before the store sets the run's day
     with store.intake(entries, settings) as intake:
         if not intake.new:
             return intake.file(
@@ -87,6 +90,7 @@ def _add(
                 skipped=every_skip,
                 timings=stages.timings,
                 all_stories=all_stories,
+                warnings=early,
             )
         order = {
             id(a): k for k, a in enumerate(canonical_order([e.article for e in intake.to_prepare]))
@@ -126,4 +130,5 @@ def _add(
                 skipped=prepared.skipped,
                 timings=stages.timings,
                 all_stories=all_stories,
+                warnings=early,
             )

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from dedup.clean.dates import find_date, find_mentions
-from dedup.clean.dating import infer_date, vet_corpus
+from dedup.clean.dating import from_the_future, infer_date, vet_corpus
 from dedup.clean.language import (
     WORDFREQ_LANGUAGES,
     _base_lang,
@@ -209,7 +209,9 @@ def clean_article(
 ) -> Article:
     """The article with boilerplate removed, its title refined, its language set and the date
     its text gives inferred (:mod:`dedup.clean.dating`; never after ``today``, the run day).
-    Its ``published`` date stays the one its record or page gave.
+    Its ``published`` date stays the one its record or page gave, unless it is after
+    ``today`` (:func:`~dedup.clean.dating.from_the_future`): then it is none, and the value
+    is kept in ``meta`` as ``published_raw``.
 
     Raises :class:`NotAnArticle` when nothing but navigation or boilerplate is left; with
     ``keep_all`` (a labelled text that must be scored whatever it holds) it keeps every
@@ -225,12 +227,16 @@ def clean_article(
         title = title or _normalise_line(article.title)
     lang = given_lang or detect_language(_lang_sample(title, body.split("\n\n")))
     out = replace(article, title=title, text=body, lang=lang, inferred=None, inferred_from=None)
+    today = today or dt.date.today()
+    if from_the_future(out.published, today):
+        meta = {**out.meta, "published_raw": out.meta.get("published_raw", str(out.published))}
+        out = replace(out, published=None, meta=meta)
     found = infer_date(
         out,
         stamp=cleaned.stamp,
         head_lines=cleaned.head_lines,
         head_text=cleaned.head_text,
-        today=today or dt.date.today(),
+        today=today,
     )
     if found is not None:
         out = replace(out, inferred=found[0], inferred_from=found[1])

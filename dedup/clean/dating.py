@@ -34,6 +34,12 @@ lead's "16.10.2004" is a date the article recalls. Nearness to one firmer date i
 an archive of many years keeps its text dates, and a stray old dateline vouches only for
 dates near its own.
 
+A published date is the record's or the page's, with one check: one more than
+:data:`PUBLISHED_GRACE_DAYS` after the run day is a typo or a clock gone wrong (2204 for 2024),
+not a publication date (:func:`from_the_future`). The article is left undated, the value kept
+in its ``meta`` as ``published_raw``, and the run warns: such a date must not move a store's
+reference day centuries on and close every open story.
+
 An inferred date is never a publication date: `--window-days`, the stories' date spans and the
 HTML timeline use published dates only, unless ``Settings.trust_text_dates``.
 """
@@ -52,7 +58,15 @@ from dedup.clean.dates import find_date, find_mentions
 from dedup.models import Article, DateSource
 from dedup.read.record_dates import crawl_date
 
-__all__ = ["CRAWL_WINDOW_DAYS", "MIN_TEXT_YEAR", "infer_date", "vet_corpus", "vetted"]
+__all__ = [
+    "CRAWL_WINDOW_DAYS",
+    "MIN_TEXT_YEAR",
+    "PUBLISHED_GRACE_DAYS",
+    "from_the_future",
+    "infer_date",
+    "vet_corpus",
+    "vetted",
+]
 
 #: A ``text`` date before this year is history the article mentions, not its own day.
 MIN_TEXT_YEAR = 1990
@@ -61,6 +75,8 @@ MIN_TEXT_YEAR = 1990
 CRAWL_WINDOW_DAYS = 366
 #: A crawler's clock and the page's may be a day apart (time zones).
 CRAWL_SLACK_DAYS = 1
+#: A page in a time zone ahead of the machine's may be dated a day after its clock.
+PUBLISHED_GRACE_DAYS = 1
 #: A text date this far from every firmer date of its corpus is not the article's day.
 CORPUS_MARGIN_DAYS = 366
 #: The firmer dates a corpus needs before they say where its text dates may lie.
@@ -84,6 +100,12 @@ _AFTER_DATE = re.compile(
     r"(?:\([^()]{1,40}\)\s*)?(?:[" + re.escape(_SEPARATORS) + r"]|$)",
     re.IGNORECASE,
 )
+
+
+def from_the_future(published: dt.date | None, today: dt.date) -> bool:
+    """Whether a record's published date is after the run day by more than the grace that
+    time zones ahead of the machine's clock need."""
+    return published is not None and published > today + dt.timedelta(days=PUBLISHED_GRACE_DAYS)
 
 
 def vetted(

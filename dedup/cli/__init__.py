@@ -40,7 +40,9 @@ from dedup.cli.shell import (
     setup_logging,
     write_stdout,
 )
+from dedup.cli.store import store_app
 from dedup.cli.targets import check_file_output, outputs, store_files
+from dedup.errors import OutputError
 from dedup.version import __version__
 
 if TYPE_CHECKING:
@@ -303,7 +305,7 @@ def report_cmd(
         check_writable(out)
     if html is not None:
         check_file_output(html, "--html", ())  # no input to overwrite
-    with Store(store, create=False) as opened:
+    with Store(store, create=False, writable=False) as opened:
         report = opened.report(since=day, changed_only=changed)
     _warn(report, quiet)
     _write_files(report, report, out, html, None, quiet, None)
@@ -316,6 +318,7 @@ app.command(
     epilog="Example: dedup distill --out static-e5/  &&  dedup cluster samples/ -m static-e5/",
 )(distill_cmd)
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:

@@ -8,7 +8,10 @@ JSONL, CSV or plain text (articles separated by blank lines): see :data:`STDIN_R
 Ids: a record's own ``id``; else the path relative to the directory it was found under (a file
 named directly keeps its path as given), plus ``:LINE`` for JSONL and CSV records and ``:#INDEX``
 (from 0) for the items of a JSON array. Records on stdin get ``stdin:LINE`` (the first line of
-a CSV row or of a plain-text article).
+a CSV row or of a plain-text article). With ``content_ids`` (a story store's runs), a record
+without an id of its own gets its URL, else ``sha256:`` and a hash of its title, text and
+source (:func:`dedup.read.records.content_id`): the same article has the same id in every run,
+wherever it is read from.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def read_corpus(
     fields: Fields = DEFAULT_FIELDS,
     progress: Advance | None = None,
     stdin_format: StdinFormat = "jsonl",
+    content_ids: bool = False,
 ) -> tuple[list[Article], list[Skipped]]:
     """Read every input; return the usable articles and the skipped records, in input order.
 
@@ -74,14 +78,20 @@ def read_corpus(
     used becomes a ``Skipped`` and reading goes on. No file over ``max_bytes`` is read, and
     none of ``outputs`` (the files this run writes: a rerun must not read its own report).
     ``fields`` says which keys or columns of JSON and CSV records hold which field (text,
-    Markdown and HTML are read as they always are).
+    Markdown and HTML are read as they always are). ``content_ids``: see the module's notes.
     ``progress`` is called with 1 as each article is read.
     """
     check_stdin_format(stdin_format)
     for item in inputs:
         if item != STDIN and not os.path.exists(item):
             raise InputError(f"path not found: {item}")
-    run = _Run(max_bytes, fields, outputs={os.path.realpath(p) for p in outputs}, progress=progress)
+    run = _Run(
+        max_bytes,
+        fields,
+        outputs={os.path.realpath(p) for p in outputs},
+        progress=progress,
+        content_ids=content_ids,
+    )
     for item in inputs:
         if item == STDIN:
             if stdin is None and sys.stdin is None:
@@ -89,7 +99,7 @@ def read_corpus(
             stream = stdin if stdin is not None else sys.stdin.buffer
             own = fields if stdin_format != "text" else DEFAULT_FIELDS
             read = STDIN_READERS[stdin_format]
-            place = Place(_STDIN_NAME, "stdin", "", own)
+            place = Place(_STDIN_NAME, "stdin", "", own, content_ids)
             run.take(read(stream, place, max_bytes=max_bytes, limit=_over_limit(max_bytes)))
         elif os.path.isdir(item):
             for path, rel, error in _walk(item):
@@ -115,6 +125,7 @@ class _Run:
     ids: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> origin
     files: dict[str, str] = dataclasses.field(default_factory=dict)  # real path -> origin
     progress: Advance | None = None  # told of each article read
+    content_ids: bool = False  # ids of URL or content for records without one
 
     def skip(self, origin: str, reason: str) -> None:
         log.debug("skipped %s: %s", origin, reason)
@@ -173,7 +184,8 @@ class _Run:
         if regular and info.st_size > self.max_bytes:
             self.skip(shown, f"file is {_size(info.st_size)}, {_over_limit(self.max_bytes)}")
             return
-        place = Place(shown, id_base, printable(os.path.basename(path)), self.fields)
+        name = printable(os.path.basename(path))
+        place = Place(shown, id_base, name, self.fields, self.content_ids)
         log.debug("reading %s as %s", path, kind)
         try:
             with open(path, "rb") as stream:

@@ -20,19 +20,26 @@ Found = Iterator[tuple[str, Result]]
 @dataclass(frozen=True)
 class Place:
     """Where records come from: how the file is shown (``display``, the start of each record's
-    origin), the base of made-up ids, its name (the source of last resort), and which keys or
-    columns hold which field."""
+    origin), the base of made-up ids, its name (the source of last resort), which keys or
+    columns hold which field, and whether a record without an id gets one made of its URL or
+    content rather than of its place (``content_ids``, see :func:`to_article`)."""
 
     display: str
     id_base: str
     name: str
     fields: Fields = DEFAULT_FIELDS
+    content_ids: bool = False
 
     def article(self, record: Mapping[str, object], suffix: str = "") -> tuple[str, Result]:
         """A record found at ``display + suffix`` (``:LINE``, ``:#INDEX``), as an Article."""
         origin = self.display + suffix
         return origin, to_article(
-            record, origin=origin, auto_id=self.id_base + suffix, name=self.name, fields=self.fields
+            record,
+            origin=origin,
+            auto_id=self.id_base + suffix,
+            name=self.name,
+            fields=self.fields,
+            content_ids=self.content_ids,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,13 +73,17 @@ def to_article(
     auto_id: str,
     name: str,
     fields: Fields = DEFAULT_FIELDS,
+    content_ids: bool = False,
 ) -> Result:
     """Map a record's fields onto an Article; other scalar fields go to ``meta`` as text.
 
-    ``auto_id`` is used when the record has no id of its own; ``name`` (the file name) is the
-    source of last resort, after the record's own source and its URL's host. A source that is
-    a web address (trafilatura's ``source``) is the page's URL, not its outlet. A record with a
-    title and no text is not an article: a story cannot be told from a headline alone.
+    ``auto_id`` is used when the record has no id of its own; with ``content_ids``, the
+    record's URL is, else :func:`content_id` (ids that stay the same from run to run, as a
+    story store needs, where ``auto_id`` tells where the record was). ``name`` (the file
+    name) is the source of last resort, after the record's own source and its URL's host. A
+    source that is a web address (trafilatura's ``source``) is the page's URL, not its outlet.
+    A record with a title and no text is not an article: a story cannot be told from a
+    headline alone.
     """
     # Each key once (the first spelling wins), its value as normalised text, the raw value kept
     # for dates given as numbers.
@@ -127,6 +132,8 @@ def to_article(
     published = parse_date(raw_published)
     if published is None and "published" in found:
         meta["published_raw"] = found["published"]
+    if content_ids and not given_id:
+        given_id = url or content_id(title, body, found.get("source", ""))
     article = Article(
         id=given_id or auto_id,
         title=title,
@@ -140,6 +147,14 @@ def to_article(
         meta=meta,
     )
     return article, bool(given_id)
+
+
+def content_id(title: str, text: str, source: str = "") -> str:
+    """An id made of what a record says: ``sha256:`` and the first 24 hex digits (96 bits: no
+    two of a billion records meet by chance) of the hash of its title, text and the source it
+    names (the same wire text from two outlets is two articles)."""
+    digest = hashlib.sha256("\x00".join((title, text, source)).encode("utf-8", "surrogatepass"))
+    return f"sha256:{digest.hexdigest()[:24]}"
 
 
 def as_text(value: object, *, join: bool = False) -> str:

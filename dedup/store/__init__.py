@@ -45,6 +45,8 @@ from dedup.store.schema import (
     article_from_json,
     article_json,
     connect,
+    guarded,
+    next_story,
     now,
     profile_from_json,
     profile_json,
@@ -81,13 +83,21 @@ class Store:
     """A story store at ``path`` (made when missing, unless ``create`` is false).
 
     ``wait``: seconds to wait for another run writing the store (default
-    ``$DEDUP_STORE_WAIT``, else 60); then a one-line :class:`StoreError`.
+    ``$DEDUP_STORE_WAIT``, else 60); then a one-line :class:`StoreError`. ``writable=False``
+    opens it for reading only (a store on read-only media can be reported).
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True, wait: float | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        wait: float | None = None,
+        writable: bool = True,
+    ):
         self.path = Path(path)
         self.wait = wait_seconds() if wait is None else wait
-        self._conn = connect(self.path, create=create, wait=self.wait)
+        self._conn = connect(self.path, create=create, wait=self.wait, writable=writable)
 
     def close(self) -> None:
         self._conn.close()
@@ -169,14 +179,16 @@ class Store:
 
     def stories(self, *, since: dt.date | None = None) -> list[Story]:
         """Every live story (with its status in the last run), largest first."""
-        return view.stories(self._conn, run=view.last_run(self._conn), since=since)
+        with guarded(self.path, self.wait):
+            return view.stories(self._conn, run=view.last_run(self._conn), since=since)
 
     def report(self, *, since: dt.date | None = None, changed_only: bool = False) -> Report:
         """The store as a report on its last run: every live story (or those seen since
         ``since``, or those the last run changed), as :mod:`dedup.report` writes them."""
-        return view.report(
-            self._conn, run=view.last_run(self._conn), changed_only=changed_only, since=since
-        )
+        with guarded(self.path, self.wait):
+            return view.report(
+                self._conn, run=view.last_run(self._conn), changed_only=changed_only, since=since
+            )
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -233,11 +245,17 @@ class Intake:
         skipped: Sequence[Skipped] = (),
         timings: Mapping[str, float] | None = None,
         all_stories: bool = False,
+        warnings: Sequence[str] = (),
     ) -> Report:
         """Assign the prepared ``articles`` (cleaned, canonical order: the rows of
-        ``represented``) to stories, record the run, and report it."""
+        ``represented``) to stories, record the run, and report it; ``warnings``: those of
+        the stages before representing, first among the run's."""
         conn = self.store.connection
-        warnings = [*([] if represented is None else represented.warnings), *self.notes()]
+        warnings = [
+            *warnings,
+            *([] if represented is None else represented.warnings),
+            *self.notes(),
+        ]
         # A run that adds nothing new groups nothing: it keeps the last run's numbers.
         last = conn.execute(
             "SELECT backend, model, threshold, related_threshold FROM runs ORDER BY id DESC LIMIT 1"
@@ -324,11 +342,10 @@ class Intake:
             {int(k) for k in final[fresh] if k >= NEW},
             key=lambda k: (int(order_day[final == k].min()), k - NEW),
         )
-        (next_story,) = conn.execute("SELECT value FROM meta WHERE key = 'next_story'").fetchone()
-        number = {k: int(next_story) + n for n, k in enumerate(new_keys)}
+        first = next_story(conn)
+        number = {k: first + n for n, k in enumerate(new_keys)}
         conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'next_story'",
-            (str(int(next_story) + len(new_keys)),),
+            "UPDATE meta SET value = ? WHERE key = 'next_story'", (str(first + len(new_keys)),)
         )
         story = np.array([number.get(int(k), int(k)) for k in final], dtype=np.int64)
         for k in new_keys:
@@ -377,10 +394,15 @@ class Intake:
         story: np.ndarray,
         touched: Mapping[int, str],
     ) -> None:
-        """Centrality, ranks and cohesion of the stories the run changed, measured on this
-        run's representations; their size and days."""
+        """Centrality, ranks and cohesion of the stories the run changed, and of those a
+        removal left unmeasured (:mod:`dedup.store.remove`), measured on this run's
+        representations; their size and days."""
         conn = self.store.connection
-        changed = np.array(sorted(touched))
+        unmeasured = conn.execute(
+            "SELECT id FROM stories"
+            " WHERE size > 1 AND cohesion_mean IS NULL AND merged_into IS NULL"
+        )
+        changed = np.array(sorted({*touched, *(row[0] for row in unmeasured)}))
         if not len(changed):
             return
         idx = np.flatnonzero(np.isin(story, changed))

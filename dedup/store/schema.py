@@ -27,11 +27,11 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from dedup.errors import DedupError, InputError
+from dedup.errors import DedupError, InputError, one_line, os_reason
 from dedup.models import Article
 from dedup.represent.lexical import Profile
 
@@ -69,8 +69,52 @@ CREATE INDEX articles_story ON articles (story);
 """
 
 
+#: The tables a store of :data:`FORMAT` has; one missing is a broken store.
+TABLES = ("meta", "runs", "stories", "story_runs", "articles")
+#: What to do with a broken store, said in every message about one.
+REMEDY = "restore it from a backup, or start a new store (name another file)"
+
+
 class StoreError(DedupError):
-    """The store cannot be used: not a store, another format, busy, or broken."""
+    """The store cannot be used: not a store, another format, busy, read-only, or broken."""
+
+
+class BrokenStore(StoreError):
+    """The store's file is damaged: a page SQLite cannot read, a table or row missing, a value
+    cut short. Raised without the path by the code that reads a row (:func:`damaged`); the
+    :class:`~dedup.store.Store` adds it (:func:`broken`)."""
+
+
+class _Damaged(BrokenStore):
+    """A row that cannot be read, before :func:`guarded` names the store."""
+
+
+def damaged(what: str, exc: BaseException | None = None) -> BrokenStore:
+    """A row of the store cannot be read: ``what`` says which (``exc``: what reading it
+    raised)."""
+    return _Damaged(what if exc is None else f"{what}: {type(exc).__name__}: {one_line(exc, 80)}")
+
+
+def load_json(text: object, what: str) -> Any:
+    """A JSON value the store keeps; a damaged row is a :class:`BrokenStore`."""
+    try:
+        return json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise damaged(what, exc) from exc
+
+
+def broken(path: Path, what: object) -> StoreError:
+    """The one-line error for a damaged store at ``path``; ``what`` (an exception, or a text)
+    says what was found."""
+    reason = one_line(what, 160) if isinstance(what, BaseException) else what
+    return BrokenStore(f"store {path} is broken ({reason}): {REMEDY}")
+
+
+def read_only(path: Path) -> StoreError:
+    return StoreError(
+        f"store {path} is read-only: adding or removing articles writes it; copy it somewhere"
+        " writable (reporting it only reads it)"
+    )
 
 
 def story_name(number: int) -> str:
@@ -97,15 +141,26 @@ def wait_seconds() -> float:
     return max(0.0, seconds)
 
 
-def connect(path: Path, *, create: bool, wait: float) -> sqlite3.Connection:
-    """The store at ``path``, made when ``create`` and missing. Refuses a file that is not a
-    store, or a store of another format, with a one-line error."""
+def connect(path: Path, *, create: bool, wait: float, writable: bool = True) -> sqlite3.Connection:
+    """The store at ``path``, made when ``create`` and missing; opened for reading only unless
+    ``writable``. Refuses, with a one-line error and before it writes anything, a file that is
+    not a store (a foreign SQLite database stays byte for byte as it was: no WAL switch, no
+    ``-wal`` or ``-shm`` beside it), a store of another format, a broken store, and a
+    read-only store to write."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"store {path} is a directory: name a file")
     exists = path.exists() and path.stat().st_size > 0
     if not exists and not create:
         raise InputError(f"no story store at {path}")
+    if exists:
+        _check_sqlite_header(path)
+    if not writable:
+        return _open_read_only(path, wait)
+    if not _can_write(path):
+        raise read_only(path)
+    if exists:  # read-only first: what is not a store is left exactly as it was
+        _open_read_only(path, wait, empty_ok=create, look_only=True).close()
     try:
         conn = sqlite3.connect(path, timeout=wait, isolation_level=None)
     except sqlite3.Error as exc:
@@ -120,13 +175,76 @@ def connect(path: Path, *, create: bool, wait: float) -> sqlite3.Connection:
         _check_format(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise busy(path, wait) from exc
-        raise StoreError(f"{path} is not a dedup story store ({exc})") from exc
+        raise store_error(path, wait, exc) from exc
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def store_error(path: Path, wait: float, exc: sqlite3.Error) -> StoreError:
+    """What an error of SQLite on the store means to a user: busy, read-only, or broken."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return busy(path, wait)
+    if "readonly" in text or "read-only" in text:
+        return read_only(path)
+    if "not a database" in text:
+        return StoreError(f"{path} is not a dedup story store ({text})")
+    return broken(path, exc)
+
+
+def _check_sqlite_header(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise StoreError(f"cannot open store {path}: {os_reason(exc)}") from exc
+    if head != b"SQLite format 3\x00":
+        raise StoreError(f"{path} is not a dedup story store (not an SQLite database)")
+
+
+def _can_write(path: Path) -> bool:
+    """Whether a run can write the store: the file, and its directory (SQLite's journal). A
+    directory that is not there is SQLite's to report (it cannot open the file)."""
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        return True
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _open_read_only(
+    path: Path, wait: float, *, empty_ok: bool = False, look_only: bool = False
+) -> sqlite3.Connection:
+    """The store opened for reading, its format and tables checked. On read-only media a
+    store in WAL mode cannot be opened so (SQLite needs its ``-shm`` file): it is then read
+    as an immutable file, which it is there. ``empty_ok``: a database without tables passes
+    (another run may be making the store in it). ``look_only``: to check what the file is; a
+    file without a ``-wal`` beside it (no run has it open; a foreign database in WAL mode) is
+    read as an immutable file, so that SQLite makes no ``-wal`` or ``-shm`` for it."""
+    uri = path.absolute().as_uri()
+    modes = ["?mode=ro", "?immutable=1"]
+    if look_only and not Path(f"{path}-wal").exists():
+        modes.reverse()
+    for mode in modes:
+        if mode == "?immutable=1" and _can_write(path) and not look_only:
+            break
+        try:
+            conn = sqlite3.connect(uri + mode, uri=True, timeout=wait, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        try:
+            _check_format(conn, path, empty_ok=empty_ok)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if "unable to open" in str(exc):
+                continue
+            raise store_error(path, wait, exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+    raise StoreError(f"cannot open store {path}: unable to open database file")
 
 
 def busy(path: Path, wait: float) -> StoreError:
@@ -154,13 +272,13 @@ def _create(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _check_format(conn: sqlite3.Connection, path: Path) -> None:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            raise StoreError(f"{path} is not a dedup story store (no meta table)") from exc
-        raise
+def _check_format(conn: sqlite3.Connection, path: Path, *, empty_ok: bool = False) -> None:
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if empty_ok and not names:
+        return
+    if "meta" not in names:
+        raise StoreError(f"{path} is not a dedup story store (no meta table)")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     if row is None:
         raise StoreError(f"{path} is not a dedup story store (no format recorded)")
     if row[0] != str(FORMAT):
@@ -168,6 +286,21 @@ def _check_format(conn: sqlite3.Connection, path: Path) -> None:
             f"store {path} has format {row[0]}; this dedup reads format {FORMAT} only: "
             "use the dedup that wrote it, or start a new store"
         )
+    missing = [name for name in TABLES if name not in names]
+    if missing:
+        raise broken(path, f"no {missing[0]} table")
+
+
+@contextmanager
+def guarded(path: Path, wait: float) -> Iterator[None]:
+    """Inside the block, what SQLite says of the store, and a row that cannot be read
+    (:func:`damaged`), become the store's one-line errors: busy, read-only, broken."""
+    try:
+        yield
+    except _Damaged as exc:
+        raise broken(path, exc) from exc
+    except sqlite3.DatabaseError as exc:
+        raise store_error(path, wait, exc) from exc
 
 
 @contextmanager
@@ -175,12 +308,14 @@ def transaction(conn: sqlite3.Connection, path: Path, wait: float) -> Iterator[N
     """One run's writes: all of them or none (an error or a signal rolls back)."""
     try:
         conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        raise busy(path, wait) from exc
+    except sqlite3.DatabaseError as exc:
+        raise store_error(path, wait, exc) from exc
     try:
-        yield
+        with guarded(path, wait):
+            yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        with suppress(sqlite3.Error):  # a damaged file: SQLite has rolled back, or cannot
+            conn.execute("ROLLBACK")
         raise
     try:
         conn.execute("COMMIT")
@@ -215,19 +350,22 @@ def article_json(article: Article) -> str:
 
 
 def article_from_json(text: str) -> Article:
-    d: dict[str, Any] = json.loads(text)
-    published = dt.date.fromisoformat(d["published"]) if d.get("published") else None
-    return Article(
-        id=d["id"],
-        title=d["title"],
-        text=d["text"],
-        source=d.get("source") or "",
-        url=d.get("url"),
-        lang=d.get("lang"),
-        published=published,
-        origin=d.get("origin") or "",
-        meta=d.get("meta") or {},
-    )
+    d = load_json(text, "an article row")
+    try:
+        published = dt.date.fromisoformat(d["published"]) if d.get("published") else None
+        return Article(
+            id=str(d["id"]),
+            title=str(d["title"]),
+            text=str(d["text"]),
+            source=str(d.get("source") or ""),
+            url=d.get("url"),
+            lang=d.get("lang"),
+            published=published,
+            origin=str(d.get("origin") or ""),
+            meta=dict(d.get("meta") or {}),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise damaged("an article row", exc) from exc
 
 
 def profile_json(profile: Profile | None) -> str | None:
@@ -239,5 +377,20 @@ def profile_json(profile: Profile | None) -> str | None:
 def profile_from_json(text: str | None) -> Profile | None:
     if text is None:
         return None
-    entities, stems = json.loads(text)
-    return Profile(entities=entities, stems=stems)
+    try:
+        entities, stems = load_json(text, "an article's lexical profile")
+        if not isinstance(entities, dict) or not isinstance(stems, dict):
+            raise TypeError("not two objects")
+        return Profile(entities=entities, stems=stems)
+    except (TypeError, ValueError) as exc:
+        raise damaged("an article's lexical profile", exc) from exc
+
+
+def next_story(conn: sqlite3.Connection) -> int:
+    """The number the next new story gets (``meta.next_story``)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'next_story'").fetchone()
+    if row is None:
+        raise damaged("no next_story in its meta table")
+    if not str(row[0]).isdigit():
+        raise damaged(f"next_story {str(row[0])[:40]!r} in its meta table is not a number")
+    return int(row[0])

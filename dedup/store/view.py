@@ -4,12 +4,11 @@ same ``Report`` a batch run makes, so every writer in ``dedup.report`` renders i
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 
 from dedup.models import Member, Report, RunInfo, Skipped, Story
-from dedup.store.schema import article_from_json, story_name
+from dedup.store.schema import article_from_json, load_json, story_name
 from dedup.version import __version__
 
 # Ids per query (SQLite allows 32,766 parameters; fewer keep each query's plan simple).
@@ -47,9 +46,11 @@ def run_info(
         model=model,
         threshold=threshold,
         related_threshold=related,
-        inputs=tuple(json.loads(stored_inputs) if inputs is None else inputs),
+        inputs=tuple(load_json(stored_inputs, "a run's inputs") if inputs is None else inputs),
         timings=dict(timings or {}),
-        warnings=tuple(json.loads(stored_warnings) if warnings is None else warnings),
+        warnings=tuple(
+            load_json(stored_warnings, "a run's warnings") if warnings is None else warnings
+        ),
     )
 
 
@@ -85,7 +86,9 @@ def stories(
             status=status or "unchanged",
             first_seen=first,
             last_seen=last,
-            merged_from=tuple(story_name(n) for n in json.loads(merged or "[]")),
+            merged_from=tuple(
+                story_name(int(n)) for n in load_json(merged or "[]", "a story's merged_from")
+            ),
         )
         for number, cmin, cmean, status, merged, first, last in rows
     ]
