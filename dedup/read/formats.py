@@ -218,15 +218,19 @@ _CHUNK = 1 << 20
 
 def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     """Up to ``limit`` bytes of ``stream``, read a chunk at a time: a limit far above the data
-    (``--max-bytes 30000000000``) must not allocate the limit."""
+    (``--max-bytes 30000000000``) must not allocate the limit.
+
+    ``stream`` is buffered: a chunk shorter than asked is its end, never read again (a
+    terminal would wait for another Ctrl-D)."""
     chunks: list[bytes] = []
     left = limit
     while left > 0:
-        chunk = stream.read(min(_CHUNK, left))
-        if not chunk:
-            break
+        ask = min(_CHUNK, left)
+        chunk = stream.read(ask)
         chunks.append(chunk)
         left -= len(chunk)
+        if len(chunk) < ask:
+            break
     return b"".join(chunks)
 
 
