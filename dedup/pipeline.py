@@ -53,17 +53,19 @@ def read_and_prepare(
 ) -> Prepared:
     """Read ``inputs`` and :func:`prepare` them."""
     stages = Stages(progress)
-    articles, skipped = read_stage(inputs, settings, stdin, stages)
-    return _prepare(articles, settings, skipped, encoder, stages, owned=True)
+    articles, skipped, notes = read_stage(inputs, settings, stdin, stages)
+    prepared = _prepare(articles, settings, skipped, encoder, stages, owned=True)
+    return prepared._replace(notes=tuple(notes))
 
 
 def read_stage(
     inputs: Sequence[str], settings: Settings, stdin: BinaryIO | None, stages: Stages
-) -> tuple[list[Article], list[Skipped]]:
+) -> tuple[list[Article], list[Skipped], list[str]]:
     """The read stage: ``inputs`` as ``settings`` say to read them (size limit, fields, the
-    format of standard input), never the run's own outputs."""
+    format of standard input), never the run's own outputs; and the warnings of reading."""
     if not inputs:
         raise InputError("no input given: name files, directories, or - for standard input")
+    notes: list[str] = []
     with stages.stage("read") as step:
         articles, skipped = read_corpus(
             inputs,
@@ -73,9 +75,10 @@ def read_stage(
             progress=step.advance,
             fields=DEFAULT_FIELDS.naming(settings.fields),
             stdin_format=settings.stdin_format,
+            notes=notes,
         )
         step.note = skipped_note(len(skipped))
-    return articles, skipped
+    return articles, skipped, notes
 
 
 class Prepared(NamedTuple):
@@ -87,6 +90,7 @@ class Prepared(NamedTuple):
     represented: Represented
     copy_of: np.ndarray  # per article, the first one it is an exact copy of (or itself)
     timings: Mapping[str, float]  # the seconds of the stages so far, by name
+    notes: tuple[str, ...] = ()  # the warnings of reading (a field named for a key none has)
 
 
 def prepare(
@@ -208,7 +212,8 @@ def report_from(
     cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
     represented = prepared.represented
     reps, model, calibration = represented.reps, represented.model, represented.calibration
-    warnings = list(represented.warnings)  # a prepared corpus may be reported more than once
+    # A new list: a prepared corpus may be reported more than once.
+    warnings = [*prepared.notes, *represented.warnings]
     if settings.neighbours == "ann" and reps.dense is None:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)

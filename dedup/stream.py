@@ -34,8 +34,12 @@ def run_into_store(
 ) -> Report:
     """Read ``inputs`` and :func:`add_to_store` what they hold."""
     stages = Stages(progress)
-    articles, skipped = read_stage(inputs, settings, stdin, stages)
-    return _add(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
+    articles, skipped, notes = read_stage(inputs, settings, stdin, stages)
+    report = _add(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
+    if not notes:
+        return report
+    run = dataclasses.replace(report.run, warnings=(*notes, *report.run.warnings))
+    return dataclasses.replace(report, run=run)
 
 
 def add_to_store(

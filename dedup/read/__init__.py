@@ -63,6 +63,7 @@ def read_corpus(
     fields: Fields = DEFAULT_FIELDS,
     progress: Advance | None = None,
     stdin_format: StdinFormat = "jsonl",
+    notes: list[str] | None = None,
 ) -> tuple[list[Article], list[Skipped]]:
     """Read every input; return the usable articles and the skipped records, in input order.
 
@@ -74,7 +75,8 @@ def read_corpus(
     none of ``outputs`` (the files this run writes: a rerun must not read its own report).
     ``fields`` says which keys or columns of JSON and CSV records hold which field (text,
     Markdown and HTML are read as they always are).
-    ``progress`` is called with 1 as each article is read.
+    ``progress`` is called with 1 as each article is read. ``notes``, if given, gets what is
+    to say of the reading as a whole: a field named for a key that no JSON or CSV record has.
     """
     check_stdin_format(stdin_format)
     for item in inputs:
@@ -88,7 +90,8 @@ def read_corpus(
             stream = stdin if stdin is not None else sys.stdin.buffer
             own = fields if stdin_format != "text" else DEFAULT_FIELDS
             read = STDIN_READERS[stdin_format]
-            place = Place(_STDIN_NAME, "stdin", "", own)
+            keys = run.keys if stdin_format != "text" else None
+            place = Place(_STDIN_NAME, "stdin", "", own, keys)
             run.take(read(stream, place, max_bytes=max_bytes, limit=_over_limit(max_bytes)))
         elif os.path.isdir(item):
             for path, rel, error in _walk(item):
@@ -99,6 +102,8 @@ def read_corpus(
         else:
             run.read_file(item, id_base=item, explicit=True)
     log.debug("read %d articles, skipped %d records", len(run.articles), len(run.skipped))
+    if notes is not None and run.keys:  # records whose fields may be named were read
+        notes.extend(fields.unmatched(run.keys))
     return run.articles, run.skipped
 
 
@@ -114,6 +119,7 @@ class _Run:
     ids: dict[str, str] = dataclasses.field(default_factory=dict)  # id -> origin
     files: dict[str, str] = dataclasses.field(default_factory=dict)  # real path -> origin
     progress: Advance | None = None  # told of each article read
+    keys: set[str] = dataclasses.field(default_factory=set)  # of JSON and CSV records
 
     def skip(self, origin: str, reason: str) -> None:
         log.debug("skipped %s: %s", origin, reason)
@@ -172,7 +178,7 @@ class _Run:
         if regular and info.st_size > self.max_bytes:
             self.skip(shown, f"file is {_size(info.st_size)}, {_over_limit(self.max_bytes)}")
             return
-        place = Place(shown, id_base, printable(os.path.basename(path)), self.fields)
+        place = Place(shown, id_base, printable(os.path.basename(path)), self.fields, self.keys)
         log.debug("reading %s as %s", path, kind)
         try:
             with open(path, "rb") as stream:
@@ -195,7 +201,7 @@ class _Run:
             return
         if kind in ("text", "markdown", "html"):
             # dedup makes these records itself, under its own names: no field is renamed.
-            place = dataclasses.replace(place, fields=DEFAULT_FIELDS)
+            place = dataclasses.replace(place, fields=DEFAULT_FIELDS, keys=None)
         if kind in ("text", "markdown"):
             self.add(*place.article(formats.text_record(text, markdown=kind == "markdown")))
         elif kind == "html":

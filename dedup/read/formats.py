@@ -8,7 +8,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dedup.read.records import DEFAULT_FIELDS, Fields, Result, to_article
@@ -26,10 +26,14 @@ class Place:
     id_base: str
     name: str
     fields: Fields = DEFAULT_FIELDS
+    #: Where the keys of the records read with ``fields`` are gathered (lower case), if at all.
+    keys: set[str] | None = field(default=None, compare=False)
 
     def article(self, record: Mapping[str, object], suffix: str = "") -> tuple[str, Result]:
         """A record found at ``display + suffix`` (``:LINE``, ``:#INDEX``), as an Article."""
         origin = self.display + suffix
+        if self.keys is not None:
+            self.keys.update(str(key).strip().lower() for key in record)
         return origin, to_article(
             record, origin=origin, auto_id=self.id_base + suffix, name=self.name, fields=self.fields
         )
@@ -293,7 +297,9 @@ def csv_lines(
         return
     columns = [column.strip() for column in header]
     if not any(column.lower() in place.fields.names["text"] for column in columns):
-        yield place.display, f"CSV has no text column (columns: {', '.join(columns)})"
+        named = place.fields.named("text")
+        text = f" {named!r}" if named else ""
+        yield place.display, f"CSV has no text column{text} (columns: {', '.join(columns)})"
         return
     end = reader.line_num
     while True:
