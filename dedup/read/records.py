@@ -130,9 +130,9 @@ def to_article(
     title = " ".join(found.get("title", "").split())
     body = found.get("text", "")
     if not body.strip():
-        key = fields.named("text")
-        if key and key not in by_name:  # a misspelt key, not an article without text
-            return f"no key {key!r} for the text{_keys(by_name)}"
+        named = fields.named("text")
+        if named and named not in by_name:  # a misspelt key, not an article without text
+            return f"no key {named!r} for the text{_keys(by_name)}"
         return "title only, no text" if title else "empty text"
     if not title:
         first, _, rest = body.partition("\n")
