@@ -272,13 +272,18 @@ def test_a_setting_out_of_range_from_a_variable_is_one_line() -> None:
         ("cluster", "DEDUP_TEXT_FIELD", " ", "no column named for the text field"),
         ("cluster", "DEDUP_WINDOW_DAYS", "-3", "window days must be at least 0, got -3"),
         ("cluster", "DEDUP_MIN_SIZE", "0", "min size must be at least 1, got 0"),
+        ("evaluate", "DEDUP_LABELS", "nope.csv", "labels file not found: nope.csv"),
     ],
 )
 def test_every_check_of_a_value_from_a_variable_names_the_variable(
     tmp_path: Path, command: str, variable: str, value: str, error: str
 ) -> None:
     """The command's own checks and the library's too, not only Typer's type errors."""
-    args = ["--store", str(tmp_path / "s.db")] if command == "report" else [ARTICLES, "-blexical"]
+    args = {
+        "report": ["--store", str(tmp_path / "s.db")],
+        "cluster": [ARTICLES, "-blexical"],
+        "evaluate": ["clusters", ARTICLES, "-blexical"],
+    }[command]
     result = invoke(command, *args, env={variable: value})
     assert result.exit_code == 2, result.stderr
     [line] = result.stderr.splitlines()

@@ -52,7 +52,8 @@ def _read_records(
     ``required`` keys must be CSV columns, or keys of every JSON record.
     """
     if not path.is_file():
-        raise InputError(f"{what} file not found: {path}")
+        setting = "labels" if what == "labels" else None  # the option of load_labels' path
+        raise InputError(f"{what} file not found: {path}", setting=setting)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             if path.suffix.lower() == ".csv":
@@ -162,7 +163,7 @@ def load_labels(path: Path) -> dict[str, str]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json", ".jsonl"):
-        raise InputError(f"labels file must be .csv, .json or .jsonl: {path}")
+        raise InputError(f"labels file must be .csv, .json or .jsonl: {path}", setting="labels")
     labels: dict[str, str] = {}
 
     def add(where: str, article: Any, story: Any) -> None:
@@ -177,7 +178,7 @@ def load_labels(path: Path) -> dict[str, str]:
 
     if suffix == ".json":
         if not path.is_file():
-            raise InputError(f"labels file not found: {path}")
+            raise InputError(f"labels file not found: {path}", setting="labels")
         try:
             data = json.loads(path.read_text(encoding="utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
