@@ -164,6 +164,30 @@ def test_text_and_markdown_files_keep_their_fields_when_json_ones_are_renamed(
     ]
 
 
+def test_an_unbuffered_pipe_on_stdin_is_read_to_its_end() -> None:
+    """A short read ends a buffered stream (a terminal's Ctrl-D); a raw pipe's short reads
+    are only what has come so far, so it is read through a buffer."""
+    import os
+    import threading
+
+    lines = [
+        json.dumps({"id": f"n{k}", "title": "Quake", "text": QUAKE}) + "\n" for k in range(300)
+    ]
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        with open(write_end, "wb", buffering=0) as pipe:
+            for line in lines:  # a line at a time: each raw read returns a little
+                pipe.write(line.encode())
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    with open(read_end, "rb", buffering=0) as raw:
+        articles, skipped = read_corpus(["-"], stdin=raw)  # type: ignore[arg-type]
+    writer.join()
+    assert (len(articles), skipped) == (300, [])
+
+
 def test_a_field_named_for_a_key_no_record_has_is_said_with_the_keys_records_have(
     tmp_path: Path,
 ) -> None:

@@ -14,6 +14,7 @@ a CSV row or of a plain-text article).
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import os
 import stat
@@ -88,6 +89,8 @@ def read_corpus(
             if stdin is None and sys.stdin is None:
                 raise InputError("cannot read - : standard input is closed")
             stream = stdin if stdin is not None else sys.stdin.buffer
+            if isinstance(stream, io.RawIOBase):  # a short read is the end only when buffered
+                stream = io.BufferedReader(stream)
             own = fields if stdin_format != "text" else DEFAULT_FIELDS
             read = STDIN_READERS[stdin_format]
             keys = run.keys if stdin_format != "text" else None
