@@ -43,16 +43,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dev_stories import PAIRS as DEV  # noqa: E402
-from short_pairs import cut_pairs  # noqa: E402
+from dev_stories import PAIRS as DEV
+from short_pairs import cut_pairs
 
-from dedup import evaluate  # noqa: E402
-from dedup.config import Settings  # noqa: E402
-from dedup.evaluate import PairRepresentations  # noqa: E402
-from dedup.pipeline import Prepared, labels_for, read_and_prepare, report_from  # noqa: E402
-from dedup.report.outputs import write_text_atomic  # noqa: E402
-from dedup.represent.bundled import BUNDLED_MODEL  # noqa: E402
-from dedup.represent.calibration import key_of  # noqa: E402
+from dedup import evaluate
+from dedup.config import Settings
+from dedup.evaluate import PairRepresentations
+from dedup.pipeline import Prepared, labels_for, read_and_prepare, report_from
+from dedup.report.outputs import write_text_atomic
+from dedup.represent.bundled import BUNDLED_MODEL
+from dedup.represent.calibration import key_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ITN = DEV.parent / "itn_dev"
@@ -143,9 +143,7 @@ class Corpora:
             "lift": lift,
             "mean_f1": round(mean[best], 4),
             "f1_at_threshold": {k: round(f1[k][best], 4) for k in KINDS},
-            "best_f1": {
-                k: round(max(f1[k].values()), 4) for k in ("dev", "short")
-            },
+            "best_f1": {k: round(max(f1[k].values()), 4) for k in ("dev", "short")},
             "best_f1_threshold": {
                 k: max(f1[k], key=lambda t, k=k: f1[k][t]) for k in ("dev", "short")
             },

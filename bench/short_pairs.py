@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dev_stories import PAIRS  # noqa: E402
+from dev_stories import PAIRS
 
-from dedup.evaluate import Pair, load_pairs  # noqa: E402
+from dedup.evaluate import Pair, load_pairs
 
 # A sentence ends at the dev texts' headline break (two spaces) or at a full stop, question or
 # exclamation mark (Latin or CJK) followed by a space or the end.

@@ -59,8 +59,9 @@ def read_and_prepare(
 ) -> Prepared:
     """Read ``inputs`` and :func:`prepare` them."""
     stages = Stages(progress)
-    articles, skipped = read_stage(inputs, settings, stdin, stages)
-    return _prepare(articles, settings, skipped, encoder, stages, owned=True)
+    articles, skipped, notes = read_stage(inputs, settings, stdin, stages)
+    prepared = _prepare(articles, settings, skipped, encoder, stages, owned=True)
+    return prepared._replace(notes=tuple(notes))
 
 
 def read_stage(
@@ -70,12 +71,13 @@ def read_stage(
     stages: Stages,
     *,
     content_ids: bool = False,
-) -> tuple[list[Article], list[Skipped]]:
+) -> tuple[list[Article], list[Skipped], list[str]]:
     """The read stage: ``inputs`` as ``settings`` say to read them (size limit, fields, the
     format of standard input), never the run's own outputs; ``content_ids`` for a store's
-    runs (see :func:`dedup.read.read_corpus`)."""
+    runs (see :func:`dedup.read.read_corpus`). Returns also the warnings of reading."""
     if not inputs:
         raise InputError("no input given: name files, directories, or - for standard input")
+    notes: list[str] = []
     with stages.stage("read") as step:
         articles, skipped = read_corpus(
             inputs,
@@ -86,9 +88,10 @@ def read_stage(
             fields=DEFAULT_FIELDS.naming(settings.fields),
             stdin_format=settings.stdin_format,
             content_ids=content_ids,
+            notes=notes,
         )
         step.note = skipped_note(len(skipped))
-    return articles, skipped
+    return articles, skipped, notes
 
 
 class Prepared(NamedTuple):
@@ -100,6 +103,7 @@ class Prepared(NamedTuple):
     represented: Represented
     copy_of: np.ndarray  # per article, the first one it is an exact copy of (or itself)
     timings: Mapping[str, float]  # the seconds of the stages so far, by name
+    notes: tuple[str, ...] = ()  # the warnings of reading (a field named for a key none has)
 
 
 def prepare(
@@ -226,7 +230,8 @@ def report_from(
     cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
     represented = prepared.represented
     reps, model, calibration = represented.reps, represented.model, represented.calibration
-    warnings = list(represented.warnings)  # a prepared corpus may be reported more than once
+    # A new list: a prepared corpus may be reported more than once.
+    warnings = [*prepared.notes, *represented.warnings]
     if settings.neighbours == "ann" and reps.dense is None:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)

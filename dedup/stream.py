@@ -36,8 +36,12 @@ def run_into_store(
     own gets its URL, else a hash of its content: never its place in the input, which the
     next run's input gives to another article."""
     stages = Stages(progress)
-    articles, skipped = read_stage(inputs, settings, stdin, stages, content_ids=True)
-    return _add(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
+    articles, skipped, notes = read_stage(inputs, settings, stdin, stages, content_ids=True)
+    report = _add(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
+    if not notes:
+        return report
+    run = dataclasses.replace(report.run, warnings=(*notes, *report.run.warnings))
+    return dataclasses.replace(report, run=run)
 
 
 def add_to_store(

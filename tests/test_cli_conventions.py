@@ -258,8 +258,39 @@ def test_a_setting_out_of_range_from_a_variable_is_one_line() -> None:
     result = invoke("cluster", ARTICLES, env={"DEDUP_BATCH_SIZE": "0"})
     assert (result.exit_code, result.stderr) == (
         2,
-        "Error: batch size must be at least 1, got 0 (--batch-size)\n",
+        "Error: batch size must be at least 1, got 0 (DEDUP_BATCH_SIZE, for --batch-size)\n",
     )
+    flag = invoke("cluster", ARTICLES, "--batch-size", "0")
+    assert flag.stderr == "Error: batch size must be at least 1, got 0 (--batch-size)\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "error"),
+    [
+        ("report", "DEDUP_SINCE", "garbage", "expected a date YYYY-MM-DD, got 'garbage'"),
+        ("cluster", "DEDUP_FIELD", "garbage", "expected NAME=COLUMN, got 'garbage'"),
+        ("cluster", "DEDUP_FIELD", "body=x", "no record field 'body'"),
+        ("cluster", "DEDUP_TEXT_FIELD", " ", "no column named for the text field"),
+        ("cluster", "DEDUP_WINDOW_DAYS", "-3", "window days must be at least 0, got -3"),
+        ("cluster", "DEDUP_MIN_SIZE", "0", "min size must be at least 1, got 0"),
+        ("evaluate", "DEDUP_LABELS", "nope.csv", "labels file not found: nope.csv"),
+    ],
+)
+def test_every_check_of_a_value_from_a_variable_names_the_variable(
+    tmp_path: Path, command: str, variable: str, value: str, error: str
+) -> None:
+    """The command's own checks and the library's too, not only Typer's type errors."""
+    args = {
+        "report": ["--store", str(tmp_path / "s.db")],
+        "cluster": [ARTICLES, "-blexical"],
+        "evaluate": ["clusters", ARTICLES, "-blexical"],
+    }[command]
+    result = invoke(command, *args, env={variable: value})
+    assert result.exit_code == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    flag = "--" + variable.removeprefix("DEDUP_").lower().replace("_", "-")
+    assert line.startswith("Error: ") and error in line, line
+    assert f"{variable} ({flag})" in line or f"({variable}, for {flag})" in line, line
 
 
 def test_no_cache_on_the_command_line_beats_the_cache_directory_variable(tmp_path: Path) -> None:

@@ -164,6 +164,75 @@ def test_text_and_markdown_files_keep_their_fields_when_json_ones_are_renamed(
     ]
 
 
+def test_an_unbuffered_pipe_on_stdin_is_read_to_its_end() -> None:
+    """A short read ends a buffered stream (a terminal's Ctrl-D); a raw pipe's short reads
+    are only what has come so far, so it is read through a buffer."""
+    import os
+    import threading
+
+    lines = [
+        json.dumps({"id": f"n{k}", "title": "Quake", "text": QUAKE}) + "\n" for k in range(300)
+    ]
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        with open(write_end, "wb", buffering=0) as pipe:
+            for line in lines:  # a line at a time: each raw read returns a little
+                pipe.write(line.encode())
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    with open(read_end, "rb", buffering=0) as raw:
+        articles, skipped = read_corpus(["-"], stdin=raw)  # type: ignore[arg-type]
+    writer.join()
+    assert (len(articles), skipped) == (300, [])
+
+
+def test_a_field_named_for_a_key_no_record_has_is_said_with_the_keys_records_have(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.txt").write_text(f"Quake hits Turkey\n{QUAKE}\n", encoding="utf-8")
+    (tmp_path / "c.jsonl").write_text(
+        json.dumps({"id": "c", "title": "Fire", "body": "A fire broke out in Lisbon."}) + "\n"
+    )
+    (tmp_path / "d.csv").write_text(f"id,title,body,Link\nd,Floods,{FLOODS},x\n")
+    named = {"title": "headline", "id": "uid", "published": "pub", "url": "link"}
+    notes: list[str] = []
+    articles, skipped = read_corpus(
+        [str(tmp_path)], fields=DEFAULT_FIELDS.naming(named), notes=notes
+    )
+    assert (len(articles), skipped) == (3, [])
+    # The text file's own fields are no keys of a record; the CSV's Link column is "link".
+    keys = " (keys: body, id, link, title)"
+    assert notes == [
+        f"no record has the key 'uid' named for the id field{keys}",
+        f"no record has the key 'headline' named for the title field{keys}",
+        f"no record has the key 'pub' named for the published field{keys}",
+    ]
+    # A text key no record has: each record's skip says so, and the run's error with it.
+    with pytest.raises(InputError) as info:
+        run([str(tmp_path / "c.jsonl")], Settings(backend="lexical", fields={"text": "maintxt"}))
+    assert str(info.value) == (
+        "no usable article in the input (1 inputs skipped; first: "
+        f"{tmp_path / 'c.jsonl'}:1: no key 'maintxt' for the text (keys: body, id, title))"
+    )
+
+
+def test_a_mistyped_field_is_a_warning_of_the_run(tmp_path: Path) -> None:
+    (tmp_path / "c.jsonl").write_text(
+        json.dumps({"id": "c", "title": "Fire", "body": "A fire broke out in Lisbon."}) + "\n"
+    )
+    args = ["cluster", str(tmp_path / "c.jsonl"), "-b", "lexical", "--json"]
+    result = runner.invoke(app, [*args, "--title-field", "heading"], env=ENV)
+    assert result.exit_code == 0, result.stderr
+    said = "no record has the key 'heading' named for the title field (keys: body, id, title)"
+    assert result.stderr == f"Warning: {said}\n"
+    assert json.loads(result.stdout)["run"]["warnings"] == [said]
+    store = runner.invoke(app, [*args, "--store", str(tmp_path / "s.db"), "--id-field", "x"])
+    assert store.exit_code == 0, store.stderr
+    assert "no record has the key 'x' named for the id field" in store.stderr
+
+
 def test_an_unknown_stdin_format_is_an_input_error() -> None:
     with pytest.raises(InputError, match="unknown stdin format 'xml': use one of jsonl, csv, text"):
         read_corpus(["-"], stdin=stdin(""), stdin_format="xml")  # type: ignore[arg-type]

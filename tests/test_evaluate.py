@@ -308,6 +308,42 @@ def test_load_pairs_optional_titles_and_languages(tmp_path: Path) -> None:
         ("p.jsonl", "\n", r"no pairs in"),
         ("p.csv", "pair_id,text1,text2\na,x,y\n", r"p\.csv: missing column overall$"),
         (
+            "p.jsonl",
+            '{"pair_id": "a", "text1": "x", "text2": "y", "overall": 1}\n'
+            '{"pair_id": "b", "text1": ["x"], "text2": "y", "overall": 1}\n',
+            r"p\.jsonl:2: text1 must be a string, got a list$",
+        ),
+        (
+            "p.jsonl",
+            '{"pair_id": "a", "text1": "x", "text2": {"t": "y"}, "overall": 1}\n',
+            r"p\.jsonl:1: text2 must be a string, got an object$",
+        ),
+        (
+            "p.jsonl",
+            '{"pair_id": "a", "text1": "x", "text2": "y", "lang1": 7, "overall": 1}\n',
+            r"p\.jsonl:1: lang1 must be a string, got a number$",
+        ),
+        (
+            "p.jsonl",
+            '{"pair_id": "a", "text1": "x", "text2": "y", "title2": false, "overall": 1}\n',
+            r"p\.jsonl:1: title2 must be a string, got true or false$",
+        ),
+        (
+            "p.jsonl",
+            '{"pair_id": ["a"], "text1": "x", "text2": "y", "overall": 1}\n',
+            r"p\.jsonl:1: pair_id must be a string, got a list$",
+        ),
+        (
+            "p.jsonl",
+            '{"pair_id": "a", "text1": "x", "text2": "y", "overall": true}\n',
+            r"p\.jsonl:1: overall must be a number, got True",
+        ),
+        (
+            "p.csv",
+            'pair_id,text1,text2,overall\na,x,y,1\nb,"x,y,2\nc,x,y,3\n',
+            r"p\.csv:3: bad CSV: a quote opened in this row is never closed$",
+        ),
+        (
             "p.csv",
             "pair_id,text1,text2,overall\na,x,y,1\nb,x,y,\n",
             r"p\.csv:3: overall must be a number",
@@ -342,6 +378,11 @@ def test_load_labels_formats(tmp_path: Path) -> None:
     assert load_labels(as_json) == expected
     assert load_labels(as_jsonl) == expected
     assert load_labels(as_csv) == expected  # d.txt has no story: not labelled
+    # Numbers are ids and story names too; a quoted field may still span lines.
+    write_jsonl(as_jsonl, [{"id": 7, "story": 1}])
+    assert load_labels(as_jsonl) == {"7": "1"}
+    as_csv.write_text('id,story\na.txt,"A\nstory"\nb.txt,B\n', encoding="utf-8")
+    assert load_labels(as_csv) == {"a.txt": "A\nstory", "b.txt": "B"}
 
 
 @pytest.mark.parametrize(
@@ -354,6 +395,13 @@ def test_load_labels_formats(tmp_path: Path) -> None:
         ("l.jsonl", '{"id": "a"}\n', r"l\.jsonl:1: missing story"),
         ("l.txt", "a A\n", r"labels file must be \.csv, \.json or \.jsonl"),
         ("l.csv", "id,story\n", r"no labels in"),
+        (
+            "l.csv",
+            'id,story\na,A\nb,"A\nc,B\nd,B\n',
+            r"l\.csv:3: bad CSV: a quote opened in this row is never closed$",
+        ),
+        ("l.csv", 'id,story\na,"A"x\n', r"l\.csv:2: bad CSV: ',' expected after"),
+        ("l.jsonl", '{"id": "a", "story": ["A"]}\n', r"l\.jsonl:1: story must be a string"),
     ],
 )
 def test_load_labels_rejects_bad_input(

@@ -360,6 +360,34 @@ def test_a_closed_stdin_for_minus_is_a_one_line_input_error() -> None:
     assert done.stderr == "Error: cannot read - : standard input is closed\n"
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_minus_on_a_terminal_says_it_reads_standard_input_and_how_to_end_it(quiet: bool) -> None:
+    """Standard input a terminal (a pty): one line on stderr before it waits, unless -q; what
+    is typed then ends with Ctrl-D and is grouped."""
+    import pty
+
+    main, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dedup", "cluster", "-", "-b", "lexical", "--json"]
+            + ["-q"] * quiet,
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **ENV},
+        )
+        os.close(terminal)
+        article = {"id": "a", "title": "Storm Kirk floods Lisbon", "text": "Storm Kirk flooded."}
+        os.write(main, json.dumps(article).encode() + b"\n\x04")  # Ctrl-D: end of input
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(main)
+    assert process.returncode == 0, err
+    said = "Reading JSONL from standard input; end it with Ctrl-D.\n"
+    assert err.decode() == ("" if quiet else said)
+    assert [m["id"] for s in json.loads(out)["stories"] for m in s["members"]] == ["a"]
+
+
 def test_file_names_with_foreign_bytes_or_terminal_escapes_are_shown_safely(
     tmp_path: Path,
 ) -> None:

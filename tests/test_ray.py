@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,43 @@ def _differences(a: Any, b: Any, where: str = "") -> Iterator[str]:
 def _cached(cache: Path) -> int:
     with sqlite3.connect(cache / CACHE_FILE) as db:
         return int(db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+
+def _closed_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("how", ["flag", "ray-scheme", "variable"])
+def test_an_unreachable_cluster_is_a_quick_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path, how: str
+) -> None:
+    """Refused before ray.init, which would retry for minutes and log each try on stderr."""
+    ray = pytest.importorskip("ray")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("ray.init called for an unreachable cluster")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", never)
+    address = f"127.0.0.1:{_closed_port()}"
+    given = f"ray://{address}" if how == "ray-scheme" else address
+    args = ["cluster", ARTICLES, "--model", str(tiny_model_dir), "--engine", "ray", "-q"]
+    args += ["--cache", str(tmp_path / "cache")]
+    if how == "variable":
+        result = runner.invoke(app, args, env={**ENV, "RAY_ADDRESS": given})
+    else:
+        result = runner.invoke(app, [*args, "--ray-address", given], env=ENV)
+    assert (result.exit_code, result.stdout) == (1, ""), result.stderr
+    if how == "variable":
+        said = f"Error: cannot reach the Ray cluster at {given} (RAY_ADDRESS): Connection refused\n"
+    else:
+        said = (
+            f"Error: cannot reach the Ray cluster at {given}: Connection refused (--ray-address)\n"
+        )
+    assert result.stderr == said
 
 
 @pytest.mark.usefixtures("local_ray")

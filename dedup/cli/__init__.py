@@ -42,7 +42,6 @@ from dedup.cli.shell import (
 )
 from dedup.cli.store import store_app
 from dedup.cli.targets import check_file_output, outputs, store_files
-from dedup.errors import OutputError
 from dedup.version import __version__
 
 if TYPE_CHECKING:

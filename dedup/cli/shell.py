@@ -52,7 +52,9 @@ class OneLineErrors(TyperGroup):
         except _Interrupted as exc:
             _fail("interrupted", exc.exit_code)
         except DedupError as exc:
-            flag = self.flag_for(exc.setting) if exc.setting else None
+            flag = getattr(exc, "source", None)  # the variable and flag, by Command.invoke
+            if flag is None and exc.setting:
+                flag = self.flag_for(exc.setting)
             _fail(f"{exc} ({flag})" if flag else str(exc), exc.exit_code)
         except _ReaderGone:
             # Nothing more can reach the reader; the interpreter must not try to flush again.
@@ -88,27 +90,58 @@ class OneLineErrors(TyperGroup):
 
 def _name_the_source(exc: typer.BadParameter) -> None:
     """A bad option value names its long flag, and the environment variable when the value
-    came from there: Typer names both, whichever it came from."""
+    came from there: Typer names both, whichever it came from. A command's own check that
+    names the flag (``param_hint="--since"``) gets the variable too."""
     param, ctx = exc.param, exc.ctx
-    if exc.param_hint is not None or not isinstance(param, TyperOption) or ctx is None:
+    if ctx is None:
         return
+    if isinstance(exc.param_hint, str):
+        param = _option_of(ctx, exc.param_hint)
+    elif exc.param_hint is not None:
+        return
+    if isinstance(param, TyperOption):
+        variable, flag = _source_of(ctx, param)
+        exc.param_hint = f"{variable} ({flag})" if variable else flag
+
+
+def _option_of(ctx: Any, flag: str) -> TyperOption | None:
+    """The option of ``ctx``'s command that ``flag`` names, or None."""
+    return next(
+        (p for p in ctx.command.params if isinstance(p, TyperOption) and flag in p.opts), None
+    )
+
+
+def _source_of(ctx: Any, param: TyperOption) -> tuple[str | None, str]:
+    """The environment variable the option's value came from (None if it did not), and the
+    option's long flag."""
     flag = next((o for o in param.opts if o.startswith("--")), param.opts[0])
     source = ctx.get_parameter_source(str(param.name))
     if getattr(source, "name", "") == "ENVIRONMENT" and isinstance(param.envvar, str):
-        exc.param_hint = f"{param.envvar} ({flag})"
-    else:
-        exc.param_hint = flag
+        return param.envvar, flag
+    return None, flag
 
 
 class Command(TyperCommand):
     """A command whose arguments show as their metavar alone (``PATH...``, ``FILE``), in the
-    usage line and the help, rather than Typer's ``{paths}...`` and ``<list[str]>``."""
+    usage line and the help, rather than Typer's ``{paths}...`` and ``<list[str]>``; a
+    library error about a setting names the variable that set it, if one did."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for param in self.params:
             if type(param) is TyperArgument and param.metavar:
                 param.__class__ = _NamedArgument
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DedupError as exc:
+            param = next((p for p in self.params if p.name == exc.setting), None)
+            if exc.setting and isinstance(param, TyperOption):
+                variable, flag = _source_of(ctx, param)
+                if variable:
+                    exc.source = f"{variable}, for {flag}"  # type: ignore[attr-defined]
+            raise
 
 
 class _NamedArgument(TyperArgument):

@@ -52,20 +52,30 @@ def _read_records(
     ``required`` keys must be CSV columns, or keys of every JSON record.
     """
     if not path.is_file():
-        raise InputError(f"{what} file not found: {path}")
+        setting = "labels" if what == "labels" else None  # the option of load_labels' path
+        raise InputError(f"{what} file not found: {path}", setting=setting)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             if path.suffix.lower() == ".csv":
                 _allow_long_csv_fields()
-                reader = csv.DictReader(fh)
+                # strict: a quote never closed is an error, not the rest of the file in a field
+                reader = csv.DictReader(fh, strict=True)
+                start = 1  # the line the row being read starts on (a field may span lines)
                 try:
                     missing = _missing(reader.fieldnames or (), required)
                     if missing:
                         raise InputError(f"{path}: missing column {', '.join(missing)}")
+                    start = reader.line_num + 1
                     for row in reader:
-                        yield f"{path}:{reader.line_num}", row
+                        yield f"{path}:{start}", row
+                        start = reader.line_num + 1
                 except csv.Error as exc:
-                    raise InputError(f"{path}:{reader.line_num}: bad CSV: {exc}") from exc
+                    reason = (
+                        "a quote opened in this row is never closed"
+                        if "unexpected end of data" in str(exc)
+                        else str(exc)
+                    )
+                    raise InputError(f"{path}:{start}: bad CSV: {reason}") from exc
                 return
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
@@ -91,9 +101,19 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _lang(value: Any) -> str | None:
-    text = _text(value).strip()
-    return text or None
+_JSON_TYPES = {list: "a list", dict: "an object", bool: "true or false", int: "a number"}
+
+
+def _field(where: str, record: Mapping[str, Any], key: str, *, ids: bool = False) -> str:
+    """``record[key]`` as text: a string (a number too where ``ids``) or null; any other JSON
+    type is an error naming the line and the field, never its ``str()`` scored as text."""
+    value = record.get(key)
+    if value is None or isinstance(value, str):
+        return _text(value)
+    if ids and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    kind = _JSON_TYPES.get(type(value), "a number" if isinstance(value, float) else "not text")
+    raise InputError(f"{where}: {key} must be a string, got {kind}")
 
 
 def load_pairs(path: Path) -> list[Pair]:
@@ -103,13 +123,16 @@ def load_pairs(path: Path) -> list[Pair]:
     pairs: list[Pair] = []
     seen: set[str] = set()
     for where, record in _read_records(path, "pairs", PAIR_REQUIRED):
-        pair_id = _text(record.get("pair_id", record.get("id"))).strip()
+        pair_id = _field(where, record, "pair_id" if "pair_id" in record else "id", ids=True)
+        pair_id = pair_id.strip()
         if not pair_id:
             raise InputError(f"{where}: empty pair_id")
         if pair_id in seen:
             raise InputError(f"{where}: pair_id {pair_id!r} appears twice")
         seen.add(pair_id)
         try:
+            if isinstance(record["overall"], bool):
+                raise TypeError("true or false is no grade")
             overall = float(record["overall"])
         except (TypeError, ValueError):
             raise InputError(
@@ -120,13 +143,13 @@ def load_pairs(path: Path) -> list[Pair]:
         pairs.append(
             Pair(
                 id=pair_id,
-                text1=_text(record["text1"]),
-                text2=_text(record["text2"]),
-                lang1=_lang(record.get("lang1")),
-                lang2=_lang(record.get("lang2")),
+                text1=_field(where, record, "text1"),
+                text2=_field(where, record, "text2"),
+                lang1=_field(where, record, "lang1").strip() or None,
+                lang2=_field(where, record, "lang2").strip() or None,
                 overall=overall,
-                title1=_text(record.get("title1")).strip(),
-                title2=_text(record.get("title2")).strip(),
+                title1=_field(where, record, "title1").strip(),
+                title2=_field(where, record, "title2").strip(),
             )
         )
     if not pairs:
@@ -140,7 +163,7 @@ def load_labels(path: Path) -> dict[str, str]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json", ".jsonl"):
-        raise InputError(f"labels file must be .csv, .json or .jsonl: {path}")
+        raise InputError(f"labels file must be .csv, .json or .jsonl: {path}", setting="labels")
     labels: dict[str, str] = {}
 
     def add(where: str, article: Any, story: Any) -> None:
@@ -155,7 +178,7 @@ def load_labels(path: Path) -> dict[str, str]:
 
     if suffix == ".json":
         if not path.is_file():
-            raise InputError(f"labels file not found: {path}")
+            raise InputError(f"labels file not found: {path}", setting="labels")
         try:
             data = json.loads(path.read_text(encoding="utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -170,7 +193,11 @@ def load_labels(path: Path) -> dict[str, str]:
             add(str(path), article, story)
     else:
         for where, record in _read_records(path, "labels", LABEL_REQUIRED):
-            add(where, record["id"], record["story"])
+            add(
+                where,
+                _field(where, record, "id", ids=True),
+                _field(where, record, "story", ids=True),
+            )
     if not labels:
         raise InputError(f"no labels in {path}")
     return labels

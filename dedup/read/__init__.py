@@ -17,6 +17,7 @@ wherever it is read from.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import os
 import stat
@@ -68,6 +69,7 @@ def read_corpus(
     progress: Advance | None = None,
     stdin_format: StdinFormat = "jsonl",
     content_ids: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[list[Article], list[Skipped]]:
     """Read every input; return the usable articles and the skipped records, in input order.
 
@@ -79,7 +81,8 @@ def read_corpus(
     none of ``outputs`` (the files this run writes: a rerun must not read its own report).
     ``fields`` says which keys or columns of JSON and CSV records hold which field (text,
     Markdown and HTML are read as they always are). ``content_ids``: see the module's notes.
-    ``progress`` is called with 1 as each article is read.
+    ``progress`` is called with 1 as each article is read. ``notes``, if given, gets what is
+    to say of the reading as a whole: a field named for a key that no JSON or CSV record has.
     """
     check_stdin_format(stdin_format)
     for item in inputs:
@@ -97,9 +100,12 @@ def read_corpus(
             if stdin is None and sys.stdin is None:
                 raise InputError("cannot read - : standard input is closed")
             stream = stdin if stdin is not None else sys.stdin.buffer
+            if isinstance(stream, io.RawIOBase):  # a short read is the end only when buffered
+                stream = io.BufferedReader(stream)
             own = fields if stdin_format != "text" else DEFAULT_FIELDS
             read = STDIN_READERS[stdin_format]
-            place = Place(_STDIN_NAME, "stdin", "", own, content_ids)
+            keys = run.keys if stdin_format != "text" else None
+            place = Place(_STDIN_NAME, "stdin", "", own, content_ids, keys)
             run.take(read(stream, place, max_bytes=max_bytes, limit=_over_limit(max_bytes)))
         elif os.path.isdir(item):
             for path, rel, error in _walk(item):
@@ -110,6 +116,8 @@ def read_corpus(
         else:
             run.read_file(item, id_base=item, explicit=True)
     log.debug("read %d articles, skipped %d records", len(run.articles), len(run.skipped))
+    if notes is not None and run.keys:  # records whose fields may be named were read
+        notes.extend(fields.unmatched(run.keys))
     return run.articles, run.skipped
 
 
@@ -126,6 +134,7 @@ class _Run:
     files: dict[str, str] = dataclasses.field(default_factory=dict)  # real path -> origin
     progress: Advance | None = None  # told of each article read
     content_ids: bool = False  # ids of URL or content for records without one
+    keys: set[str] = dataclasses.field(default_factory=set)  # of JSON and CSV records
 
     def skip(self, origin: str, reason: str) -> None:
         log.debug("skipped %s: %s", origin, reason)
@@ -185,7 +194,7 @@ class _Run:
             self.skip(shown, f"file is {_size(info.st_size)}, {_over_limit(self.max_bytes)}")
             return
         name = printable(os.path.basename(path))
-        place = Place(shown, id_base, name, self.fields, self.content_ids)
+        place = Place(shown, id_base, name, self.fields, self.content_ids, self.keys)
         log.debug("reading %s as %s", path, kind)
         try:
             with open(path, "rb") as stream:
@@ -214,7 +223,7 @@ class _Run:
             return
         if kind in ("text", "markdown", "html"):
             # dedup makes these records itself, under its own names: no field is renamed.
-            place = dataclasses.replace(place, fields=DEFAULT_FIELDS)
+            place = dataclasses.replace(place, fields=DEFAULT_FIELDS, keys=None)
         if kind in ("text", "markdown"):
             self.add(*place.article(formats.text_record(text, markdown=kind == "markdown")))
         elif kind == "html":

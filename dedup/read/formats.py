@@ -8,7 +8,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from dedup.read.own import REASONS, own_document
@@ -29,10 +29,14 @@ class Place:
     name: str
     fields: Fields = DEFAULT_FIELDS
     content_ids: bool = False
+    #: Where the keys of the records read with ``fields`` are gathered (lower case), if at all.
+    keys: set[str] | None = field(default=None, compare=False)
 
     def article(self, record: Mapping[str, object], suffix: str = "") -> tuple[str, Result]:
         """A record found at ``display + suffix`` (``:LINE``, ``:#INDEX``), as an Article."""
         origin = self.display + suffix
+        if self.keys is not None:
+            self.keys.update(str(key).strip().lower() for key in record)
         return origin, to_article(
             record,
             origin=origin,
@@ -229,15 +233,19 @@ _CHUNK = 1 << 20
 
 def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     """Up to ``limit`` bytes of ``stream``, read a chunk at a time: a limit far above the data
-    (``--max-bytes 30000000000``) must not allocate the limit."""
+    (``--max-bytes 30000000000``) must not allocate the limit.
+
+    ``stream`` is buffered: a chunk shorter than asked is its end, never read again (a
+    terminal would wait for another Ctrl-D)."""
     chunks: list[bytes] = []
     left = limit
     while left > 0:
-        chunk = stream.read(min(_CHUNK, left))
-        if not chunk:
-            break
+        ask = min(_CHUNK, left)
+        chunk = stream.read(ask)
         chunks.append(chunk)
         left -= len(chunk)
+        if len(chunk) < ask:
+            break
     return b"".join(chunks)
 
 
@@ -300,7 +308,9 @@ def csv_lines(
         return
     columns = [column.strip() for column in header]
     if not any(column.lower() in place.fields.names["text"] for column in columns):
-        yield place.display, f"CSV has no text column (columns: {', '.join(columns)})"
+        named = place.fields.named("text")
+        text = f" {named!r}" if named else ""
+        yield place.display, f"CSV has no text column{text} (columns: {', '.join(columns)})"
         return
     end = reader.line_num
     while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,6 +57,20 @@ class Fields:
 
     def has(self, record: Mapping[str, object], field: str) -> bool:
         return any(str(key).strip().lower() in self.names[field] for key in record)
+
+    def named(self, field: str) -> str | None:
+        """The one key the user named for ``field``, or None when it is read from dedup's own."""
+        names = self.names[field]
+        return names[0] if names != FIELDS[field] else None
+
+    def unmatched(self, keys: Collection[str]) -> list[str]:
+        """For each field named for a key that none of ``keys`` (every key of the records
+        read, lower case) is, a sentence saying so and which keys the records have."""
+        missing = [(f, key) for f in FIELDS if (key := self.named(f)) and key not in keys]
+        return [
+            f"no record has the key {key!r} named for the {f} field{_keys(keys)}"
+            for f, key in missing
+        ]
 
 
 DEFAULT_FIELDS = Fields()
@@ -121,6 +135,9 @@ def to_article(
     title = " ".join(found.get("title", "").split())
     body = found.get("text", "")
     if not body.strip():
+        named = fields.named("text")
+        if named and named not in by_name:  # a misspelt key, not an article without text
+            return f"no key {named!r} for the text{_keys(by_name)}"
         return "title only, no text" if title else "empty text"
     if not title:
         first, _, rest = body.partition("\n")
@@ -155,6 +172,15 @@ def content_id(title: str, text: str, source: str = "") -> str:
     names (the same wire text from two outlets is two articles)."""
     digest = hashlib.sha256("\x00".join((title, text, source)).encode("utf-8", "surrogatepass"))
     return f"sha256:{digest.hexdigest()[:24]}"
+
+
+def _keys(keys: Collection[str], most: int = 12) -> str:
+    """`` (keys: a, b, ...)``: what a record or a corpus has, sorted, the first ``most``."""
+    if not keys:
+        return ""
+    shown = sorted(keys)
+    more = ", ..." if len(shown) > most else ""
+    return f" (keys: {', '.join(shown[:most])}{more})"
 
 
 def as_text(value: object, *, join: bool = False) -> str:

@@ -41,9 +41,12 @@ class StreamLines:
     def __iter__(self) -> Iterator[tuple[int, str]]:
         max_bytes = self._max_bytes
         head = read_at_most(self._stream, min(_HEAD, max_bytes + 1))
+        # A short head is the whole stream: a terminal's Ctrl-D ends it once, not twice.
+        rest = self._stream if len(head) == min(_HEAD, max_bytes + 1) else None
         if has_wide_encoding(head):
             # UTF-16/32 (or binary): its newline bytes do not split lines, so decode it whole.
-            data = head + read_at_most(self._stream, max_bytes + 1 - len(head))
+            more = read_at_most(rest, max_bytes + 1 - len(head)) if rest else b""
+            data = head + more
             if len(data) > max_bytes:
                 self._stopped = ("", f"input is {self._limit}; it is not read")
                 return
@@ -57,7 +60,7 @@ class StreamLines:
         if looks_binary(head):
             self._stopped = ("", "binary file")
             return
-        reader = _Prefixed(head.removeprefix(b"\xef\xbb\xbf"), self._stream)
+        reader = _Prefixed(head.removeprefix(b"\xef\xbb\xbf"), rest)
         budget = max_bytes
         lineno = 0
         while raw := reader.readline(budget + 1):
@@ -70,15 +73,16 @@ class StreamLines:
 
 
 class _Prefixed:
-    """A byte stream whose first bytes were already read (to sniff them): reads them again."""
+    """A byte stream whose first bytes were already read (to sniff them): reads them again.
+    ``stream`` is None when those bytes were all of it."""
 
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+    def __init__(self, head: bytes, stream: BinaryIO | None) -> None:
         self._head = io.BytesIO(head)
         self._stream = stream
 
     def readline(self, limit: int) -> bytes:
         line = self._head.readline(limit)
-        if line.endswith(b"\n") or len(line) >= limit:
+        if line.endswith(b"\n") or len(line) >= limit or self._stream is None:
             return line
         return line + self._stream.readline(limit - len(line))
 

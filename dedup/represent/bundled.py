@@ -20,7 +20,6 @@ import importlib.util
 import io
 import json
 import logging
-import os
 import shutil
 import struct
 import tempfile
@@ -33,6 +32,7 @@ import numpy as np
 
 from dedup import config
 from dedup.errors import ModelError, one_line, os_reason
+from dedup.represent.model_dirs import clear_leftovers, complete, install, work_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ def convert(q4: Q4Model, target: Path) -> None:
     # Position ids are a buffer BertModel makes itself; any other gap is a broken file.
     if [m for m in missing if not m.endswith("position_ids")] or unexpected:
         raise ValueError(f"weights do not fit BERT: missing {missing}, unexpected {unexpected}")
-    with tempfile.TemporaryDirectory(prefix=".transformer-", dir=target.parent) as scratch:
+    with tempfile.TemporaryDirectory(prefix=work_prefix(), dir=target.parent) as scratch:
         bert.save_pretrained(scratch)
         _tokenizer(q4).save_pretrained(scratch)
         transformer = Transformer(scratch, max_seq_length=q4.positions)
@@ -315,9 +315,14 @@ def converted_dir(cache: Path) -> Path:
 
 def model_dir(cache: Path) -> Path:
     """The bundled model as a sentence-transformers directory under ``cache``, made on first
-    use (about half a minute, 470 MB of fp32 weights); ModelError when it cannot be."""
+    use (about half a minute, 470 MB of fp32 weights); ModelError when it cannot be.
+
+    A directory that is not whole (no marker: an interrupted copy; a file of another size
+    than its marker says) is converted again and replaced; what killed conversions left
+    beside it is removed (:mod:`dedup.represent.model_dirs`)."""
     target = converted_dir(cache)
-    if (target / MARKER).is_file():
+    clear_leftovers(target.parent)
+    if _complete(target):
         return target
     source = weights_path()
     try:
@@ -333,7 +338,7 @@ def model_dir(cache: Path) -> Path:
     logger.warning("converting the bundled model %s once into %s", BUNDLED_MODEL, target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+        work = Path(tempfile.mkdtemp(prefix=work_prefix(), dir=target.parent))
     except OSError as exc:
         raise ModelError(
             f"cannot convert the bundled model into {target.parent}: {os_reason(exc)} "
@@ -341,13 +346,16 @@ def model_dir(cache: Path) -> Path:
         ) from exc
     try:
         convert(read_q4(data), work)
-        marker = {"source": f"{PACKAGE} {PACKAGE_VERSION} {WEIGHTS_FILE}", "sha256": found}
+        # Written last, with the size of every file: a copy cut short is known by it.
+        marker = {
+            "source": f"{PACKAGE} {PACKAGE_VERSION} {WEIGHTS_FILE}",
+            "sha256": found,
+            "files": {
+                str(f.relative_to(work)): f.stat().st_size for f in work.rglob("*") if f.is_file()
+            },
+        }
         (work / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
-        try:
-            os.replace(work, target)
-        except OSError:
-            if not (target / MARKER).is_file():  # not another run's finished copy
-                raise
+        install(work, target, _complete)
     except ModelError:
         raise
     except Exception as exc:
@@ -357,6 +365,11 @@ def model_dir(cache: Path) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _complete(directory: Path) -> bool:
+    """Whether a converted directory is whole and made from the weights dedup was built for."""
+    return complete(directory, MARKER, WEIGHTS_SHA256)
 
 
 def source_digest(directory: Path) -> str | None:

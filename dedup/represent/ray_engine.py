@@ -16,20 +16,29 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import pickle
+import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.errors import EngineError, ModelError, one_line
+from dedup.errors import EngineError, ModelError, one_line, os_reason
 from dedup.models import Article
 from dedup.progress import Advance
 from dedup.represent.cache import SliceEmbedder
 from dedup.represent.encoder import embed_articles
 
-__all__ = ["INSTALL_HINT", "MODULES", "SliceEncoder", "embed_on_ray", "require_ray"]
+__all__ = [
+    "INSTALL_HINT",
+    "MODULES",
+    "SliceEncoder",
+    "check_reachable",
+    "embed_on_ray",
+    "require_ray",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +111,12 @@ def embed_on_ray(
 
         started = False
         if not ray.is_initialized():
+            if address is not None:
+                check_reachable(address)
+            else:
+                check_reachable(os.environ.get("RAY_ADDRESS"), variable="RAY_ADDRESS")
+            # Ray's C++ core logs its retries on stderr, past logging_level: errors only.
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
             try:
                 ray.init(
                     address=address,
@@ -123,6 +138,33 @@ def embed_on_ray(
                 ray.shutdown()
 
     return embed
+
+
+#: Seconds to wait for a cluster's port to answer before calling it unreachable.
+CONNECT_TIMEOUT = 5.0
+
+
+def check_reachable(address: str | None, *, variable: str | None = None) -> None:
+    """EngineError when the cluster at ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``) does
+    not accept a connection within :data:`CONNECT_TIMEOUT` seconds: ``ray.init`` would retry
+    it for minutes, logging each try. Other addresses (None, ``auto``, ``local``) are left to
+    Ray. The error names ``variable`` when the address came from it, else the ``ray_address``
+    setting."""
+    if not address:
+        return
+    host, sep, port = address.strip().removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else os_reason(exc)
+        where = f"{address} ({variable})" if variable else address
+        raise EngineError(
+            f"cannot reach the Ray cluster at {where}: {reason}",
+            setting=None if variable else "ray_address",
+        ) from exc
 
 
 def _run(

@@ -42,9 +42,10 @@ sentence: same-story pairs at a median centred cosine of 0.39-0.42 against 0.47-
 so the dense evidence of a pair counts ``1 + short_lift x shortness`` times (at most 1), where
 ``shortness`` falls from 1 for two empty texts to 0 when the longer of the two has
 ``SHORT_CHARS`` characters: both must be short (a headline beside an article is not lifted,
-and the few short texts among the dev articles barely move). ``short_lift`` is the model's (its calibration table), chosen by
-``bench/calibrate.py`` so that the dev pairs, whole and cut short, are on one scale. It is
-one rule for the dense and hybrid backends alike; the lexical backend has no dense evidence.
+and the few short texts among the dev articles barely move). ``short_lift`` is the model's
+(its calibration table), chosen by ``bench/calibrate.py`` with its thresholds, by one rule on
+articles and short items at once. It is one rule for the dense and hybrid backends alike;
+the lexical backend has no dense evidence.
 
 Whatever the backend, two articles whose leads name different days for their event are
 discounted by the gap: ``1 / (1 + DAY_GAP_PENALTY * gap_days)``. Two meetings of the same
