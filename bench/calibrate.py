@@ -20,7 +20,7 @@ mostly in one language; the cut pairs the same at one sentence; ITN short items 
 scripts. A threshold that suits one alone fails another: the mean asks for one scale. The
 lexical backend, which cannot cross scripts, is chosen on the dev pairs alone (KINDS_OF).
 
-The model's ``short_lift`` (dedup.represent.similarity.shortness) is chosen by the same rule:
+The model's ``short_lift`` (dedup.represent.scale.shortness) is chosen by the same rule:
 for each lift of LIFTS, the hybrid backend's best threshold and mean F1; the lift with the best
 mean wins (the smaller on a tie), and the dense backend's threshold is chosen at that lift.
 
@@ -60,7 +60,7 @@ SAMPLES = ROOT / "samples" / "articles"
 LABELS = ROOT / "samples" / "labels.csv"
 CALIBRATION = ROOT / "dedup" / "data" / "calibration.json"
 GRID = [round(0.01 * k, 2) for k in range(1, 100)]
-LIFTS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+LIFTS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5]
 # How far on each side of the threshold samples/ must still come out right: the product's
 # goal asks 0.05 of the dense and hybrid backends; lexical keeps the 0.02 it was chosen with.
 MARGIN = {"lexical": 0.02, "dense": 0.05, "hybrid": 0.05}
@@ -159,6 +159,12 @@ def main() -> None:
     parser.add_argument(
         "--write", action="store_true", help=f"write the thresholds into {CALIBRATION}"
     )
+    parser.add_argument(
+        "--lifts",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=LIFTS,
+        help="the short-text lifts to try, comma-separated",
+    )
     args = parser.parse_args()
     settings = Settings(backend="hybrid", model=args.model)
     key = key_of(args.model)
@@ -169,7 +175,7 @@ def main() -> None:
     results: dict[str, Any] = {"lexical": corpora.choose("lexical", 0.0)}
     print(json.dumps({"lexical": results["lexical"]}), flush=True)
     by_lift = []
-    for lift in LIFTS:
+    for lift in args.lifts:
         chosen = corpora.choose("hybrid", lift)
         print(json.dumps({"hybrid": chosen}), flush=True)
         by_lift.append(chosen)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ from scipy.optimize import least_squares
 from scipy.stats import pearsonr
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from short_pairs import cut_pairs
 
 from dedup import evaluate
 from dedup.config import Settings
@@ -140,12 +145,14 @@ def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Arr
 
 
 def store_mean(model: str, out: Path) -> None:
-    """The model's mean vector over the dev articles, into its table: per-language centring
-    shrinks towards it on small corpora (dedup.represent.similarity.centre_by_language)."""
+    """The model's mean vector over the dev articles, and over the same cut to their first
+    sentence (bench/short_pairs.py), into its table: per-language centring shrinks towards
+    them on small corpora, by each article's length (dedup.represent.similarity)."""
     pairs = evaluate.load_pairs(DEV)
     settings = Settings(backend="dense", model=model)
     dense = evaluate.represent_pairs(pairs, settings).reps.dense
-    assert dense is not None
+    short = evaluate.represent_pairs(cut_pairs(pairs), settings).reps.dense
+    assert dense is not None and short is not None
     key = calibration.key_of(model)
     if key is None:
         raise SystemExit(f"cannot find the weights of {model} to name its table")
@@ -153,10 +160,11 @@ def store_mean(model: str, out: Path) -> None:
     table = doc["models"].setdefault(key, {"dense": {}, "hybrid": {}})
     table["name"] = calibration.describe(model)
     table["dense"]["mean"] = [round(float(x), 6) for x in dense.mean(axis=0)]
+    table["dense"]["mean_short"] = [round(float(x), 6) for x in short.mean(axis=0)]
     write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
     calibration.for_model.cache_clear()  # the features below are made with the new mean
     calibration._document.cache_clear()
-    print(f"stored the mean of {len(dense)} dev articles for {model}", flush=True)
+    print(f"stored the means of {len(dense)} dev articles, whole and cut, for {model}", flush=True)
 
 
 def main() -> None:

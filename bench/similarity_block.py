@@ -25,7 +25,8 @@ from dedup.clean import clean_corpus
 from dedup.config import Settings
 from dedup.models import Article
 from dedup.represent import represent
-from dedup.represent.similarity import Representations, centre_by_language
+from dedup.represent.scale import centre_by_language
+from dedup.represent.similarity import Representations
 
 DEV = (
     Path(__file__).resolve().parent.parent.parent

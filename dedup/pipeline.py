@@ -29,6 +29,7 @@ from dedup.report.explain import explain_report
 from dedup.represent import Represented, represent
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors
+from dedup.represent.scale import language_names
 from dedup.version import __version__
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,9 @@ def report_from(
         labels = group(reps, links, threshold, copy_of)
         groups = describe(reps, labels, copy_of)
         related = related_pairs(reps, labels, links, related_floor, threshold)
-        if (scale := scale_warning(reps.langs, labels)) is not None:
+        if (
+            scale := scale_warning(reps.langs, labels, language_names([a.lang for a in cleaned]))
+        ) is not None:
             warnings.append(scale)
         step.what = f"{len(groups):,} stories of {len(cleaned):,} articles"
     with stages.stage("report", len(groups), unit="stories") as step:

@@ -18,6 +18,9 @@ from dedup.represent import bundled, calibration
 from dedup.represent.bundled import BUNDLED_MODEL
 
 SAMPLES = Path(__file__).parent.parent / "samples"
+# Written for these tests (no corpus's text): three events told in one sentence in five
+# languages each, and five items of their own.
+SHORT_ITEMS = Path(__file__).parent / "data" / "short_items.jsonl"
 TRUE_STORIES = [["000", "001"], ["002", "003"], ["004"]]
 # One text a language, scripts and accents of every kind, numbers and punctuation.
 TEXTS = [
@@ -103,6 +106,25 @@ def test_samples_true_stories_with_the_multilingual_model_offline(
         assert memberships(labels_for(at)) == TRUE_STORIES, t
         members = {s.id: sorted(m.article.id[:3] for m in s.members) for s in at.stories}
         assert [(members[r.a], members[r.b]) for r in at.related] == [(["002", "003"], ["004"])], t
+
+
+@pytest.mark.parametrize("backend", ["dense", "hybrid"])
+def test_short_items_in_many_scripts_are_their_stories_at_the_default_threshold(
+    converted: Path, backend: str
+) -> None:
+    """One-sentence items in seven languages and four scripts, published days apart, three
+    stories of five and five items alone: the scale the default threshold was chosen on holds
+    for them (issue "one scale": the old default grouped one cross-language pair in twenty)."""
+    settings = Settings(backend=backend, model=BUNDLED_MODEL, cache=None)  # type: ignore[arg-type]
+    report = run([str(SHORT_ITEMS)], settings)
+    assert report.run.threshold == calibration.default().thresholds[backend]
+    stories = sorted(sorted(m.article.id for m in s.members) for s in report.stories)
+    by_event: dict[str, list[str]] = {}
+    for line in SHORT_ITEMS.read_text("utf-8").splitlines():
+        item = json.loads(line)["id"]
+        by_event.setdefault(item.split("-")[0], []).append(item)
+    assert stories == sorted(sorted(ids) for ids in by_event.values())
+    assert sum(1 for s in report.stories if len(s.members) == 5) == 3
 
 
 @pytest.mark.parametrize("backend", ["auto", "dense", "hybrid"])

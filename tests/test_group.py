@@ -113,3 +113,30 @@ def test_large_components_go_sparse_and_keep_the_rule(monkeypatch: pytest.Monkey
     chain = reps_of(np.stack([np.cos(rad), np.sin(rad), np.zeros(30)], axis=1))
     labels = group(chain, link_exact(chain, FLOOR), 0.95)
     assert 2 <= np.bincount(labels).max() <= 3
+
+
+def test_languages_that_never_share_a_story_beside_ones_that_do_are_said() -> None:
+    from dedup.group import SCALE_CHECK_PER_LANGUAGE, scale_warning
+
+    n = SCALE_CHECK_PER_LANGUAGE
+    names = ["en", "fr", "zh"]
+    langs = np.repeat(np.arange(3, dtype=np.int32), n)  # n articles in each
+    labels = np.arange(3 * n)  # every article a story of its own
+    # Half the English and French articles share a story with each other; Chinese, none.
+    labels[n : n + n // 2] = labels[: n // 2]
+    warning = scale_warning(langs, labels, names)
+    assert warning is not None
+    assert warning.startswith("articles in zh next to never share a story with another language,")
+    assert "while 50% or more of those in en, fr do" in warning
+    assert "dedup evaluate clusters" in warning
+    # One Chinese article in such a story is still next to none (1 in 50); five are not.
+    told = labels.copy()
+    told[2 * n] = labels[0]
+    assert scale_warning(langs, told, names) is not None
+    told[2 * n : 2 * n + 5] = labels[:5]
+    assert scale_warning(langs, told, names) is None
+    # Languages that all keep apart (each outlet's own news) are no sign of anything, nor are
+    # languages too small to judge.
+    assert scale_warning(langs, np.arange(3 * n), names) is None
+    small = np.concatenate([langs[: 2 * n], np.full(n - 1, 2, dtype=np.int32)])
+    assert scale_warning(small, labels[: 3 * n - 1], names) is None

@@ -10,15 +10,13 @@ import pytest
 import scipy.sparse as sp
 
 from dedup.represent.lexical import LexicalVectors
-from dedup.represent.similarity import (
+from dedup.represent.scale import (
     DAY_GAP_PENALTY,
     PUBLICATION_GAP_PENALTY,
     PUBLICATION_SLACK_DAYS,
     SHORT_CHARS,
-    Fusion,
-    Linear,
-    Representations,
 )
+from dedup.represent.similarity import Fusion, Linear, Representations
 
 
 def test_fusion_is_the_linear_model_it_states() -> None:
@@ -71,7 +69,7 @@ def test_shipped_fusions_cross_languages_on_evidence_that_crosses() -> None:
 
 
 def test_language_centring_removes_the_shared_direction() -> None:
-    from dedup.represent.similarity import CENTRING_PRIOR, centre_by_language
+    from dedup.represent.scale import CENTRING_PRIOR, centre_by_language
 
     rng = np.random.default_rng(0)
     shared = np.array([5.0, 0, 0, 0])
@@ -203,3 +201,16 @@ def test_the_dense_evidence_of_short_texts_is_lifted_and_the_search_floor_allows
     floor = 0.6
     assert reps.dense_floor(floor) * (1 + reps.short_lift) == pytest.approx(floor)
     assert long.rows(np.array([1, 2])).lengths.tolist() == [SHORT_CHARS, SHORT_CHARS]
+
+
+def test_short_articles_are_centred_towards_the_mean_of_short_texts() -> None:
+    from dedup.represent.scale import CENTRING_PRIOR, centred_share, length_prior
+
+    long, short = np.array([1.0, 0.0], dtype=np.float32), np.array([0.0, 1.0], dtype=np.float32)
+    prior = length_prior(long, short, np.array([SHORT_CHARS, 0, SHORT_CHARS // 2]))
+    assert prior.ravel().tolist() == pytest.approx([1.0, 0.0, 0.0, 1.0, 0.5, 0.5])
+    assert length_prior(long, None, np.array([0])) is long
+    # The lift trusts a centred cosine as far as its language's mean is the corpus's own.
+    share = centred_share(np.array([0, 0, 1, -1], dtype=np.int32))
+    p = CENTRING_PRIOR
+    assert share.tolist() == pytest.approx([2 / (2 + p), 2 / (2 + p), 1 / (1 + p), 0.0])

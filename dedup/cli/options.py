@@ -67,8 +67,7 @@ def _setting_options(
             "-m",
             metavar="MODEL",
             envvar=MODEL_ENV,
-            help="Sentence-transformers model name or local directory [default: "
-            f"{DEFAULT_MODEL}, the bundled multilingual-e5-small in 4 bits].",
+            help=f"Sentence-transformers model or directory [default: {DEFAULT_MODEL}, bundled].",
         ),
     ] = None,
     device: Annotated[

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from dedup.config import HUB_MODEL, Settings
 from dedup.errors import ModelError
 from dedup.models import Article
@@ -20,12 +22,14 @@ from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors, lexical_vectors
 from dedup.represent.model_files import local_model_dir, local_model_identity
 from dedup.represent.ray_engine import embed_on_ray, require_ray
-from dedup.represent.similarity import (
-    Representations,
+from dedup.represent.scale import (
     article_lengths,
     centre_by_language,
+    centred_share,
     language_codes,
+    length_prior,
 )
+from dedup.represent.similarity import Representations
 from dedup.represent.transformer import load_encoder
 
 __all__ = ["Represented", "represent"]
@@ -121,19 +125,30 @@ def represent(
             warnings.append(note)
     langs = language_codes([a.lang for a in articles])
     days, stated = event_days(articles, stated_days)
+    lengths = article_lengths(articles)
     reps = Representations(
         backend=backend,
         langs=langs,
         days=days,
         dense=dense,
-        dense_centred=None if dense is None else centre_by_language(dense, langs, calibration.mean),
+        dense_centred=None
+        if dense is None
+        else centre_by_language(dense, langs, _prior(calibration, lengths)),
         lexical=lexical,
         fusions=calibration.fusions,
         stated=stated,
-        lengths=article_lengths(articles),
+        lengths=lengths,
         short_lift=calibration.short_lift,
+        centred_share=centred_share(langs),
     )
     return Represented(reps, model, calibration, tuple(warnings))
+
+
+def _prior(calibration: Calibration, lengths: np.ndarray) -> np.ndarray | None:
+    """What each article's language mean is shrunk towards: the model's mean for its length."""
+    if calibration.mean is None:
+        return None
+    return length_prior(calibration.mean, calibration.mean_short, lengths)
 
 
 def _engine(settings: Settings, encoder: Encoder) -> SliceEmbedder | None:

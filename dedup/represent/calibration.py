@@ -46,9 +46,12 @@ class Calibration:
     thresholds: Mapping[str, float]
     own: bool = True
     #: The model's mean vector over many articles: per-language centring shrinks towards it
-    #: (see similarity.centre_by_language). Only a model's own: another's means nothing.
+    #: (see scale.centre_by_language). Only a model's own: another's means nothing.
     mean: np.ndarray | None = None
-    #: How much more the dense evidence of two short texts counts (similarity.shortness).
+    #: The model's mean vector over short texts (the dev texts cut to their first sentence):
+    #: the prior of short articles (see scale.length_prior). Only a model's own.
+    mean_short: np.ndarray | None = None
+    #: How much more the dense evidence of two short texts counts (scale.shortness).
     short_lift: float = 0.0
 
     def note(self, model: str) -> str | None:
@@ -109,6 +112,9 @@ def for_model(key: str | None) -> Calibration:
         own=own,
         mean=np.array(table["dense"]["mean"], dtype=np.float32)
         if own and "mean" in table["dense"]
+        else None,
+        mean_short=np.array(table["dense"]["mean_short"], dtype=np.float32)
+        if own and "mean_short" in table["dense"]
         else None,
         short_lift=float(table["dense"].get("short_lift", 0.0)),
     )

@@ -28,34 +28,8 @@ articles.
   similarity estimates ``(4 - overall) / 3``, up to scale, about 1 for the same story and 0
   for unrelated articles.
 
-Per-language centring: multilingual models place articles of one language near each other,
-whatever their story. Subtracting each language's mean vector removes that shared direction.
-The mean is shrunk for a language with ``n`` articles, ``(n x mean + CENTRING_PRIOR x prior)
-/ (n + CENTRING_PRIOR)``, so that on a tiny corpus (a language with one or two articles) an
-article is not subtracted from itself. The prior is the model's own mean over the dev
-articles when its calibration has one (multilingual-e5-small's cosines between any two news
-articles sit near 0.76: without it, six unrelated English articles were one story), else zero.
-
-Short texts: a model's cosine between two one-sentence items of one story sits lower than
-between two articles of it, since there is less to agree on (the dev pairs cut to their first
-sentence: same-story pairs at a median centred cosine of 0.39-0.42 against 0.47-0.60 whole),
-so the dense evidence of a pair counts ``1 + short_lift x shortness`` times (at most 1), where
-``shortness`` falls from 1 for two empty texts to 0 when the longer of the two has
-``SHORT_CHARS`` characters: both must be short (a headline beside an article is not lifted,
-and the few short texts among the dev articles barely move). ``short_lift`` is the model's
-(its calibration table), chosen by ``bench/calibrate.py`` with its thresholds, by one rule on
-articles and short items at once. It is one rule for the dense and hybrid backends alike;
-the lexical backend has no dense evidence.
-
-Whatever the backend, two articles whose leads name different days for their event are
-discounted by the gap: ``1 / (1 + DAY_GAP_PENALTY * gap_days)``. Two meetings of the same
-people on consecutive days are two stories; articles with no known day are not discounted.
-When a day is only the publication date (``stated`` false), it says much less: outlets cover
-one event over days (time zones, follow-ups, a wire item translated the next week), so the
-gap counts only past ``PUBLICATION_SLACK_DAYS`` and gently (``PUBLICATION_GAP_PENALTY`` a
-day), enough to keep apart the same subject months apart. Measured on short items in 44
-languages (docs/evaluation.md, "One scale"): a stated-day penalty on publication dates cut
-the grouped story pairs by two thirds.
+The rules that read the corpus or the pair beyond its two vectors (per-language centring, the
+lift of short texts, the day discount) are in :mod:`dedup.represent.scale`.
 """
 
 from __future__ import annotations
@@ -70,16 +44,10 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from dedup.represent.lexical import LexicalVectors
+from dedup.represent.scale import day_factor, shortness
 
 Array = np.ndarray
 
-DAY_GAP_PENALTY = 2.0
-PUBLICATION_SLACK_DAYS = 5
-PUBLICATION_GAP_PENALTY = 0.1
-DAYS_IN_YEAR = 366
-CENTRING_PRIOR = 10.0
-# Pairs of texts both shorter than this get their dense evidence lifted (short_lift).
-SHORT_CHARS = 400
 # Pairs scored at once by ``Representations.pairs``: the rows it gathers (two per pair, up to
 # 1.5 KB each for 384-dimensional vectors) stay within about 100 MB however many pairs.
 PAIR_SLICE = 1 << 15
@@ -196,9 +164,10 @@ class Fusion:
     ``alone``: a linear model of the dense evidence alone, fitted on the pairs across
     languages; there the fused sum is the larger of it and ``cross``. Across languages, and
     above all across scripts, names and words meet only where transliteration agrees, so
-    their absence says little: fitted together with them, the model's cosine would count for
-    less wherever they are missing (short items in two scripts: one story, no shared word).
-    With the larger of the two, shared names can only add to what the model sees."""
+    their absence says little: fitted together with them, the model's cosine counts for less
+    wherever they are missing (short items in two scripts: one story, no shared word). With
+    the larger of the two, shared names can only add to what the model sees. (Kept to pairs
+    across scripts, it cost the dev pairs more than it saved: docs/evaluation.md.)"""
 
     same: Linear
     cross: Linear
@@ -236,22 +205,6 @@ def _linear_value(model: Linear, features: Mapping[str, float]) -> float:
     return model.intercept + sum(model.contributions(features).values())
 
 
-def centre_by_language(vectors: Array, langs: Array, prior: Array | None = None) -> Array:
-    """Subtract each language's mean vector, shrunk towards ``prior`` (the model's mean over
-    many articles, when its calibration has one; else zero), then L2-normalise the rows."""
-    out = np.array(vectors, dtype=np.float32, copy=True)
-    for code in np.unique(langs):
-        rows = langs == code
-        n = float(rows.sum())
-        mean = vectors[rows].mean(axis=0) * n
-        if prior is not None:
-            mean = mean + prior * CENTRING_PRIOR
-        out[rows] -= mean / (n + CENTRING_PRIOR)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.asarray(out / norms, dtype=np.float32)
-
-
 def _rowwise_dot(m: sp.csr_matrix, i: Array, j: Array) -> Array:
     return np.asarray(m[i].multiply(m[j]).sum(axis=1), dtype=np.float32).ravel()
 
@@ -280,6 +233,10 @@ class Representations:
     # how much more the dense evidence of two short texts counts (see short_lift).
     lengths: Array | None = None
     short_lift: float = 0.0
+    # Per article, how much of its language's mean is the corpus's own rather than the
+    # model's prior (n / (n + CENTRING_PRIOR)): the lift trusts a centred cosine that much.
+    # None: fully.
+    centred_share: Array | None = None
 
     def __post_init__(self) -> None:
         if self.backend in ("dense", "hybrid") and self.dense is None:
@@ -341,7 +298,10 @@ class Representations:
                 else:
                     feats["dense_centred"] = dense_cos(self._centred())
                 if self.short_lift and self.lengths is not None:
-                    lift = 1.0 + self.short_lift * shortness(pair_max(self.lengths))
+                    short = shortness(pair_max(self.lengths))
+                    if self.centred_share is not None:
+                        short = short * -pair_max(-self.centred_share)  # the smaller share
+                    lift = 1.0 + self.short_lift * short
                     feats["dense_centred"] = np.minimum(feats["dense_centred"] * lift, 1.0)
         return add_derived(feats, wanted)
 
@@ -466,6 +426,7 @@ class Representations:
             lexical=lexical,
             stated=take(self.stated),
             lengths=take(self.lengths),
+            centred_share=take(self.centred_share),
         )
 
     def matrix(self, idx: Sequence[int] | Array) -> Array:
@@ -475,35 +436,3 @@ class Representations:
         m = (m + m.T) / 2
         np.fill_diagonal(m, 1.0)
         return np.asarray(m, dtype=np.float32)
-
-
-def shortness(chars: Array) -> Array:
-    """How short a pair is, from the characters of its longer text: 1 for empty texts, 0 from
-    ``SHORT_CHARS`` on, linear between."""
-    return np.clip(1.0 - np.asarray(chars, dtype=np.float32) / SHORT_CHARS, 0.0, 1.0)
-
-
-def day_factor(a: Array, b: Array, stated: Array | bool = True) -> Array:
-    """Where both days are known, ``1 / (1 + DAY_GAP_PENALTY * gap)`` when both are ``stated``
-    in the articles, else ``1 / (1 + PUBLICATION_GAP_PENALTY * max(gap -
-    PUBLICATION_SLACK_DAYS, 0))``; 1 where a day is unknown."""
-    if not ((a > 0).any() and (b > 0).any()):  # no pair has both days: skip the n x m work
-        return np.broadcast_to(np.float32(1.0), np.broadcast_shapes(np.shape(a), np.shape(b)))
-    gap = np.abs(a - b)
-    gap = np.minimum(gap, DAYS_IN_YEAR - gap)  # December 31 and January 1 are one day apart
-    published = PUBLICATION_GAP_PENALTY * np.maximum(gap - PUBLICATION_SLACK_DAYS, 0)
-    penalty = np.where(stated, DAY_GAP_PENALTY * gap, published)
-    known = (a > 0) & (b > 0)
-    return np.where(known, 1.0 / (1.0 + penalty), 1.0).astype(np.float32)
-
-
-def article_lengths(articles: Sequence[Any]) -> Array:
-    """The characters of each article's title and text: what :func:`shortness` reads."""
-    return np.array([len(a.title) + len(a.text) for a in articles], dtype=np.int32)
-
-
-def language_codes(langs: Sequence[str | None]) -> Array:
-    """Small ints for language tags (sorted, so the same corpus gives the same codes)."""
-    names = sorted({lang for lang in langs if lang})
-    code = {name: k for k, name in enumerate(names)}
-    return np.array([code[lang] if lang else -1 for lang in langs], dtype=np.int32)

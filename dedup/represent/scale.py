@@ -1,0 +1,129 @@
+"""The scale a similarity is read on, whatever the corpus: the rules that look beyond a pair's
+two vectors (per-language centring, the lift of short texts, the day discount).
+:mod:`dedup.represent.similarity` applies them; the numbers they take per model (its means,
+its lift) are in its calibration table.
+
+Per-language centring: multilingual models place articles of one language near each other,
+whatever their story. Subtracting each language's mean vector removes that shared direction.
+The mean is shrunk for a language with ``n`` articles, ``(n x mean + CENTRING_PRIOR x prior)
+/ (n + CENTRING_PRIOR)``, so that on a tiny corpus (a language with one or two articles) an
+article is not subtracted from itself. The prior is the model's own mean for texts of the
+article's length when its calibration has one (its mean over the dev articles, moved towards
+its mean over the same cut to their first sentence as the article is short:
+:func:`length_prior`; multilingual-e5-small's cosines between any two news articles sit near
+0.76: without a prior, six unrelated English articles were one story), else zero.
+
+Short texts: a model's cosine between two one-sentence items of one story sits lower than
+between two articles of it, since there is less to agree on (the dev pairs cut to their first
+sentence: same-story pairs at a median centred cosine of 0.39-0.42 against 0.47-0.60 whole),
+so the dense evidence of a pair counts ``1 + short_lift x shortness`` times (at most 1), where
+``shortness`` falls from 1 for two empty texts to 0 when the longer of the two has
+``SHORT_CHARS`` characters: both must be short (a headline beside an article is not lifted,
+and the few short texts among the dev articles barely move), and the lift trusts a centred
+cosine as far as the means it was centred by are the corpus's own (:func:`centred_share`: in a
+handful of short items, where centring leans on the prior, it barely lifts). ``short_lift``
+is the model's (its calibration table), chosen by ``bench/calibrate.py`` with its thresholds,
+by one rule on articles and short items at once. It is one rule for the dense and hybrid
+backends alike; the lexical backend has no dense evidence.
+
+Whatever the backend, two articles whose leads name different days for their event are
+discounted by the gap: ``1 / (1 + DAY_GAP_PENALTY * gap_days)``. Two meetings of the same
+people on consecutive days are two stories; articles with no known day are not discounted.
+When a day is only the publication date (``stated`` false), it says much less: outlets cover
+one event over days (time zones, follow-ups, a wire item translated the next week), so the
+gap counts only past ``PUBLICATION_SLACK_DAYS`` and gently (``PUBLICATION_GAP_PENALTY`` a
+day), enough to keep apart the same subject months apart. Measured on short items in 44
+languages (docs/evaluation.md, "One scale"): a stated-day penalty on publication dates cut
+the grouped story pairs by two thirds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+
+DAY_GAP_PENALTY = 2.0
+PUBLICATION_SLACK_DAYS = 5
+PUBLICATION_GAP_PENALTY = 0.1
+DAYS_IN_YEAR = 366
+CENTRING_PRIOR = 10.0
+# Pairs of texts both shorter than this get their dense evidence lifted (short_lift).
+SHORT_CHARS = 400
+
+
+def centre_by_language(vectors: Array, langs: Array, prior: Array | None = None) -> Array:
+    """Subtract each language's mean vector, shrunk towards ``prior`` (the model's mean over
+    many texts, when its calibration has one; else zero), then L2-normalise the rows.
+    ``prior`` is one vector, or one per article (the model's mean for texts of its length:
+    see :func:`length_prior`), averaged over each language's articles."""
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    for code in np.unique(langs):
+        rows = langs == code
+        n = float(rows.sum())
+        mean = vectors[rows].mean(axis=0) * n
+        if prior is not None:
+            mean = mean + (prior[rows].mean(axis=0) if prior.ndim == 2 else prior) * CENTRING_PRIOR
+        out[rows] -= mean / (n + CENTRING_PRIOR)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(out / norms, dtype=np.float32)
+
+
+def centred_share(langs: Array) -> Array:
+    """Per article, ``n / (n + CENTRING_PRIOR)`` for the ``n`` articles of its language (0 for
+    an unknown language): how much of the mean it is centred by is the corpus's own."""
+    counts = np.bincount(langs[langs >= 0], minlength=1) if (langs >= 0).any() else np.zeros(1)
+    n = np.where(langs >= 0, counts[np.maximum(langs, 0)], 0).astype(np.float32)
+    return np.asarray(n / (n + CENTRING_PRIOR), dtype=np.float32)
+
+
+def length_prior(mean: Array, mean_short: Array | None, lengths: Array) -> Array:
+    """Per article, the model's mean for a text of its length: the mean over articles, moved
+    towards the mean over short texts as the article is short (:func:`shortness`). Short
+    items share a direction of their own (a one-sentence blurb), which the articles' mean
+    does not hold: in a small corpus of short items, unrelated ones then met at cosines of
+    0.4 and more."""
+    if mean_short is None:
+        return mean
+    short = shortness(lengths)[:, None]
+    return np.asarray((1.0 - short) * mean + short * mean_short, dtype=np.float32)
+
+
+def shortness(chars: Array) -> Array:
+    """How short a pair is, from the characters of its longer text: 1 for empty texts, 0 from
+    ``SHORT_CHARS`` on, linear between."""
+    return np.clip(1.0 - np.asarray(chars, dtype=np.float32) / SHORT_CHARS, 0.0, 1.0)
+
+
+def day_factor(a: Array, b: Array, stated: Array | bool = True) -> Array:
+    """Where both days are known, ``1 / (1 + DAY_GAP_PENALTY * gap)`` when both are ``stated``
+    in the articles, else ``1 / (1 + PUBLICATION_GAP_PENALTY * max(gap -
+    PUBLICATION_SLACK_DAYS, 0))``; 1 where a day is unknown."""
+    if not ((a > 0).any() and (b > 0).any()):  # no pair has both days: skip the n x m work
+        return np.broadcast_to(np.float32(1.0), np.broadcast_shapes(np.shape(a), np.shape(b)))
+    gap = np.abs(a - b)
+    gap = np.minimum(gap, DAYS_IN_YEAR - gap)  # December 31 and January 1 are one day apart
+    published = PUBLICATION_GAP_PENALTY * np.maximum(gap - PUBLICATION_SLACK_DAYS, 0)
+    penalty = np.where(stated, DAY_GAP_PENALTY * gap, published)
+    known = (a > 0) & (b > 0)
+    return np.where(known, 1.0 / (1.0 + penalty), 1.0).astype(np.float32)
+
+
+def article_lengths(articles: Sequence[Any]) -> Array:
+    """The characters of each article's title and text: what :func:`shortness` reads."""
+    return np.array([len(a.title) + len(a.text) for a in articles], dtype=np.int32)
+
+
+def language_names(langs: Sequence[str | None]) -> list[str]:
+    """The language tags of :func:`language_codes`, tag ``k`` for code ``k``."""
+    return sorted({lang for lang in langs if lang})
+
+
+def language_codes(langs: Sequence[str | None]) -> Array:
+    """Small ints for language tags (sorted, so the same corpus gives the same codes)."""
+    code = {name: k for k, name in enumerate(language_names(langs))}
+    return np.array([code[lang] if lang else -1 for lang in langs], dtype=np.int32)
