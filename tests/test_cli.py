@@ -64,6 +64,8 @@ def test_the_command_list_is_complete() -> None:
         "evaluate",
         "evaluate pairs",
         "evaluate clusters",
+        "store",
+        "store remove",
     }
 
 

@@ -342,7 +342,11 @@ def test_shuffled_and_split_corpus_gives_identical_json(tmp_path: Path, stories:
     assert stable_json(cluster_json(*split[::-1])) == whole
     doc = json.loads(whole)
     assert doc["summary"]["articles"] == len(records)
-    assert doc["summary"]["cross_language_stories"] >= stories * 9 // 10
+    # Every article in a story told in several languages. (Stories of the same people, place
+    # and week may be one: publication dates a few days apart no longer keep them apart.)
+    crossing = [s for s in doc["stories"] if len(s["languages"]) > 1]
+    assert sum(len(s["members"]) for s in crossing) == len(records)
+    assert len(crossing) >= stories // 3
 
 
 # --- item 4: faults ------------------------------------------------------------------------
