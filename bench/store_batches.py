@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store_replay import scores  # noqa: E402
+from store_replay import scores
 
-from dedup import Settings, Store, add_to_store, evaluate  # noqa: E402
-from dedup.pipeline import cluster_articles, labels_for  # noqa: E402
-from dedup.read import read_corpus  # noqa: E402
+from dedup import Settings, Store, add_to_store, evaluate
+from dedup.pipeline import cluster_articles, labels_for
+from dedup.read import read_corpus
 
 
 def main() -> None:
