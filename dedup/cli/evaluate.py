@@ -29,20 +29,16 @@ from dedup.cli.options import (
 )
 from dedup.cli.shell import (
     Command,
-    OneLineErrors,
-    help_without_a_command,
+    command_group,
     print_json,
     setup_logging,
     write_stdout,
 )
 
-evaluate_app = typer.Typer(
-    cls=OneLineErrors,
-    rich_markup_mode=None,
-    help="Measure story detection on labelled data, and see which threshold suits it.",
-    epilog="Example: dedup evaluate pairs pairs.jsonl --sweep --plot sweep.png",
+evaluate_app = command_group(
+    "Measure story detection on labelled data, and see which threshold suits it.",
+    "dedup evaluate pairs pairs.jsonl --sweep --plot sweep.png",
 )
-evaluate_app.callback(invoke_without_command=True)(help_without_a_command)
 
 
 def _eval_warnings(warnings: Sequence[str], quiet: int) -> None:

@@ -247,6 +247,16 @@ def help_without_a_command(ctx: typer.Context) -> None:
         write_stdout(ctx.get_help())
 
 
+def command_group(help: str, example: str) -> typer.Typer:
+    """A group of commands under ``dedup`` (``evaluate``, ``store``): one-line errors, plain
+    help ending in ``example``, and its help when called with no command."""
+    group = typer.Typer(
+        cls=OneLineErrors, rich_markup_mode=None, help=help, epilog=f"Example: {example}"
+    )
+    group.callback(invoke_without_command=True)(help_without_a_command)
+    return group
+
+
 def print_json(doc: object) -> None:
     """A JSON document on standard output, as the commands print them."""
     write_stdout(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False))

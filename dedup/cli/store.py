@@ -7,15 +7,12 @@ from typing import Annotated
 import typer
 
 from dedup.cli.options import QuietOpt, StoreOpt, VerboseOpt
-from dedup.cli.shell import Command, OneLineErrors, help_without_a_command, setup_logging
+from dedup.cli.shell import Command, command_group, setup_logging
 
-store_app = typer.Typer(
-    cls=OneLineErrors,
-    rich_markup_mode=None,
-    help="Look after a story store.",
-    epilog="Example: dedup store remove --store stories.db sha256:4be1c2d07a1f9e3c5b6d8a20",
+store_app = command_group(
+    "Look after a story store.",
+    "dedup store remove --store stories.db sha256:4be1c2d07a1f9e3c5b6d8a20",
 )
-store_app.callback(invoke_without_command=True)(help_without_a_command)
 
 
 @store_app.command(
