@@ -76,7 +76,7 @@ def centre_by_language(vectors: Array, langs: Array, prior: Array | None = None)
 def centred_share(langs: Array) -> Array:
     """Per article, ``n / (n + CENTRING_PRIOR)`` for the ``n`` articles of its language (0 for
     an unknown language): how much of the mean it is centred by is the corpus's own."""
-    counts = np.bincount(langs[langs >= 0], minlength=1) if (langs >= 0).any() else np.zeros(1)
+    counts = np.bincount(langs[langs >= 0], minlength=1)
     n = np.where(langs >= 0, counts[np.maximum(langs, 0)], 0).astype(np.float32)
     return np.asarray(n / (n + CENTRING_PRIOR), dtype=np.float32)
 

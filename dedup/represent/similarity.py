@@ -180,13 +180,12 @@ class Fusion:
         alone = frozenset() if self.alone is None else frozenset(self.alone.weights)
         return frozenset(self.same.weights) | frozenset(self.cross.weights) | alone
 
-    def cross_model(self, features: Mapping[str, float]) -> Linear:
-        """The linear model that scores one pair across languages: ``alone`` where it says
-        more than ``cross``."""
+    def cross_model(self, features: Mapping[str, Array]) -> Linear:
+        """The linear model that scores one pair (``features`` of length 1) across languages:
+        ``alone`` where it says more than ``cross``, as :meth:`fused` takes the larger."""
         if self.alone is None:
             return self.cross
-        alone = _linear_value(self.alone, features)
-        return self.alone if alone > _linear_value(self.cross, features) else self.cross
+        return self.alone if self.alone(features)[0] > self.cross(features)[0] else self.cross
 
     def fused(self, features: Mapping[str, Array], same_lang: Array) -> Array:
         """The linear sum clipped to [0, 1], before the curve."""
@@ -199,10 +198,6 @@ class Fusion:
     def __call__(self, features: Mapping[str, Array], same_lang: Array) -> Array:
         fused = self.fused(features, same_lang)
         return fused if self.curve is None else self.curve(fused)
-
-
-def _linear_value(model: Linear, features: Mapping[str, float]) -> float:
-    return model.intercept + sum(model.contributions(features).values())
 
 
 def _rowwise_dot(m: sp.csr_matrix, i: Array, j: Array) -> Array:
@@ -398,9 +393,8 @@ class Representations:
         if fusion is None:
             value = float(feats["dense_centred"][0])
             return {"dense_centred": value}, value, value
-        values = {k: float(v[0]) for k, v in feats.items()}
-        linear = fusion.same if bool(feats["same_lang"][0]) else fusion.cross_model(values)
-        parts = linear.contributions(values)
+        linear = fusion.same if bool(feats["same_lang"][0]) else fusion.cross_model(feats)
+        parts = linear.contributions({k: float(v[0]) for k, v in feats.items()})
         parts = {"intercept": linear.intercept, **parts}
         same_lang = feats["same_lang"]
         return parts, float(fusion.fused(feats, same_lang)[0]), float(fusion(feats, same_lang)[0])
