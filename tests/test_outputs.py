@@ -47,6 +47,15 @@ def _dedup(*args: str, **popen: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _page_to(
+    corpus: Path, target: Path, *more: str, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """`dedup cluster CORPUS --backend lexical --html TARGET -q`, and ``more`` options."""
+    return _dedup(
+        "cluster", str(corpus), "--backend", "lexical", "--html", str(target), *more, "-q", **popen
+    )
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "in"
@@ -203,16 +212,7 @@ def test_a_fifo_is_written_through_and_never_read(corpus: Path, tmp_path: Path) 
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()  # reads until the run closes its end
-    result = _dedup(
-        "cluster",
-        str(corpus),
-        "--backend",
-        "lexical",
-        "--html",
-        str(fifo),
-        "-q",
-        capture_output=True,
-    )
+    result = _page_to(corpus, fifo, capture_output=True)
     reader.join(timeout=30)
     assert result.returncode == 0, result.stderr
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -226,33 +226,13 @@ def test_a_link_to_standard_output_is_written_through_it(corpus: Path, tmp_path:
         pytest.skip("no /proc/self/fd here")
     link = tmp_path / "stdout"
     link.symlink_to("/proc/self/fd/1")
-    piped = _dedup(
-        "cluster",
-        str(corpus),
-        "--backend",
-        "lexical",
-        "--html",
-        str(link),
-        "-q",
-        capture_output=True,
-    )
+    piped = _page_to(corpus, link, capture_output=True)
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout.startswith("<!doctype html>")
     assert "Election in France" in piped.stdout.split("</html>")[-1]  # the table follows
     page = tmp_path / "page.html"
     with open(page, "wb") as handle:
-        redirected = _dedup(
-            "cluster",
-            str(corpus),
-            "--backend",
-            "lexical",
-            "--html",
-            str(link),
-            "--json",
-            "-q",
-            stdout=handle,
-            stderr=subprocess.PIPE,
-        )
+        redirected = _page_to(corpus, link, "--json", stdout=handle, stderr=subprocess.PIPE)
     assert redirected.returncode == 0, redirected.stderr
     assert os.readlink(link) == "/proc/self/fd/1"
     html, _, rest = page.read_text("utf-8").partition("</html>\n")
