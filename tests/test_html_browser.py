@@ -411,3 +411,141 @@ def test_the_html_timeline_counts_text_dates_only_when_trusted(
             "Read from the text (dateline), not a published date"
         )
         opened.check_clean()
+
+
+def _related_report() -> Report:
+    """Two related stories, S1 (a1, a2, a3) and S2 (b1, b2), and a story apart, S3."""
+
+    def story(sid: str, ids: list[str]) -> Story:
+        members = tuple(
+            Member(Article(id=i, title=f"Title {i}", text="x", source="s", lang="en"), 1.0 - k / 10)
+            for k, i in enumerate(ids)
+        )
+        return Story(sid, members, 0.5, 0.6)
+
+    stories = (story("S1", ["a1", "a2", "a3"]), story("S2", ["b1", "b2"]), story("S3", ["c1"]))
+    run = RunInfo("0.1.0", "lexical", None, 0.1, 0.05, ("x",))
+    return Report(stories, (Related("S1", "S2", 0.3),), (), run)
+
+
+def _open_card(page: Page, sid: str, size: int) -> Any:
+    card = page.locator(f"article[data-story='{sid}']")
+    if not card.locator("details").evaluate("d => d.open"):
+        card.locator("summary").click()
+    expect(card.locator(".member")).to_have_count(size)
+    return card
+
+
+def _mark_out(page: Page, sid: str, article: str) -> None:
+    page.locator(
+        f"article[data-story='{sid}'] button[aria-label='Not in story {sid}: {article}']"
+    ).click()
+
+
+def _mark_same(page: Page, sid: str, other: str) -> None:
+    label = f"Same story: {sid} and {other}"
+    page.locator(f"article[data-story='{sid}'] button[aria-label='{label}']").click()
+
+
+def _download(page: Page) -> list[dict[str, Any]]:
+    with page.expect_download() as info:
+        page.locator("#judge-download").click()
+    download = info.value
+    assert download.suggested_filename == "judgements.jsonl"
+    text = Path(download.path()).read_text("utf-8")
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_the_reader_marks_judgements_and_downloads_them(tmp_path: Path, open_page: Opener) -> None:
+    path = tmp_path / "judge.html"
+    path.write_text(to_html(_related_report()), "utf-8")
+    opened = open_page(path)
+    page = opened.page
+    bar, count = page.locator("#judge-bar"), page.locator("#judge-count")
+    assert bar.is_hidden()  # nothing marked yet
+    s1 = _open_card(page, "S1", 3)
+    _mark_out(page, "S1", "a2")
+    expect(count).to_have_text("1 judgement")
+    assert s1.locator(".member.out .m-title").all_inner_texts() == ["Title a2"]
+    _mark_same(page, "S1", "S2")
+    expect(count).to_have_text("2 judgements")
+    # Undo: clicking a mark again takes it back.
+    _mark_out(page, "S1", "a3")
+    expect(count).to_have_text("3 judgements")
+    _mark_out(page, "S1", "a3")
+    expect(count).to_have_text("2 judgements")
+    assert s1.locator(".member.out").count() == 1
+    # The pair is one judgement from either side: S2's button shows it, and undoes it.
+    s2 = _open_card(page, "S2", 2)
+    same = s2.locator("button[aria-label='Same story: S2 and S1']")
+    expect(same).to_have_attribute("aria-pressed", "true")
+    same.click()
+    expect(count).to_have_text("1 judgement")
+    expect(s1.locator("button[aria-label='Same story: S1 and S2']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    same.click()
+    expect(count).to_have_text("2 judgements")
+    assert _download(page) == [
+        {"verdict": "not_in_story", "article": "a2", "story": "S1", "with": ["a1", "a3"]},
+        {
+            "verdict": "same_story",
+            "stories": ["S1", "S2"],
+            "articles": [["a1", "a2", "a3"], ["b1", "b2"]],
+        },
+    ]
+    # The download is a blob made by the page: the file stays its one request.
+    opened.check_clean()
+
+
+def test_judgements_survive_a_reload(tmp_path: Path, open_page: Opener) -> None:
+    path = tmp_path / "judge.html"
+    path.write_text(to_html(_related_report()), "utf-8")
+    opened = open_page(path)
+    page = opened.page
+    _open_card(page, "S1", 3)
+    _mark_out(page, "S1", "a1")
+    _mark_same(page, "S1", "S2")
+    expect(page.locator("#judge-count")).to_have_text("2 judgements")
+    page.reload()  # the file is asked for again: the one request, twice
+    page.wait_for_selector("html[data-charts='1']")
+    expect(page.locator("#judge-count")).to_have_text("2 judgements")
+    s1 = _open_card(page, "S1", 3)
+    titles = s1.locator(".member.out .m-title").all_inner_texts()
+    assert [t.removesuffix("centre").strip() for t in titles] == ["Title a1"]
+    expect(s1.locator("button.judge[aria-pressed='true']")).to_have_count(2)
+    assert [v["verdict"] for v in _download(page)] == ["not_in_story", "same_story"]
+    # Another report (other stories) does not see this one's marks.
+    other = tmp_path / "other.html"
+    report = _related_report()
+    other.write_text(to_html(Report(report.stories[:2], report.related, (), report.run)), "utf-8")
+    page.goto(other.resolve().as_uri())
+    page.wait_for_selector("html[data-charts='1']")
+    assert page.locator("#judge-bar").is_hidden()
+    opened.requests = [opened.url]
+    opened.check_clean()
+
+
+def test_judgements_work_without_storage(tmp_path: Path, open_page: Opener) -> None:
+    path = tmp_path / "judge.html"
+    path.write_text(to_html(_related_report()), "utf-8")
+    opened = open_page(path)
+    page = opened.page
+    # Storage that refuses every use, as a file: page with storage turned off.
+    page.add_init_script(
+        "Object.defineProperty(window, 'localStorage', {get() {"
+        " throw new DOMException('denied', 'SecurityError'); }});"
+    )
+    page.reload()
+    page.wait_for_selector("html[data-charts='1']")
+    denied = "() => { try { return typeof localStorage; } catch (e) { return e.name; } }"
+    assert page.evaluate(denied) == "SecurityError"
+    _open_card(page, "S1", 3)
+    _mark_out(page, "S1", "a3")
+    expect(page.locator("#judge-count")).to_have_text("1 judgement")
+    assert _download(page) == [
+        {"verdict": "not_in_story", "article": "a3", "story": "S1", "with": ["a1", "a2"]}
+    ]
+    opened.requests = [opened.url]
+    opened.check_clean()
