@@ -28,15 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.stats import pearsonr
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,83 +42,16 @@ from dedup.config import Settings
 from dedup.report.outputs import write_text_atomic
 from dedup.represent import calibration
 from dedup.represent.bundled import BUNDLED_MODEL
-from dedup.represent.similarity import FEATURES, Curve, add_derived
+from dedup.represent.similarity import FEATURES, add_derived
+from dedup.tune import fit
+from dedup.tune.fit import FOLDS, SEED, pearson_by_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "semeval2022_pairs_dev.jsonl"
 OUT = ROOT / "dedup" / "data" / "calibration.json"
 DENSE = ("dense", "dense_centred")
-ALPHAS = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-FOLDS = 5
-SEED = 0
-PARTS = ("same", "cross")
-# Across languages, the dense evidence alone (Fusion.alone), fitted on the same pairs as "cross".
-ALONE = ("dense_centred",)
-# Lower and upper bounds of the logistic's (a, b, steepness, centre).
-CURVE_BOUNDS = ([-1.0, 0.0, 0.1, -1.0], [1.0, 2.0, 100.0, 2.0])
 
 Array = np.ndarray
-
-
-def _ridge(x: Array, y: Array, alpha: float) -> Ridge:
-    return Ridge(alpha=alpha, positive=True).fit(x, y)
-
-
-def fit(x: Array, y: Array) -> tuple[Ridge, float]:
-    """A non-negative ridge, its penalty the one with the least inner-CV squared error."""
-    folds = list(KFold(FOLDS, shuffle=True, random_state=SEED).split(x))
-
-    def error(alpha: float) -> float:
-        return float(
-            np.mean(
-                [np.mean((_ridge(x[a], y[a], alpha).predict(x[b]) - y[b]) ** 2) for a, b in folds]
-            )
-        )
-
-    alpha = min(ALPHAS, key=error)
-    return _ridge(x, y, alpha), alpha
-
-
-def fused(models: Mapping[str, Ridge], xs: Mapping[str, Array], same: Array) -> Array:
-    """The linear models' sum, each pair by its own, clipped to [0, 1]: across languages the
-    larger of the cross model and the dense one alone, where there is one (Fusion.alone)."""
-    cross = models["cross"].predict(xs["cross"])
-    if "alone" in models:
-        cross = np.maximum(cross, models["alone"].predict(xs["alone"]))
-    return np.clip(np.where(same, models["same"].predict(xs["same"]), cross), 0.0, 1.0)
-
-
-def fit_curve(x: Array, y: Array) -> Curve:
-    """The logistic ``a + (b - a) * sigmoid(k * (x - c))`` nearest ``y`` (least squares), kept
-    as the :class:`Curve` of steepness ``k`` and centre ``c`` through (0, 0) and (1, 1): an
-    affine map of it, so Pearson's r is the same but for the day discount."""
-
-    def residual(p: Array) -> Array:
-        return np.asarray(p[0] + (p[1] - p[0]) / (1.0 + np.exp(-p[2] * (x - p[3]))) - y)
-
-    found = least_squares(residual, x0=[0.0, 1.0, 5.0, 0.5], bounds=CURVE_BOUNDS).x
-    return Curve(round(float(found[2]), 6), round(float(found[3]), 6))
-
-
-def predict(
-    models: Mapping[str, Ridge],
-    curve: Curve | None,
-    xs: Mapping[str, Array],
-    same: Array,
-    day: Array,
-) -> Array:
-    """What dedup computes from the fitted models: fused, clipped, on the curve, discounted
-    by the day gap."""
-    x = fused(models, xs, same)
-    return (x if curve is None else curve(x)) * day
-
-
-def pearson_by_pair(pred: Array, y: Array, keys: Array) -> dict[str, float]:
-    out = {"all": round(float(pearsonr(pred, y)[0]), 4)}
-    for key in sorted(set(keys.tolist())):
-        rows = keys == key
-        out[key] = round(float(pearsonr(pred[rows], y[rows])[0]), 4)
-    return out
 
 
 def load_features(model: str, cache: Path | None) -> tuple[dict[str, Array], Array, Array]:
@@ -185,52 +113,19 @@ def main() -> None:
     if args.with_mean:
         store_mean(args.model, args.out)
     feats, target, keys = load_features(args.model, args.cache)
-    same = feats["same_lang"].astype(bool)
     day = feats["day_factor"]
 
     backends: dict[str, Any] = {}
-    for backend, parts in FEATURES.items():
-        names = dict(parts)
-        if "dense_centred" in parts["cross"]:  # a model runs: its cosine alone across languages
-            names["alone"] = ALONE
-        fitted_parts = tuple(names)
-        xs = {
-            part: np.stack([feats[n] for n in names[part]], axis=1).astype(np.float64)
-            for part in fitted_parts
-        }
-        rows = {"same": same, "cross": ~same, "alone": ~same}
-        cv_pred = np.zeros(len(target))
-        cv_straight = np.zeros(len(target))  # the same without the curve, for comparison
-        for train, test in KFold(FOLDS, shuffle=True, random_state=SEED).split(target):
-            models = {}
-            for part in fitted_parts:
-                tr = train[rows[part][train]]
-                models[part] = fit(xs[part][tr], target[tr])[0]
-            xs_train = {p: xs[p][train] for p in fitted_parts}
-            curve = fit_curve(fused(models, xs_train, same[train]), target[train])
-            xs_test = {p: xs[p][test] for p in fitted_parts}
-            cv_pred[test] = predict(models, curve, xs_test, same[test], day[test])
-            cv_straight[test] = predict(models, None, xs_test, same[test], day[test])
-        fitted = {}
-        spec: dict[str, Any] = {}
-        for part in fitted_parts:
-            model, alpha = fit(xs[part][rows[part]], target[rows[part]])
-            fitted[part] = model
-            spec[part] = {
-                "intercept": round(float(model.intercept_), 6),
-                "weights": {
-                    n: round(float(w), 6)
-                    for n, w in zip(names[part], model.coef_, strict=True)
-                    if w > 0
-                },
-                "alpha": alpha,
-                "pairs": int(rows[part].sum()),
-            }
-        curve = fit_curve(fused(fitted, xs, same), target)
-        spec["curve"] = {"steepness": curve.steepness, "centre": curve.centre}
+    folds = fit.folds_of(len(target))
+    everything = np.ones(len(target), dtype=bool)
+    for backend in FEATURES:
+        cv_pred = fit.cross_validated(backend, feats, target, folds)
+        cv_straight = fit.cross_validated(backend, feats, target, folds, curve=False)
+        fitted = fit.Fitted(backend, feats, target, everything)
+        spec = fitted.spec()
         spec["cv_pearson"] = pearson_by_pair(cv_pred, target, keys)
         spec["cv_pearson_without_curve"] = pearson_by_pair(cv_straight, target, keys)
-        spec["fit_pearson"] = pearson_by_pair(predict(fitted, curve, xs, same, day), target, keys)
+        spec["fit_pearson"] = pearson_by_pair(fitted.predict(feats), target, keys)
         backends[backend] = spec
         print(backend, "cv", json.dumps(spec["cv_pearson"]), flush=True)
     dense = {name: pearson_by_pair(feats[name] * day, target, keys) for name in DENSE}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,17 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dev_stories import PAIRS
 
 from dedup.evaluate import Pair, load_pairs
-
-# A sentence ends at the dev texts' headline break (two spaces) or at a full stop, question or
-# exclamation mark (Latin or CJK) followed by a space or the end.
-_FIRST = re.compile(r"(.+?)(  |[.!?\u3002\uff01\uff1f](\s|$))", re.DOTALL)
-
-
-def first_sentence(title: str, text: str) -> str:
-    """The first sentence of a pair's text (its headline, where it starts with one)."""
-    whole = (f"{title}  {text}" if title else text).strip()
-    found = _FIRST.match(whole)
-    return (found.group(0) if found else whole).strip()
+from dedup.tune.examples import first_sentence
 
 
 def cut_pairs(pairs: Sequence[Pair]) -> list[Pair]:

@@ -45,6 +45,8 @@ STAGES: dict[str, str] = {
     "sweep": "sweep",
     "write": "write",
     "store": "store",
+    "tune": "tune",
+    "calibrate": "calibrate",
 }
 
 #: What a stage's work calls as it goes: ``advance(n)`` when ``n`` more items are done.

@@ -28,6 +28,7 @@ ORDER: dict[str, float] = {
     "pipeline": 9,
     "stream": 9,
     "evaluate": 10,
+    "tune": 10.5,
     "cli": 11,
     "__main__": 12,
 }

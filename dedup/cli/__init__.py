@@ -42,6 +42,7 @@ from dedup.cli.shell import (
 )
 from dedup.cli.store import store_app
 from dedup.cli.targets import check_file_output, outputs, store_files
+from dedup.cli.tune import tune_cmd
 from dedup.version import __version__
 
 if TYPE_CHECKING:
@@ -316,6 +317,11 @@ app.command(
     cls=Command,
     epilog="Example: dedup distill --out static-e5/  &&  dedup cluster samples/ -m static-e5/",
 )(distill_cmd)
+app.command(
+    "tune",
+    cls=Command,
+    epilog="Example: dedup tune pairs.csv --out tuned/  &&  dedup cluster feed/ -m tuned/",
+)(tune_cmd)
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(store_app, name="store")
 

@@ -44,7 +44,7 @@ def _missing(present: Iterable[str], required: Sequence[tuple[str, ...]]) -> lis
     return [names[0] for names in required if not have.intersection(names)]
 
 
-def _read_records(
+def read_records(
     path: Path, what: str, required: Sequence[tuple[str, ...]]
 ) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """``(where, record)`` for every record of a CSV or JSONL file; ``where`` is ``path:line``.
@@ -122,7 +122,7 @@ def load_pairs(path: Path) -> list[Pair]:
     path = Path(path)
     pairs: list[Pair] = []
     seen: set[str] = set()
-    for where, record in _read_records(path, "pairs", PAIR_REQUIRED):
+    for where, record in read_records(path, "pairs", PAIR_REQUIRED):
         pair_id = _field(where, record, "pair_id" if "pair_id" in record else "id", ids=True)
         pair_id = pair_id.strip()
         if not pair_id:
@@ -192,7 +192,7 @@ def load_labels(path: Path) -> dict[str, str]:
                 raise InputError(f"{path}: the story of {article!r} must be a string")
             add(str(path), article, story)
     else:
-        for where, record in _read_records(path, "labels", LABEL_REQUIRED):
+        for where, record in read_records(path, "labels", LABEL_REQUIRED):
             add(
                 where,
                 _field(where, record, "id", ids=True),

@@ -91,6 +91,28 @@ def represent_pairs(
 ) -> PairRepresentations:
     """Read the pairs' articles as ``dedup cluster`` would: clean, then represent.
     ``progress`` is told of each stage as it goes (see :mod:`dedup.progress`)."""
+    stages = Stages(progress)
+    cleaned, ends = clean_pairs(pairs, stages)
+    row = {a.id: k for k, a in enumerate(cleaned)}
+    represented = represent(cleaned, settings, encoder=encoder, stages=stages)
+    reps, model, warnings = represented.reps, represented.model, list(represented.warnings)
+    usable = np.array([a in row and b in row for a, b in ends], dtype=bool)
+    i = np.array([row[a] for (a, _), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
+    j = np.array([row[b] for (_, b), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
+    lost = [pair.id for pair, ok in zip(pairs, usable, strict=True) if not ok]
+    if lost:
+        shown = ", ".join(lost[:5]) + (", ..." if len(lost) > 5 else "")
+        warnings.append(
+            f"{len(lost)} pairs left out: an article had no usable text after cleaning ({shown})"
+        )
+    return PairRepresentations(reps, i, j, usable, model, tuple(warnings))
+
+
+def clean_pairs(
+    pairs: Sequence[Pair], stages: Stages | None = None
+) -> tuple[list[Article], list[tuple[str, str]]]:
+    """The pairs' distinct articles, cleaned as ``dedup cluster`` cleans (one that has no
+    usable text left out), and the ids of each pair's two articles."""
     # One article per distinct text: articles recur across pairs, and a repeat would count
     # twice in the corpus statistics (IDF) that `dedup cluster` would count once.
     articles: dict[tuple[str, str, str | None], Article] = {}
@@ -113,24 +135,12 @@ def represent_pairs(
                 )
             ids.append(articles[key].id)
         ends.append((ids[0], ids[1]))
-    stages = Stages(progress)
+    stages = stages or Stages(None)
     with stages.stage("clean", len(articles)) as step:
         cleaned = clean_corpus(list(articles.values()), keep_all=True, progress=step.advance)
     if not cleaned:
         raise InputError("no pair has an article with usable text")
-    row = {a.id: k for k, a in enumerate(cleaned)}
-    represented = represent(cleaned, settings, encoder=encoder, stages=stages)
-    reps, model, warnings = represented.reps, represented.model, list(represented.warnings)
-    usable = np.array([a in row and b in row for a, b in ends], dtype=bool)
-    i = np.array([row[a] for (a, _), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
-    j = np.array([row[b] for (_, b), ok in zip(ends, usable, strict=True) if ok], dtype=np.int64)
-    lost = [pair.id for pair, ok in zip(pairs, usable, strict=True) if not ok]
-    if lost:
-        shown = ", ".join(lost[:5]) + (", ..." if len(lost) > 5 else "")
-        warnings.append(
-            f"{len(lost)} pairs left out: an article had no usable text after cleaning ({shown})"
-        )
-    return PairRepresentations(reps, i, j, usable, model, tuple(warnings))
+    return cleaned, ends
 
 
 def pair_similarities(

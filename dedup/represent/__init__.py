@@ -15,8 +15,7 @@ from dedup.models import Article
 from dedup.progress import Stages
 from dedup.represent.bundled import BUNDLED_MODEL
 from dedup.represent.cache import SliceEmbedder, cached_vectors, embed_cached
-from dedup.represent.calibration import Calibration, model_key
-from dedup.represent.calibration import for_model as calibration_for
+from dedup.represent.calibration import Calibration, for_directory
 from dedup.represent.days import event_days
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors, lexical_vectors
@@ -118,7 +117,7 @@ def represent(
             lexical = lexical_vectors(articles, progress=step.advance)
     elif backend == "dense":
         lexical = None  # given, but not what the dense backend compares
-    calibration = calibration_for(model_key(directory))
+    calibration = for_directory(directory)
     if model is not None:
         note = calibration.note(model)
         if note:

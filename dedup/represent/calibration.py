@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from dedup.represent import bundled
+from dedup.errors import ModelError
+from dedup.represent import bundled, tuned
 from dedup.represent.distill import DISTILL_NOTE
 from dedup.represent.model_files import local_model_dir
 from dedup.represent.similarity import Curve, Fusion, Linear
@@ -96,8 +97,13 @@ def for_model(key: str | None) -> Calibration:
     doc = _document()
     models = doc["models"]
     own = key in models
-    table = models[key if own else doc["default_model"]]
-    lexical = doc["lexical"]
+    return from_table(models[key if own else doc["default_model"]], own=own)
+
+
+def from_table(table: Mapping[str, Any], *, own: bool = True) -> Calibration:
+    """A model's numbers from its table (``data/calibration.json``'s shape, or the one a tuned
+    model's note holds), with the lexical backend's shipped ones."""
+    lexical = _document()["lexical"]
     return Calibration(
         model=table["name"],
         fusions={
@@ -118,6 +124,21 @@ def for_model(key: str | None) -> Calibration:
         else None,
         short_lift=float(table["dense"].get("short_lift", 0.0)),
     )
+
+
+def for_directory(directory: Path | None) -> Calibration:
+    """The numbers for the model in ``directory``: a tuned model's own table (in its note,
+    see :mod:`dedup.represent.tuned`), else the shipped table of its weights' digest."""
+    made = tuned.note(directory)
+    table = made.get("calibration") if made is not None else None
+    if isinstance(table, Mapping):
+        try:
+            return from_table(table)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"the tuned model {directory} has a broken calibration: {exc}"
+            ) from exc
+    return for_model(model_key(directory))
 
 
 def shipped() -> list[Calibration]:
@@ -206,7 +227,9 @@ __all__ = [
     "default",
     "describe",
     "distill_recipe",
+    "for_directory",
     "for_model",
+    "from_table",
     "fusion_from",
     "key_of",
     "model_key",

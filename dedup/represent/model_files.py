@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from dedup.config import cache_root
 from dedup.errors import ModelError, one_line
 from dedup.represent import bundled
+from dedup.represent.tuned import NOTE as TUNED_NOTE
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -245,6 +246,8 @@ def weights_identity(source: str) -> str:
         for path in sorted(directory.rglob("*")):
             relative = path.relative_to(directory)
             if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+                continue
+            if relative.as_posix() == TUNED_NOTE:  # its calibration does not change a vector
                 continue
             stat = path.stat()  # a hub snapshot's symlinks are followed to their blobs
             digest.update(f"\n{relative.as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}".encode())

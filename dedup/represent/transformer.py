@@ -25,10 +25,11 @@ import numpy as np
 from dedup.config import cache_root
 from dedup.errors import InputError, ModelError, one_line
 from dedup.progress import Advance
-from dedup.represent import bundled
+from dedup.represent import bundled, tuned
 from dedup.represent.encoder import FloatArray, normalise_rows
 from dedup.represent.fingerprint import model_fingerprint
 from dedup.represent.model_files import hub_cache_folder, model_source, source_dir, weights_identity
+from dedup.represent.tuned import merge_adapter
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -163,6 +164,9 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
             source, local_only = str(bundled.model_dir(cache_root())), True
     else:
         source, local_only = model_source(model)
+        note = tuned.note(Path(source)) if local_only else None
+        if note is not None and tuned.is_adapter(Path(source)):
+            return _load_tuned(model, Path(source), note["base"], device, progress)
 
     logger.info("loading model %s on %s%s", source, device, " (local files only)" * local_only)
     try:
@@ -183,6 +187,18 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
     except Exception as exc:
         raise ModelError(f"cannot load model {model}: {one_line(exc)}") from exc
     return st, source
+
+
+def _load_tuned(
+    model: str, directory: Path, base: str, device: str, progress: bool
+) -> tuple[SentenceTransformer, str]:
+    """A model `dedup tune` made: its adapter merged into its base (see :mod:`.tuned`)."""
+    if Path(base).expanduser().resolve() == directory.resolve():
+        raise ModelError(f"cannot load model {model}: its note names itself as its base")
+    st, _ = _load_model(base, device, progress)
+    merge_adapter(st, directory)
+    st.eval()
+    return st, str(directory)
 
 
 def is_static(model: SentenceTransformer) -> bool:
@@ -247,7 +263,11 @@ class SentenceTransformerEncoder:
         if prefix is None:
             # A static model's token vectors were distilled without a prefix: one would only
             # add the same few tokens to every text's mean.
-            prefix = "" if self.static else choose_prefix(model, self.model.prompts)
+            made = tuned.note(self.directory)
+            if made is not None:  # the prefix it was tuned with
+                prefix = str(made.get("prefix", ""))
+            else:
+                prefix = "" if self.static else choose_prefix(model, self.model.prompts)
         self.prefix = prefix
 
         max_tokens = STATIC_MAX_TOKENS if self.static else self.model.max_seq_length

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-from dedup.models import Member, Report, RunInfo, Skipped, Story
+from dedup.models import Article, Member, Report, RunInfo, Skipped, Story
 from dedup.store.schema import article_from_json, load_json, story_name
 from dedup.version import __version__
 
@@ -127,3 +127,18 @@ def report(
     chosen = stories(conn, run=run, changed_only=changed_only, since=since)
     info = run_info(conn, run, inputs=inputs, timings=timings, warnings=warnings)
     return Report(tuple(chosen), (), tuple(skipped), info)
+
+
+def articles_by_id(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Article]:
+    """The stored articles among ``ids``, as they were cleaned (`dedup tune` reads their texts)."""
+    out: dict[str, Article] = {}
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for (cleaned,) in conn.execute(
+            f"SELECT cleaned FROM articles WHERE id IN ({marks})", chunk
+        ):
+            article = article_from_json(cleaned)
+            out[article.id] = article
+    return out

@@ -1,0 +1,107 @@
+"""A tuned model's own numbers, fitted on labelled pairs it was not tuned on.
+
+The fusion is fitted on the held-out pairs' features as ``bench/fit_fusion.py`` fits the
+shipped ones (:mod:`dedup.tune.fit`); the centring priors are the model's mean vector over
+the held-out articles, whole and cut to their first sentence; the short-text lift is the base
+model's. Then each backend's threshold is the one with the best "same story" F1 on the same
+pairs, scored exactly as ``dedup cluster`` scores them with the new fusion in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dedup.config import Settings
+from dedup.evaluate.data import Pair
+from dedup.evaluate.runs import represent_pairs
+from dedup.evaluate.scores import SAME_STORY_MAX
+from dedup.represent.calibration import Calibration
+from dedup.represent.tuned import NOTE
+from dedup.tune.examples import first_sentence, grade_score
+from dedup.tune.fit import Fitted, pearson_by_pair
+from dedup.tune.train import Example
+
+#: The thresholds looked at, as `dedup evaluate --sweep` steps them.
+GRID = np.round(np.arange(0.20, 0.905, 0.01), 2)
+#: A pair at least this similar is "same story" (SemEval's overall <= 1.5).
+SAME = grade_score(SAME_STORY_MAX)
+
+
+def as_pairs(examples: Sequence[Example]) -> list[Pair]:
+    return [
+        Pair(f"held-{k}", e.text1, e.text2, None, None, 4.0 - 3.0 * e.score)
+        for k, e in enumerate(examples)
+    ]
+
+
+def best_threshold(sims: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """The threshold with the best F1 of ``sims >= t`` against ``same``, and that F1."""
+    best = (0.0, float(GRID[0]))
+    for t in GRID:
+        said = sims >= t
+        tp = float((said & same).sum())
+        f1 = 2 * tp / (said.sum() + same.sum()) if said.sum() + same.sum() else 0.0
+        if f1 > best[0] + 1e-12:
+            best = (f1, float(t))
+    return best[1], best[0]
+
+
+def calibrate(
+    directory: Path, held: Sequence[Example], base: Calibration, *, name: str, device: str
+) -> dict[str, Any]:
+    """Fit ``directory``'s table on ``held`` and write it into its note; returns the figures."""
+    pairs = as_pairs(held)
+    settings = Settings(backend="hybrid", model=str(directory), device=device)
+    first = represent_pairs(pairs, settings)
+    target = np.array(
+        [grade_score(p.overall) for p, ok in zip(pairs, first.usable, strict=True) if ok]
+    )
+    feats = {k: np.asarray(v) for k, v in first.reps.features(first.i, first.j).items()}
+    fitted = Fitted("hybrid", feats, target, np.ones(len(target), dtype=bool))
+    cut = [
+        dataclasses.replace(p, text1=first_sentence("", p.text1), text2=first_sentence("", p.text2))
+        for p in pairs
+    ]
+    dense = first.reps.dense
+    short = represent_pairs(cut, dataclasses.replace(settings, backend="dense")).reps.dense
+    assert dense is not None and short is not None
+    table: dict[str, Any] = {
+        "name": name,
+        "dense": {
+            "mean": [round(float(x), 6) for x in dense.mean(axis=0)],
+            "mean_short": [round(float(x), 6) for x in short.mean(axis=0)],
+            "short_lift": base.short_lift,
+            "threshold": base.thresholds["dense"],
+        },
+        "hybrid": {"fusion": fitted.spec(), "threshold": base.thresholds["hybrid"]},
+    }
+    _store(directory, table)
+    again = represent_pairs(pairs, settings)  # the vectors come from the cache
+    same = target >= SAME - 1e-9
+    figures: dict[str, Any] = {"pairs": len(target), "same_story": int(same.sum())}
+    keys = np.array(["all"] * len(target))
+    for backend in ("dense", "hybrid"):
+        sims = again.similarities(backend)[again.usable]
+        figures[backend] = {"pearson": pearson_by_pair(sims, target, keys)["all"]}
+        if same.any() and (~same).any():
+            threshold, f1 = best_threshold(sims, same)
+            table[backend]["threshold"] = threshold
+            figures[backend].update(threshold=threshold, f1=round(f1, 4))
+        else:  # no positive (or no negative) held out: nothing to choose a threshold by
+            figures[backend].update(threshold=table[backend]["threshold"], f1=None)
+    table["held_out"] = figures
+    _store(directory, table)
+    return figures
+
+
+def _store(directory: Path, table: dict[str, Any]) -> None:
+    path = directory / NOTE
+    note = json.loads(path.read_text(encoding="utf-8"))
+    note["calibration"] = table
+    path.write_text(json.dumps(note, indent=2) + "\n", encoding="utf-8")
