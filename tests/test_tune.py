@@ -171,3 +171,27 @@ def test_an_existing_output_directory_is_refused(tmp_path: Path):
     (tmp_path / "out").mkdir()
     result = tune(str(labels), "-o", str(tmp_path / "out"))
     assert result.exit_code != 0 and "already exists" in result.output
+
+
+def test_a_tuned_model_whose_base_is_gone_is_one_model_error(tiny_model_dir: Path, tmp_path: Path):
+    out = tmp_path / "tuned"
+    labels = write_pairs(tmp_path / "pairs.jsonl")
+    assert (
+        tune(str(labels), "-m", str(tiny_model_dir), "-o", str(out), "--holdout", "0").exit_code
+        == 0
+    )
+    note = json.loads((out / NOTE).read_text())
+    note["base"] = str(tmp_path / "gone")
+    (out / NOTE).write_text(json.dumps(note))
+    result = runner.invoke(app, ["cluster", str(ARTICLES), "-m", str(out), "--backend", "dense"])
+    assert result.exit_code != 0
+    assert "cannot load model" in result.output and "Traceback" not in result.output
+
+
+def test_a_broken_calibration_in_a_tuned_note_is_one_model_error(tmp_path: Path):
+    from dedup.errors import ModelError
+    from dedup.represent.calibration import for_directory
+
+    (tmp_path / NOTE).write_text(json.dumps({"base": "x", "calibration": {"dense": {}}}))
+    with pytest.raises(ModelError, match="broken calibration"):
+        for_directory(tmp_path)

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dedup.config import cache_root
+from dedup.config import NEWS_MODEL, cache_root
 from dedup.errors import ModelError, one_line
 from dedup.represent import bundled
 from dedup.represent.tuned import NOTE as TUNED_NOTE
+from dedup.represent.tuned import SHIPPED
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -196,6 +197,8 @@ def _local_source(model: str) -> str | None:
     """What ``model`` would load from, from local files alone: a local directory, a hub name
     complete in the local cache, or the bundled model once converted; else None."""
     path = _local_path(model)
+    if model == NEWS_MODEL:  # the adapter's files; its base must be here too
+        return str(SHIPPED) if _local_source(bundled.BUNDLED_MODEL) else None
     if model == bundled.BUNDLED_MODEL:
         converted = bundled.converted_dir(cache_root())
         return str(converted) if bundled.source_digest(converted) else None

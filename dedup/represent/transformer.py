@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dedup.config import cache_root
+from dedup.config import NEWS_MODEL, cache_root
 from dedup.errors import InputError, ModelError, one_line
 from dedup.progress import Advance
 from dedup.represent import bundled, tuned
@@ -159,6 +159,8 @@ def _load_model(model: str, device: str, progress: bool) -> tuple[SentenceTransf
 
     Returns the model and where it was loaded from (a directory or a hub repository id).
     """
+    if model == NEWS_MODEL:
+        return _load_tuned(model, tuned.SHIPPED, tuned.shipped_base(), device, progress)
     if model == bundled.BUNDLED_MODEL:
         with _quiet(not progress):  # converted on first use; transformers chatters meanwhile
             source, local_only = str(bundled.model_dir(cache_root())), True

@@ -36,6 +36,14 @@ def note(directory: Path | None) -> dict[str, Any] | None:
     return found
 
 
+def shipped_base() -> str:
+    """The model the shipped news adapter was tuned from; ModelError when it is missing."""
+    found = note(SHIPPED)
+    if found is None or not is_adapter(SHIPPED):
+        raise ModelError(f"the news adapter is missing from this install of dedup ({SHIPPED})")
+    return str(found["base"])
+
+
 def is_adapter(directory: Path) -> bool:
     return (directory / ADAPTER_CONFIG).is_file()
 
@@ -60,4 +68,4 @@ def merge_adapter(st: Any, directory: Path) -> None:
         ) from exc
 
 
-__all__ = ["NOTE", "SHIPPED", "is_adapter", "merge_adapter", "note"]
+__all__ = ["NOTE", "SHIPPED", "is_adapter", "merge_adapter", "note", "shipped_base"]
