@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dedup.config import HUB_MODEL, Settings
+from dedup.config import HUB_MODEL, NEWS_MODEL, Settings
 from dedup.errors import ModelError
 from dedup.pipeline import labels_for, run
 from dedup.represent import bundled, calibration
 from dedup.represent.bundled import BUNDLED_MODEL
+from dedup.represent.model_files import local_model_dir
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 # Written for these tests (no corpus's text): three events told in one sentence in five
@@ -88,18 +89,20 @@ def test_converted_directory_is_a_plain_sentence_transformers_model(converted: P
     assert calibration.model_key(converted) == f"sha256:{bundled.WEIGHTS_SHA256}"
 
 
+@pytest.mark.parametrize("model", [BUNDLED_MODEL, NEWS_MODEL])
 @pytest.mark.parametrize("backend", ["dense", "hybrid"])
 def test_samples_true_stories_with_the_multilingual_model_offline(
-    converted: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+    converted: Path, backend: str, model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The samples' English-Vietnamese stories with the real multilingual weights, at the
-    calibrated threshold and 0.05 on either side of it, B and C listed as related."""
+    """The samples' English-Vietnamese stories with the real multilingual weights (the news
+    adapter's too), at the model's own threshold and 0.05 on either side of it, B and C
+    listed as related."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    inputs, settings = [str(SAMPLES / "articles")], Settings(backend=backend, model=BUNDLED_MODEL)
+    inputs, settings = [str(SAMPLES / "articles")], Settings(backend=backend, model=model)
     report = run(inputs, settings)
-    assert report.run.model == BUNDLED_MODEL and report.run.backend == backend
+    assert report.run.model == model and report.run.backend == backend
     assert report.run.warnings == ()
-    threshold = calibration.default().thresholds[backend]
+    threshold = calibration.for_directory(local_model_dir(model)).thresholds[backend]
     assert report.run.threshold == threshold
     for t in (threshold - 0.05, threshold, threshold + 0.05):
         at = report if t == threshold else run(inputs, dataclasses.replace(settings, threshold=t))
@@ -362,3 +365,24 @@ def test_a_handful_of_articles_on_three_events_are_three_stories(converted: Path
         report = cluster_articles(articles, Settings(backend=backend, model=BUNDLED_MODEL))
         stories = sorted(sorted(m.article.id for m in s.members) for s in report.stories)
         assert stories == [["fares-1", "fares-2"], ["quake-1", "quake-2"], ["soyuz-1", "soyuz-2"]]
+
+
+def test_the_news_adapter_is_merged_into_the_bundled_model_and_has_its_own_numbers(
+    converted: Path,
+) -> None:
+    """The shipped adapter: a few MB, loaded onto the bundled model and merged (the model that
+    runs has the base's shape), vectors of its own, and its own calibration table."""
+    from dedup.represent.transformer import load_encoder
+    from dedup.represent.tuned import SHIPPED
+
+    size = sum(f.stat().st_size for f in SHIPPED.iterdir())
+    assert size < 10_000_000
+    base = load_encoder(BUNDLED_MODEL, device="cpu")
+    news = load_encoder(NEWS_MODEL, device="cpu")
+    assert news.prefix == base.prefix == "passage: "
+    assert news.dim == base.dim and news.fingerprint != base.fingerprint
+    assert type(news.model[0].model).__name__ == "BertModel"  # merged: no peft wrapper left
+    a, b = base.encode(TEXTS), news.encode(TEXTS)
+    assert 0.5 < float(np.mean(np.sum(a * b, axis=1))) < 0.9999
+    table = calibration.for_directory(local_model_dir(NEWS_MODEL))
+    assert table.own and table.mean is not None and "news" in (table.model or "")

@@ -91,14 +91,19 @@ def test_the_same_labels_and_seed_give_the_same_model(tiny_model_dir: Path, tmp_
     assert "calibration" not in json.loads((tmp_path / "one" / NOTE).read_text())
 
 
-def test_a_whole_model_tune_loads_with_its_prefix(tiny_model_dir: Path, tmp_path: Path):
+def test_a_whole_model_tune_with_matryoshka_loads_with_its_prefix(
+    tiny_model_dir: Path, tmp_path: Path
+):
     from dedup.represent.transformer import load_encoder
 
     out = tmp_path / "whole"
     labels = write_pairs(tmp_path / "pairs.jsonl")
-    result = tune(str(labels), "-m", str(tiny_model_dir), "-o", str(out), "--rank", "0")
+    result = tune(
+        str(labels), "-m", str(tiny_model_dir), "-o", str(out), "--rank", "0", "--matryoshka", "16"
+    )
     assert result.exit_code == 0, result.output
     assert not (out / "adapter_config.json").exists()
+    assert json.loads((out / NOTE).read_text())["recipe"]["matryoshka"] == [16]
     encoder = load_encoder(str(out), device="cpu")
     assert encoder.prefix == ""
     assert encoder.encode(["one text"]).shape == (1, 32)

@@ -11,6 +11,7 @@ it encodes as fast as the base.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,10 @@ def merge_adapter(st: Any, directory: Path) -> None:
         ) from exc
     transformer = st[0]
     try:
-        adapted = PeftModel.from_pretrained(transformer.model, str(directory))
-        transformer.model = adapted.merge_and_unload()
+        with warnings.catch_warnings():  # peft asks transformers a deprecated question
+            warnings.simplefilter("ignore", FutureWarning)
+            adapted = PeftModel.from_pretrained(transformer.model, str(directory))
+            transformer.model = adapted.merge_and_unload()
     except Exception as exc:
         raise ModelError(
             f"cannot load the adapter in {directory} onto its base: {one_line(exc)}"
