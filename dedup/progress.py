@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 #: -> the name shown and logged. A run of the lexical backend has no model to load nor
 #: anything to embed; one of the dense backend no lexical profiles; a rerun whose vectors are
 #: all in the embedding cache loads no model. ``write`` (the report files) and ``sweep`` (the
-#: thresholds of ``dedup evaluate clusters --sweep``) are the command line's.
+#: thresholds of ``dedup evaluate clusters --sweep``) are the command line's; ``tune`` and
+#: ``calibrate`` are `dedup tune`'s.
 STAGES: dict[str, str] = {
     "read": "read",
     "clean": "clean",

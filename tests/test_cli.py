@@ -61,6 +61,7 @@ def test_the_command_list_is_complete() -> None:
         "cluster",
         "report",
         "distill",
+        "tune",
         "evaluate",
         "evaluate pairs",
         "evaluate clusters",

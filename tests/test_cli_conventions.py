@@ -97,6 +97,7 @@ def test_usage_lines_name_their_arguments() -> None:
         ("cluster",): "Usage: dedup cluster [OPTIONS] PATH...",
         ("report",): "Usage: dedup report [OPTIONS]",
         ("distill",): "Usage: dedup distill [OPTIONS]",
+        ("tune",): "Usage: dedup tune [OPTIONS] [LABELS...]",
         ("evaluate", "pairs"): "Usage: dedup evaluate pairs [OPTIONS] FILE",
         ("evaluate", "clusters"): "Usage: dedup evaluate clusters [OPTIONS] PATH...",
         ("store", "remove"): "Usage: dedup store remove [OPTIONS] ID...",
@@ -114,7 +115,13 @@ def test_every_option_that_takes_a_value_has_a_metavar() -> None:
         if not (param.is_flag or param.count):
             assert param.metavar, flag
     arguments = [p for _, c in COMMANDS for p in c.params if isinstance(p, TyperArgument)]
-    assert sorted(str(p.metavar) for p in arguments) == ["FILE", "ID...", "PATH...", "PATH..."]
+    assert sorted(str(p.metavar) for p in arguments) == [
+        "FILE",
+        "ID...",
+        "LABELS...",
+        "PATH...",
+        "PATH...",
+    ]
 
 
 def test_cluster_help_shows_the_metavars() -> None:

@@ -280,6 +280,8 @@ def test_every_stage_has_a_name_to_show() -> None:
         "sweep",
         "write",
         "store",
+        "tune",
+        "calibrate",
     ]
     with pytest.raises(KeyError), Stages().stage("no such stage"):
         pass

@@ -24,13 +24,13 @@ def tune_cmd(
             show_default=False,
         ),
     ] = None,
-    target: Annotated[
+    tuned_dir: Annotated[
         Path,
         typer.Option(
             "--out", "-o", envvar="DEDUP_OUT", metavar="DIR", help="Directory to write (new)."
         ),
     ] = Path("tuned-model"),
-    model: Annotated[
+    base_model: Annotated[
         str | None,
         typer.Option(
             "--model",
@@ -45,30 +45,43 @@ def tune_cmd(
         list[str] | None,
         typer.Option(
             "--corpus",
+            envvar="DEDUP_CORPUS",
             metavar="PATH",
             help="Articles the labels name by id (files or directories; repeat for more).",
         ),
     ] = None,
-    store: Annotated[
+    labels_store: Annotated[
         Path | None,
-        typer.Option("--store", metavar="FILE", help="A story store the labels' ids are in."),
+        typer.Option(
+            "--store",
+            envvar="DEDUP_STORE",
+            metavar="FILE",
+            help="A story store the labels' ids are in.",
+        ),
     ] = None,
     judgements: Annotated[
         list[Path] | None,
         typer.Option(
             "--judgements",
+            envvar="DEDUP_JUDGEMENTS",
             metavar="FILE",
             help="Marks downloaded from report.html (judgements.jsonl), with --corpus or --store.",
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, max=100, metavar="N")] = 2,
+    epochs: Annotated[
+        int, typer.Option("--epochs", envvar="DEDUP_EPOCHS", min=1, max=100, metavar="N")
+    ] = 2,
     learning_rate: Annotated[
-        float, typer.Option("--lr", min=1e-7, max=1.0, metavar="RATE", help="Learning rate.")
+        float,
+        typer.Option(
+            "--lr", envvar="DEDUP_LR", min=1e-7, max=1.0, metavar="RATE", help="Learning rate."
+        ),
     ] = 2e-4,
     rank: Annotated[
         int,
         typer.Option(
             "--rank",
+            envvar="DEDUP_RANK",
             min=0,
             max=256,
             metavar="R",
@@ -78,14 +91,22 @@ def tune_cmd(
     tokens: Annotated[
         int,
         typer.Option(
-            "--tokens", min=16, max=8192, metavar="N", help="Tokens of each text trained on."
+            "--tokens",
+            envvar="DEDUP_TOKENS",
+            min=16,
+            max=8192,
+            metavar="N",
+            help="Tokens of each text trained on.",
         ),
     ] = 128,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=2, max=4096, metavar="N")] = 16,
+    tune_batch: Annotated[
+        int, typer.Option("--batch-size", envvar="DEDUP_BATCH_SIZE", min=2, max=4096, metavar="N")
+    ] = 16,
     matryoshka: Annotated[
         str | None,
         typer.Option(
             "--matryoshka",
+            envvar="DEDUP_MATRYOSHKA",
             metavar="DIMS",
             help="Also train these leading dimensions to stand alone, e.g. 256,128.",
         ),
@@ -94,14 +115,17 @@ def tune_cmd(
         float,
         typer.Option(
             "--holdout",
+            envvar="DEDUP_HOLDOUT",
             min=0.0,
             max=0.9,
             metavar="SHARE",
             help="Share of the pairs kept apart to calibrate the tuned model on.",
         ),
     ] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Same seed, same model.")] = 0,
-    device: Annotated[
+    seed: Annotated[
+        int, typer.Option("--seed", envvar="DEDUP_SEED", metavar="N", help="Same seed, same model.")
+    ] = 0,
+    tune_device: Annotated[
         str,
         typer.Option("--device", envvar="DEDUP_DEVICE", metavar="DEVICE", help="cpu, cuda, mps."),
     ] = "auto",
@@ -129,7 +153,7 @@ def tune_cmd(
     recipe = Recipe(
         epochs=epochs,
         learning_rate=learning_rate,
-        batch_size=batch_size,
+        batch_size=tune_batch,
         lora_rank=rank,
         max_tokens=tokens,
         matryoshka=dims,
@@ -138,14 +162,14 @@ def tune_cmd(
     with progress_display(quiet == 0) as progress:
         made = tune(
             labels or [],
-            target,
-            model=model or BUNDLED_MODEL,
+            tuned_dir,
+            model=base_model or BUNDLED_MODEL,
             recipe=recipe,
             corpus=corpus or [],
-            store=store,
+            store=labels_store,
             judgements=judgements or [],
             holdout=holdout,
-            device=device,
+            device=tune_device,
             progress=progress,
         )
     if quiet < 2:

@@ -52,6 +52,23 @@ def best_threshold(sims: np.ndarray, same: np.ndarray) -> tuple[float, float]:
     return best[1], best[0]
 
 
+def new_table(
+    name: str, dense: np.ndarray, short: np.ndarray, fitted: Fitted, base: Calibration
+) -> dict[str, Any]:
+    """A tuned model's table: its means over texts whole (``dense``) and short, its fusion,
+    the base model's lift, and the base's thresholds until its own are chosen."""
+    return {
+        "name": name,
+        "dense": {
+            "mean": [round(float(x), 6) for x in dense.mean(axis=0)],
+            "mean_short": [round(float(x), 6) for x in short.mean(axis=0)],
+            "short_lift": base.short_lift,
+            "threshold": base.thresholds["dense"],
+        },
+        "hybrid": {"fusion": fitted.spec(), "threshold": base.thresholds["hybrid"]},
+    }
+
+
 def calibrate(
     directory: Path, held: Sequence[Example], base: Calibration, *, name: str, device: str
 ) -> dict[str, Any]:
@@ -71,16 +88,7 @@ def calibrate(
     dense = first.reps.dense
     short = represent_pairs(cut, dataclasses.replace(settings, backend="dense")).reps.dense
     assert dense is not None and short is not None
-    table: dict[str, Any] = {
-        "name": name,
-        "dense": {
-            "mean": [round(float(x), 6) for x in dense.mean(axis=0)],
-            "mean_short": [round(float(x), 6) for x in short.mean(axis=0)],
-            "short_lift": base.short_lift,
-            "threshold": base.thresholds["dense"],
-        },
-        "hybrid": {"fusion": fitted.spec(), "threshold": base.thresholds["hybrid"]},
-    }
+    table = new_table(name, dense, short, fitted, base)
     _store(directory, table)
     again = represent_pairs(pairs, settings)  # the vectors come from the cache
     same = target >= SAME - 1e-9
