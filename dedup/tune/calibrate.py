@@ -20,17 +20,16 @@ import numpy as np
 from dedup.config import Settings
 from dedup.evaluate.data import Pair
 from dedup.evaluate.runs import represent_pairs
-from dedup.evaluate.scores import SAME_STORY_MAX
+from dedup.evaluate.scores import SAME_STORY_MAX, sweep_pairs
 from dedup.represent.calibration import Calibration
+from dedup.represent.transformer import load_encoder
 from dedup.represent.tuned import NOTE
 from dedup.tune.examples import first_sentence, grade_score
 from dedup.tune.fit import Fitted, pearson_by_pair
 from dedup.tune.train import Example
 
 #: The thresholds looked at, as `dedup evaluate --sweep` steps them.
-GRID = np.round(np.arange(0.20, 0.905, 0.01), 2)
-#: A pair at least this similar is "same story" (SemEval's overall <= 1.5).
-SAME = grade_score(SAME_STORY_MAX)
+GRID = [round(0.01 * k, 2) for k in range(20, 91)]
 
 
 def as_pairs(examples: Sequence[Example]) -> list[Pair]:
@@ -40,16 +39,11 @@ def as_pairs(examples: Sequence[Example]) -> list[Pair]:
     ]
 
 
-def best_threshold(sims: np.ndarray, same: np.ndarray) -> tuple[float, float]:
-    """The threshold with the best F1 of ``sims >= t`` against ``same``, and that F1."""
-    best = (0.0, float(GRID[0]))
-    for t in GRID:
-        said = sims >= t
-        tp = float((said & same).sum())
-        f1 = 2 * tp / (said.sum() + same.sum()) if said.sum() + same.sum() else 0.0
-        if f1 > best[0] + 1e-12:
-            best = (f1, float(t))
-    return best[1], best[0]
+def best_threshold(sims: np.ndarray, overall: np.ndarray) -> tuple[float, float]:
+    """The threshold with the best "same story" F1 (as `dedup evaluate pairs --sweep` scores
+    it), the lowest on a tie, and that F1."""
+    best = max(sweep_pairs(sims, overall, GRID), key=lambda row: row["f1"])
+    return best["threshold"], best["f1"]
 
 
 def new_table(
@@ -75,10 +69,10 @@ def calibrate(
     """Fit ``directory``'s table on ``held`` and write it into its note; returns the figures."""
     pairs = as_pairs(held)
     settings = Settings(backend="hybrid", model=str(directory), device=device)
-    first = represent_pairs(pairs, settings)
-    target = np.array(
-        [grade_score(p.overall) for p, ok in zip(pairs, first.usable, strict=True) if ok]
-    )
+    encoder = load_encoder(str(directory), device=device)  # loaded once for the three passes
+    first = represent_pairs(pairs, settings, encoder=encoder)
+    overall = np.array([p.overall for p, ok in zip(pairs, first.usable, strict=True) if ok])
+    target = np.array([grade_score(o) for o in overall])
     feats = {k: np.asarray(v) for k, v in first.reps.features(first.i, first.j).items()}
     fitted = Fitted("hybrid", feats, target, np.ones(len(target), dtype=bool))
     cut = [
@@ -86,19 +80,20 @@ def calibrate(
         for p in pairs
     ]
     dense = first.reps.dense
-    short = represent_pairs(cut, dataclasses.replace(settings, backend="dense")).reps.dense
+    dense_only = dataclasses.replace(settings, backend="dense")
+    short = represent_pairs(cut, dense_only, encoder=encoder).reps.dense
     assert dense is not None and short is not None
     table = new_table(name, dense, short, fitted, base)
     _store(directory, table)
-    again = represent_pairs(pairs, settings)  # the vectors come from the cache
-    same = target >= SAME - 1e-9
+    again = represent_pairs(pairs, settings, encoder=encoder)  # vectors from the cache
+    same = overall <= SAME_STORY_MAX  # as `dedup evaluate pairs` counts a same-story pair
     figures: dict[str, Any] = {"pairs": len(target), "same_story": int(same.sum())}
     keys = np.array(["all"] * len(target))
     for backend in ("dense", "hybrid"):
         sims = again.similarities(backend)[again.usable]
         figures[backend] = {"pearson": pearson_by_pair(sims, target, keys)["all"]}
         if same.any() and (~same).any():
-            threshold, f1 = best_threshold(sims, same)
+            threshold, f1 = best_threshold(sims, overall)
             table[backend]["threshold"] = threshold
             figures[backend].update(threshold=threshold, f1=round(f1, 4))
         else:  # no positive (or no negative) held out: nothing to choose a threshold by
