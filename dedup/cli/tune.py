@@ -10,6 +10,10 @@ import typer
 
 from dedup.cli.options import QuietOpt, VerboseOpt
 from dedup.cli.shell import setup_logging, write_stdout
+from dedup.tune.train import Recipe
+
+#: The recipe's defaults are the command's.
+RECIPE = Recipe()
 
 __all__ = ["tune_cmd"]
 
@@ -70,13 +74,13 @@ def tune_cmd(
     ] = None,
     epochs: Annotated[
         int, typer.Option("--epochs", envvar="DEDUP_EPOCHS", min=1, max=100, metavar="N")
-    ] = 2,
+    ] = RECIPE.epochs,
     learning_rate: Annotated[
         float,
         typer.Option(
             "--lr", envvar="DEDUP_LR", min=1e-7, max=1.0, metavar="RATE", help="Learning rate."
         ),
-    ] = 2e-4,
+    ] = RECIPE.learning_rate,
     rank: Annotated[
         int,
         typer.Option(
@@ -87,7 +91,7 @@ def tune_cmd(
             metavar="R",
             help="LoRA rank of the adapter written; 0 tunes and writes the whole model.",
         ),
-    ] = 16,
+    ] = RECIPE.lora_rank,
     tokens: Annotated[
         int,
         typer.Option(
@@ -98,10 +102,10 @@ def tune_cmd(
             metavar="N",
             help="Tokens of each text trained on.",
         ),
-    ] = 128,
+    ] = RECIPE.max_tokens,
     tune_batch: Annotated[
         int, typer.Option("--batch-size", envvar="DEDUP_BATCH_SIZE", min=2, max=4096, metavar="N")
-    ] = 16,
+    ] = RECIPE.batch_size,
     matryoshka: Annotated[
         str | None,
         typer.Option(
@@ -124,7 +128,7 @@ def tune_cmd(
     ] = 0.2,
     seed: Annotated[
         int, typer.Option("--seed", envvar="DEDUP_SEED", metavar="N", help="Same seed, same model.")
-    ] = 0,
+    ] = RECIPE.seed,
     tune_device: Annotated[
         str,
         typer.Option("--device", envvar="DEDUP_DEVICE", metavar="DEVICE", help="cpu, cuda, mps."),
@@ -137,7 +141,6 @@ def tune_cmd(
     from dedup.cli.display import progress_display
     from dedup.errors import InputError
     from dedup.represent.bundled import BUNDLED_MODEL
-    from dedup.tune.train import Recipe
     from dedup.tune.tuner import tune
 
     if not labels and not judgements:

@@ -4,22 +4,19 @@
 so the bundled model, a hub name and a directory all work) and a list of :class:`Example`
 (two texts and a similarity in [0, 1]), trains it with sentence-transformers' trainer and the
 CoSENT loss (optionally wrapped in Matryoshka), and writes what it learnt into a new
-directory: a peft LoRA adapter by default (a few MB), the whole model with ``full=True``.
+directory: a peft LoRA adapter by default (a few MB), the whole model at LoRA rank 0.
 The texts are the ones the encoder sees: the caller gives them with its prefix already on.
 Same examples, same options, same seed: the same weights, on the same machine and libraries.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 #: The modules of a BERT layer a LoRA adapter adapts (attention and feed-forward).
 LORA_TARGETS = (
@@ -50,7 +47,7 @@ class Recipe:
     batch_size: int = 16
     lora_rank: int = 16  # 0: a full fine-tune
     lora_alpha: int = 32
-    max_tokens: int = 256
+    max_tokens: int = 128
     matryoshka: tuple[int, ...] = ()
     warmup: float = 0.1
     seed: int = 0
