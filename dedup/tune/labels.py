@@ -41,6 +41,8 @@ PER_STORY = 20
 #: Hard negatives mined per article of a labelled corpus.
 NEGATIVES = 2
 SEED = 0
+#: Rows of the similarity matrix made at once while mining negatives.
+BLOCK = 1024
 
 _TRUE = {"1", "true", "yes", "same", "y"}
 _FALSE = {"0", "false", "no", "different", "n"}
@@ -207,16 +209,17 @@ def _corpus_examples(
             yield Example(articles[a].full_text, articles[b].full_text, 1.0)
     matrix = np.stack([vectors[i] for i in ids])
     label = np.array([stories[i] for i in ids])
-    sims = matrix @ matrix.T
-    sims[label[:, None] == label[None, :]] = -np.inf  # only other stories' articles
-    nearest = np.argsort(-sims, axis=1)[:, :NEGATIVES]
     seen: set[tuple[int, int]] = set()
-    for row in range(len(ids)):
-        for near in nearest[row].tolist():
-            key = (min(row, near), max(row, near))
-            if np.isfinite(sims[row, near]) and key not in seen:
-                seen.add(key)
-                yield Example(articles[ids[row]].full_text, articles[ids[near]].full_text, 0.0)
+    for start in range(0, len(ids), BLOCK):  # a block of rows at a time: never n x n at once
+        sims = matrix[start : start + BLOCK] @ matrix.T
+        sims[label[start : start + BLOCK, None] == label[None, :]] = -np.inf  # other stories
+        nearest = np.argsort(-sims, axis=1)[:, :NEGATIVES]
+        for offset, row in enumerate(range(start, start + len(sims))):
+            for near in nearest[offset].tolist():
+                key = (min(row, near), max(row, near))
+                if np.isfinite(sims[offset, near]) and key not in seen:
+                    seen.add(key)
+                    yield Example(articles[ids[row]].full_text, articles[ids[near]].full_text, 0.0)
 
 
 def check(examples: Sequence[Example]) -> None:
