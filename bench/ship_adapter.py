@@ -56,7 +56,7 @@ def set_table(directory: Path, table: dict[str, Any]) -> None:
 
 
 def out_of_fold(
-    models: list[Path], pairs: list[evaluate.Pair], backend: str
+    models: list[Path], pairs: list[evaluate.Pair]
 ) -> tuple[list[evaluate.PairRepresentations], np.ndarray]:
     """Each fold model's representations of ``pairs`` and each pair's fold."""
     folds = fit.folds_of(len(pairs))
@@ -96,7 +96,7 @@ def main() -> None:
     base = calibration.default()
 
     # 1. The fusion, on out-of-fold features.
-    reps, fold_of = out_of_fold(models, pairs, "hybrid")
+    reps, fold_of = out_of_fold(models, pairs)
     feats: dict[str, np.ndarray] = {}
     for k, r in enumerate(reps):
         f = {n: np.asarray(v) for n, v in r.reps.features(r.i, r.j).items()}
@@ -117,8 +117,8 @@ def main() -> None:
         set_table(directory, table)
 
     # 2. The thresholds, by bench/calibrate.py's rule, dev and cut pairs out of fold.
-    reps, _ = out_of_fold(models, pairs, "hybrid")
-    cut, _ = out_of_fold(models, cut_pairs(pairs), "hybrid")
+    reps, _ = out_of_fold(models, pairs)
+    cut, _ = out_of_fold(models, cut_pairs(pairs))
     settings = Settings(backend="hybrid", model=str(args.final))
     samples = read_and_prepare([str(SAMPLES)], settings)
     itn = read_and_prepare([str(ITN / "itn.jsonl")], settings)
