@@ -43,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
+from dedup.represent.kernels import rowwise_dot
 from dedup.represent.lexical import LexicalVectors
 from dedup.represent.scale import day_factor, shortness
 
@@ -198,10 +199,6 @@ class Fusion:
     def __call__(self, features: Mapping[str, Array], same_lang: Array) -> Array:
         fused = self.fused(features, same_lang)
         return fused if self.curve is None else self.curve(fused)
-
-
-def _rowwise_dot(m: sp.csr_matrix, i: Array, j: Array) -> Array:
-    return np.asarray(m[i].multiply(m[j]).sum(axis=1), dtype=np.float32).ravel()
 
 
 @dataclass(frozen=True)
@@ -361,7 +358,7 @@ class Representations:
         j = np.asarray(j, dtype=np.int64)
         feats = self._features(
             lambda m: np.einsum("ij,ij->i", m[i], m[j]),
-            lambda m: _rowwise_dot(m, i, j),
+            lambda m: rowwise_dot(m, i, j),
             lambda v: np.maximum(v[i], v[j]),
             wanted,
         )
