@@ -95,17 +95,27 @@ def find_links(
     dates: Array | None = None,
     window_days: int | None = None,
     progress: Advance | None = None,
+    among: Array | None = None,
 ) -> Links:
     """Pairs at or above ``floor``. ``dates``: day ordinals, ``NO_DATE`` where unknown.
 
     ``complete_at`` (the grouping threshold; default ``floor``): the approximate search keeps
     every neighbour at or above it, however many; between ``floor`` and it, the ``k`` nearest.
     ``progress`` is called with the number of rows (articles) searched, block by block.
+    ``among``: link these articles only (``dates`` are theirs), the pairs numbered as in
+    ``reps``; the approximate search copies their search vectors alone, never the whole
+    representations of a big corpus.
     """
     chosen = resolve_method(reps, method)
-    log.info("linking %d articles: %s neighbours", reps.n, chosen)
+    n = reps.n if among is None else len(among)
+    log.info("linking %d articles: %s neighbours", n, chosen)
     if chosen == "exact":
-        return link_exact(reps, floor, dates=dates, window_days=window_days, progress=progress)
+        if among is None:
+            return link_exact(reps, floor, dates=dates, window_days=window_days, progress=progress)
+        found = link_exact(
+            reps.rows(among), floor, dates=dates, window_days=window_days, progress=progress
+        )
+        return Links(among[found.i], among[found.j], found.sim)
     return link_ann(
         reps,
         floor,
@@ -115,6 +125,7 @@ def find_links(
         dates=dates,
         window_days=window_days,
         progress=progress,
+        among=among,
     )
 
 
@@ -228,6 +239,7 @@ def link_ann(
     dates: Array | None = None,
     window_days: int | None = None,
     progress: Advance | None = None,
+    among: Array | None = None,
 ) -> Links:
     """Pairs at or above ``floor`` among each article's nearest dense neighbours.
 
@@ -236,6 +248,7 @@ def link_ann(
     it, many articles against one cell at a time (one matrix product). Each article keeps
     every neighbour at or above ``complete_at`` (so no story is cut at ``k``) and its ``k``
     nearest from ``floor`` up; the pairs are then scored with ``Representations.pairs``.
+    ``among`` as for :func:`find_links`.
     """
     if reps.dense is None:
         raise InputError("approximate neighbours need dense vectors")
@@ -243,7 +256,9 @@ def link_ann(
         raise InputError(f"k must be at least 1, got {k}")
     if nprobe < 1:
         raise InputError(f"nprobe must be at least 1, got {nprobe}")
-    dense = np.ascontiguousarray(reps.search_vectors, dtype=np.float32)
+    vectors = reps.search_vectors if among is None else reps.search_vectors[among]
+    dense = np.ascontiguousarray(vectors, dtype=np.float32)
+    del vectors
     n = len(dense)
     if n < 2:
         return Links.empty()
@@ -262,7 +277,10 @@ def link_ann(
             progress(len(rows))
     # A pair may come from both ends: score it once.
     key = np.unique(np.concatenate(found))
+    del found
     i, j = key // n, key % n
+    if among is not None:
+        i, j = among[i], among[j]
     sims = reps.pairs(i, j)
     keep = sims >= floor
     return Links(i[keep], j[keep], sims[keep])

@@ -187,8 +187,8 @@ def link(
     originals = np.flatnonzero(copy_of == np.arange(len(articles)))
     if progress is not None and len(originals) < len(articles):
         progress(len(articles) - len(originals))
-    found = find_links(
-        reps if len(originals) == len(articles) else reps.rows(originals),
+    return find_links(
+        reps,
         floor=floor,
         method=settings.neighbours,
         k=settings.neighbour_k,
@@ -198,8 +198,8 @@ def link(
         ),
         window_days=settings.window_days,
         progress=progress,
+        among=None if len(originals) == len(articles) else originals,
     )
-    return Links(originals[found.i], originals[found.j], found.sim)
 
 
 def cluster_articles(
@@ -237,17 +237,12 @@ def report_from(
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
     related_floor = settings.related_for(reps.backend, calibration.thresholds)
+    floor = settings.link_floor(reps.backend, calibration.thresholds)
     with stages.stage("link", len(cleaned)) as step:
-        links = link(
-            prepared,
-            settings,
-            threshold,
-            settings.link_floor(reps.backend, calibration.thresholds),
-            progress=step.advance,
-        )
+        links = link(prepared, settings, threshold, floor, progress=step.advance)
         step.note = f"{len(links.i):,} pairs"
     with stages.stage("group") as step:
-        labels = group(reps, links, threshold, copy_of)
+        labels = group(reps, links, threshold, copy_of, floor=floor)
         groups = describe(reps, labels, copy_of)
         related = related_pairs(reps, labels, links, related_floor, threshold)
         if (

@@ -532,28 +532,24 @@ def _wire_corpus(copies: int) -> list[Article]:
 
 
 def test_exact_copies_are_grouped_as_if_each_were_linked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Copies linked once by their first give the stories that linking every copy gives, on
-    the exact path and on the weighted sparse path (forced here with a tiny component limit)."""
-    from dedup import group
-
+    """Copies linked once by their first give the stories that linking every copy gives: the
+    linkage weighs each first copy by its copies."""
     articles = _wire_corpus(12)
     settings = Settings(backend="lexical")
 
     def stories(report: object) -> list[list[str]]:
         return sorted(sorted(m.article.id for m in s.members) for s in report.stories)  # type: ignore[attr-defined]
 
-    for limit in (group.EXACT_COMPONENT_MAX, 3):
-        monkeypatch.setattr(group, "EXACT_COMPONENT_MAX", limit)
-        collapsed = cluster_articles(articles, settings)
-        with monkeypatch.context() as m:
-            m.setattr(pipeline, "copy_of", lambda arts: np.arange(len(arts)))
-            every = cluster_articles(articles, settings)
-        assert stories(collapsed) == stories(every), limit
-        # The same up to float32 rounding: the copies' figures are summed in float64.
-        for ours, theirs in zip(collapsed.stories, every.stories, strict=True):
-            assert ours.cohesion_mean == pytest.approx(theirs.cohesion_mean, abs=1e-6)
-            assert ours.cohesion_min == pytest.approx(theirs.cohesion_min, abs=1e-6)
-            assert [m.similarity for m in ours.members] == [m.similarity for m in theirs.members]
+    collapsed = cluster_articles(articles, settings)
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "copy_of", lambda arts: np.arange(len(arts)))
+        every = cluster_articles(articles, settings)
+    assert stories(collapsed) == stories(every)
+    # The same up to float32 rounding: the copies' figures are summed in float64.
+    for ours, theirs in zip(collapsed.stories, every.stories, strict=True):
+        assert ours.cohesion_mean == pytest.approx(theirs.cohesion_mean, abs=1e-6)
+        assert ours.cohesion_min == pytest.approx(theirs.cohesion_min, abs=1e-6)
+        assert [m.similarity for m in ours.members] == [m.similarity for m in theirs.members]
 
 
 def test_a_story_of_thousands_of_copies_is_linked_as_one_article(
@@ -562,9 +558,9 @@ def test_a_story_of_thousands_of_copies_is_linked_as_one_article(
     seen: list[int] = []
     real = pipeline.find_links
 
-    def spy(reps: object, *args: object, **kwargs: object) -> object:
-        seen.append(reps.n)  # type: ignore[attr-defined]
-        return real(reps, *args, **kwargs)  # type: ignore[arg-type]
+    def spy(reps: object, *args: object, among: object = None, **kwargs: object) -> object:
+        seen.append(len(among) if among is not None else reps.n)  # type: ignore[arg-type,attr-defined]
+        return real(reps, *args, among=among, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pipeline, "find_links", spy)
     report = cluster_articles(_wire_corpus(5000), Settings(backend="lexical"))

@@ -45,6 +45,20 @@ def test_ann_agrees_with_exact_on_structured_vectors() -> None:
     assert partition(by_exact) == partition(truth)
 
 
+@pytest.mark.parametrize("method", ["exact", "ann"])
+def test_linking_some_articles_numbers_them_as_the_corpus_does(method: str) -> None:
+    """``among`` (the first copies of a corpus with exact copies) links those articles as
+    the corpus' own rows would be linked, without copying the corpus' representations."""
+    x, _ = stories(200, seed=4)
+    reps = reps_of(x)
+    among = np.flatnonzero(np.random.default_rng(2).random(reps.n) < 0.7)
+    alone = find_links(reps.rows(among), FLOOR, method=method, complete_at=THRESHOLD)
+    found = find_links(reps, FLOOR, method=method, complete_at=THRESHOLD, among=among)
+    assert found.i.tolist() == among[alone.i].tolist()
+    assert found.j.tolist() == among[alone.j].tolist()
+    assert np.allclose(found.sim, alone.sim, atol=1e-6)
+
+
 def test_a_story_larger_than_k_keeps_all_its_pairs() -> None:
     x, _ = stories(60, seed=3)
     big = np.tile(x[:1], (40, 1)) + np.random.default_rng(0).normal(scale=0.01, size=(40, 48))
