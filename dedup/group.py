@@ -3,11 +3,17 @@
 Grouping is average-linkage agglomeration cut at the threshold: two groups merge only while
 the *mean* similarity of all their cross pairs reaches the threshold, so a chain A~B~C cannot
 glue A to an unrelated C through B. Since a mean never exceeds the largest term, every story
-lies inside one connected component of the graph of links at or above the threshold; so the
-linkage runs per component. A component of up to ``EXACT_COMPONENT_MAX`` articles is linked
-on its exact similarity matrix (all its pairs); a larger one (a chain through many
-neighbours) on its links alone, where a pair that is not a link counts as similarity 0
-(``_sparse_average_linkage``): memory stays O(links), never c x c.
+lies inside one connected component of the graph of links at or above the threshold, and
+only the links inside such components matter.
+
+The linkage runs on the links (:func:`agglomerate`), in time close to linear in them: a pair
+that is not a link is known only to lie below the floor the links were found down to, so the
+mean of two groups is first bounded from above with the floor in its place; only when that
+bound reaches the threshold are the group pairs' missing pairs scored (each pair of articles
+at most once in a run). The result is exact average linkage, as on the full similarity
+matrix, whenever every pair that is not a link lies below the floor (an exact search; an
+approximate one misses few); and the work stays O(links) plus the pairs of groups that come
+close to merging, never c x c for a component of c articles.
 
 The input order never matters: the pipeline sorts articles canonically first, and ties are
 broken by that order.
@@ -17,14 +23,12 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial.distance import squareform
 
 from dedup.link import Links
 from dedup.models import SIMILARITY_MEMBERS
@@ -34,10 +38,16 @@ log = logging.getLogger(__name__)
 
 Array = np.ndarray
 
-# A component this large is linked on its exact matrix (2,000^2 floats: 16 MB); above, sparse.
-EXACT_COMPONENT_MAX = 2000
-# fcluster keeps merges at height <= t; a tiny epsilon keeps "at the threshold" inside.
+# Merges at a mean >= threshold - AT_THRESHOLD: a tiny epsilon keeps "at the threshold" inside.
 AT_THRESHOLD = 1e-9
+#: A component of more articles than this (a chain through many neighbours, as near-twin
+#: stories make) is linked on its links alone, a pair that is not a link counting as 0: its
+#: group pairs are never scored, so its work stays O(links) however it merges.
+EXACT_COMPONENT_MAX = 2000
+
+#: ``cross_sum(a, b)``: the sum of the similarities of every pair of a node of ``a`` and a node
+#: of ``b`` (node indices), each pair weighed by the articles its two nodes stand for.
+CrossSum = Callable[[Array, Array], float]
 
 
 def _members_by_label(labels: Array) -> list[Array]:
@@ -48,15 +58,22 @@ def _members_by_label(labels: Array) -> list[Array]:
 
 
 def group(
-    reps: Representations, links: Links, threshold: float, copy_of: Array | None = None
+    reps: Representations,
+    links: Links,
+    threshold: float,
+    copy_of: Array | None = None,
+    *,
+    floor: float | None = None,
 ) -> Array:
     """A story label per article (0..k-1, numbered by each story's first article).
 
-    ``copy_of[k]``, when given, is the article that ``k`` is an exact copy of (``k`` itself for
-    the first of its kind), and ``links`` join such first articles only: copies go where
-    their original goes. A large component is then linked on its originals, each weighing as
-    many articles as it has copies, which is what average linkage over all of them gives,
-    since a copy's similarities are its original's.
+    ``floor``: the similarity the links were found down to (default ``threshold``): every pair
+    that is not a link is taken to lie below it until it is scored. ``copy_of[k]``, when
+    given, is the article that ``k`` is an exact copy of (``k`` itself for the first of its
+    kind), and ``links`` join such first articles only: copies go where their original goes.
+    The linkage runs on the originals, each weighing as many articles as it has copies, which
+    is what average linkage over all of them gives, since a copy's similarities are its
+    original's.
     """
     n = reps.n
     copy_of = np.arange(n) if copy_of is None else np.asarray(copy_of)
@@ -73,112 +90,167 @@ def group(
         shape=(n, n),
     )
     _, component = connected_components(graph, directed=False)
-    labels = np.arange(n, dtype=np.int64)  # a singleton is its own story
-    large = np.bincount(component, minlength=n) > EXACT_COMPONENT_MAX
-    # Links inside large components, for their sparse linkage (few such components).
-    in_large = np.flatnonzero(
-        large[component[links.i]] & (component[links.i] == component[links.j])
-    )
-    for members in _members_by_label(component):
-        if len(members) == 1:
+    size = np.bincount(component, minlength=n)
+    # A component of two articles is one story (joined by a link at or above the threshold,
+    # or copies of one article); three or more are linked on their originals.
+    linked = size[component] > 2
+    originals = np.flatnonzero(linked & (copy_of == np.arange(n)))
+    weights = np.bincount(np.searchsorted(originals, copy_of[linked]), minlength=len(originals))
+    inside = linked[links.i] & (component[links.i] == component[links.j])
+    li = np.searchsorted(originals, links.i[inside])
+    lj = np.searchsorted(originals, links.j[inside])
+    sims = links.sim[inside]
+    parent = np.arange(len(originals))
+    big = size[component[originals]] > EXACT_COMPONENT_MAX
+    for exact in (True, False):
+        nodes = np.flatnonzero(big != exact)
+        mine = big[li] != exact
+        if not len(nodes):
             continue
-        if len(members) == 2:  # joined by a link at or above the threshold: one story
-            labels[members] = members[0]
-            continue
-        if len(members) <= EXACT_COMPONENT_MAX:
-            for sub in _average_linkage(reps.matrix(members), threshold):
-                labels[members[sub]] = members[sub].min()
-            continue
-        originals = members[copy_of[members] == members]
-        weights = np.bincount(np.searchsorted(originals, copy_of[members]))
-        mine = in_large[component[links.i[in_large]] == component[members[0]]]
-        local = np.searchsorted(originals, links.i[mine]), np.searchsorted(originals, links.j[mine])
-        subs = _sparse_average_linkage(
-            len(originals), *local, links.sim[mine], threshold, weights=weights
+
+        def cross_sum(a: Array, b: Array, nodes: Array = nodes) -> float:
+            ii, jj = np.repeat(nodes[a], len(b)), np.tile(nodes[b], len(a))
+            pair = reps.pairs(originals[ii], originals[jj]).astype(np.float64)
+            return float(pair @ (weights[ii] * weights[jj]))
+
+        found = agglomerate(
+            np.arange(len(nodes)),
+            weights[nodes],
+            np.searchsorted(nodes, li[mine]),
+            np.searchsorted(nodes, lj[mine]),
+            sims[mine],
+            threshold,
+            threshold if floor is None else min(floor, threshold),
+            cross_sum if exact else None,
         )
-        story = np.empty(n, dtype=np.int64)
-        for sub in subs:
-            story[originals[sub]] = originals[sub].min()
-        labels[members] = story[copy_of[members]]
+        parent[nodes] = nodes[_roots(found)]
+    story = np.arange(n, dtype=np.int64)
+    story[originals] = originals[parent]
+    pairs = size[component] == 2
+    first = np.full(n, n, dtype=np.int64)
+    np.minimum.at(first, component[pairs], np.flatnonzero(pairs))
+    story[pairs] = first[component[pairs]]
+    labels = np.where(size[component] > 2, story[copy_of], story)
     # Renumber by first article so labels do not depend on component numbering.
     _, dense_labels = np.unique(labels, return_inverse=True)
     return np.asarray(dense_labels, dtype=np.int64)
 
 
-def _sparse_average_linkage(
-    n: int, i: Array, j: Array, sims: Array, threshold: float, weights: Array | None = None
-) -> list[Array]:
-    """Average linkage cut at ``threshold`` on links alone: index groups of ``0..n-1``.
+def _roots(parent: list[int]) -> Array:
+    """Each group's surviving group: parents point to smaller numbers, so one pass in order
+    resolves them."""
+    root = np.arange(len(parent))
+    for x, p in enumerate(parent):
+        root[x] = root[p]
+    return root
 
-    A pair that is not among the links (below the floor, or not found by an approximate
-    search) counts as similarity 0, as if dissimilar: a merge never rests on a pair nobody
-    measured, so a chain cannot glue groups through missing pairs. Groups merge best pair
-    first while the mean of their cross similarities, ``sum of linked pairs / (size_a x
-    size_b)``, reaches the threshold; ties go to the pair of groups with the smaller first
-    members, so the result depends only on the (canonical) order of the articles. Memory
-    O(n + links). ``weights[a]``: how many articles node ``a`` stands for (exact copies), so
-    that its pairs count that many times.
+
+def agglomerate(
+    start: Array,
+    weights: Array,
+    i: Array,
+    j: Array,
+    sims: Array,
+    threshold: float,
+    floor: float,
+    cross_sum: CrossSum | None,
+) -> list[int]:
+    """Average linkage of nodes ``0..m-1`` from the groups ``start`` (node -> group
+    ``0..g-1``), cut at ``threshold``: the parent of each group (the group with the smaller
+    number survives a merge; a group that never merged is its own parent).
+
+    ``i, j, sims``: the links between nodes, each pair once. ``weights[a]``: how many articles
+    node ``a`` stands for. A pair of nodes that is not a link is taken to lie below ``floor``:
+    two groups' mean is bounded with ``floor`` in place of their unknown pairs, and when the
+    bound reaches the threshold, ``cross_sum`` scores all their pairs (after which their mean
+    is exact: merging adds exact sums). Without ``cross_sum``, an unknown pair counts as 0.
+    Groups merge best mean first while it reaches the threshold; ties go to the pair of
+    groups with the smaller numbers.
     """
-    size = [1] * n if weights is None else [int(w) for w in weights]
-    # cross[a][b]: sum of the linked similarities between groups a and b (a group's id is its
-    # smallest member).
-    cross: list[dict[int, float]] = [{} for _ in range(n)]
-    for a, b, s in zip(i.tolist(), j.tolist(), sims.tolist(), strict=True):
-        if a != b:
-            total = s * size[a] * size[b]
-            cross[a][b] = cross[a].get(b, 0.0) + total
-            cross[b][a] = cross[b].get(a, 0.0) + total
-    version = [0] * n
-    heap = [
-        (-total / (size[a] * size[b]), a, b, 0, 0)
-        for a in range(n)
-        for b, total in cross[a].items()
-        if a < b
-    ]
-    heapq.heapify(heap)
+    w = np.asarray(weights, dtype=np.float64)
+    n_groups = int(start.max()) + 1 if len(start) else 0
+    size = np.bincount(start, weights=w, minlength=n_groups).tolist()
+    members: list[list[int]] = [[] for _ in range(n_groups)]
+    for node, g in enumerate(start.tolist()):
+        members[g].append(node)
+    a_of, b_of = start[i], start[j]
+    keep = a_of != b_of
+    lo, hi = np.minimum(a_of, b_of)[keep], np.maximum(a_of, b_of)[keep]
+    pair_w = (w[i] * w[j])[keep]
+    # known[a][b] = [sum of the known cross similarities, weighted count of known pairs]
+    known: list[dict[int, list[float]]] = [{} for _ in range(n_groups)]
+    if len(lo):
+        key = lo.astype(np.int64) * n_groups + hi
+        uniq, at = np.unique(key, return_inverse=True)
+        sums = np.bincount(at, weights=sims[keep] * pair_w)
+        counts = np.bincount(at, weights=pair_w)
+        for k, total, count in zip(uniq.tolist(), sums.tolist(), counts.tolist(), strict=True):
+            a, b = divmod(k, n_groups)
+            entry = [total, count]
+            known[a][b] = entry
+            known[b][a] = entry
+    unknown_at = floor if cross_sum is not None else 0.0
     cut = threshold - AT_THRESHOLD
-    parent = list(range(n))
+
+    def bound(a: int, b: int, entry: list[float]) -> tuple[float, bool]:
+        pairs = size[a] * size[b]
+        missing = pairs - entry[1]
+        exact = cross_sum is None or missing < 0.5
+        return (entry[0] + max(missing, 0.0) * unknown_at) / pairs, exact
+
+    version = [0] * n_groups
+    heap: list[tuple[float, int, int, int, int, bool]] = []
+    for a in range(n_groups):
+        for b, entry in known[a].items():
+            if a < b:
+                value, exact = bound(a, b, entry)
+                if value >= cut:
+                    heap.append((-value, a, b, 0, 0, exact))
+    heapq.heapify(heap)
+    parent = list(range(n_groups))
     while heap:
-        neg, a, b, va, vb = heapq.heappop(heap)
+        neg, a, b, va, vb, exact = heapq.heappop(heap)
         if va != version[a] or vb != version[b] or parent[a] != a or parent[b] != b:
             continue  # stale: one of the two groups has changed since this entry
         if -neg < cut:
-            break
-        keep, gone = (a, b) if a < b else (b, a)
-        # Merge the smaller map into the larger one.
-        if len(cross[keep]) < len(cross[gone]):
-            cross[keep], cross[gone] = cross[gone], cross[keep]
-        merged, other = cross[keep], cross[gone]
-        merged.pop(keep, None)
-        merged.pop(gone, None)
-        for c, total in other.items():
-            if c not in (keep, gone):
-                merged[c] = merged.get(c, 0.0) + total
-        cross[gone] = {}
-        parent[gone] = keep
-        size[keep] += size[gone]
-        version[keep] += 1
-        for c, total in merged.items():
-            neighbour = cross[c]
-            neighbour.pop(gone, None)
-            neighbour[keep] = total
-            lo, hi = (keep, c) if keep < c else (c, keep)
-            mean = total / (size[keep] * size[c])
-            if mean >= cut:
-                heapq.heappush(heap, (-mean, lo, hi, version[lo], version[hi]))
-    root = np.arange(n)
-    for x in range(n):  # parents point to smaller ids, so one pass in order resolves them
-        root[x] = root[parent[x]]
-    return _members_by_label(root)
-
-
-def _average_linkage(sims: Array, threshold: float) -> list[Array]:
-    """Index groups of one component under average linkage cut at ``threshold``."""
-    distance = np.clip(1.0 - sims.astype(np.float64), 0.0, 2.0)
-    np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average")
-    flat = fcluster(tree, t=1.0 - threshold + AT_THRESHOLD, criterion="distance")
-    return [np.flatnonzero(flat == k) for k in np.unique(flat)]
+            break  # the best bound left is below the threshold: so is every mean
+        if not exact:
+            assert cross_sum is not None  # without it every mean is exact
+            entry = known[a][b]
+            entry[0] = cross_sum(np.asarray(members[a]), np.asarray(members[b]))
+            entry[1] = size[a] * size[b]
+            value = entry[0] / entry[1]
+            if value >= cut:
+                heapq.heappush(heap, (-value, a, b, va, vb, True))
+            continue
+        # a < b: the smaller number survives
+        if len(known[a]) < len(known[b]):
+            known[a], known[b] = known[b], known[a]
+        merged, other = known[a], known[b]
+        merged.pop(a, None)
+        merged.pop(b, None)
+        for c, entry in other.items():
+            if c in (a, b):
+                continue
+            mine = merged.get(c)
+            merged[c] = entry if mine is None else [mine[0] + entry[0], mine[1] + entry[1]]
+        known[b] = {}
+        if len(members[a]) < len(members[b]):
+            members[a], members[b] = members[b], members[a]
+        members[a] += members[b]
+        members[b] = []
+        parent[b] = a
+        size[a] += size[b]
+        version[a] += 1
+        for c, entry in merged.items():
+            neighbour = known[c]
+            neighbour.pop(b, None)
+            neighbour[a] = entry
+            x, y = (a, c) if a < c else (c, a)
+            value, exact = bound(x, y, entry)
+            if value >= cut:
+                heapq.heappush(heap, (-value, x, y, version[x], version[y], exact))
+    return parent
 
 
 @dataclass(frozen=True)

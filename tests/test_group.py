@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
 
-from dedup.group import _average_linkage, _sparse_average_linkage, describe, group, related_pairs
+from dedup.group import AT_THRESHOLD, agglomerate, describe, group, related_pairs
 from dedup.link import (
     link_exact,
 )
 from tests.vectors import (
     FLOOR,
-    THRESHOLD,
     angle_reps,
     dense_reps,
     labels_of,
@@ -81,37 +82,88 @@ def test_related_pairs_between_neighbouring_stories() -> None:
     assert rel[0][2] == pytest.approx(np.cos(gaps).mean(), abs=1e-5)
 
 
-def test_sparse_linkage_equals_scipy_on_complete_graphs() -> None:
+def scipy_average_linkage(sims: np.ndarray, threshold: float) -> set[frozenset[int]]:
+    """The reference: scipy's average linkage on the full matrix, cut at the threshold."""
+    distance = np.clip(1.0 - sims.astype(np.float64), 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    flat = fcluster(tree, t=1.0 - threshold + AT_THRESHOLD, criterion="distance")
+    return {frozenset(np.flatnonzero(flat == k).tolist()) for k in np.unique(flat)}
+
+
+def groups_of(parent: list[int]) -> set[frozenset[int]]:
+    root = list(range(len(parent)))
+    for x, p in enumerate(parent):
+        root[x] = root[p]
+    return {frozenset(x for x in range(len(root)) if root[x] == r) for r in set(root)}
+
+
+def test_linkage_on_complete_graphs_equals_scipy() -> None:
     rng = np.random.default_rng(7)
     for _ in range(20):
         x, _ = stories(6, seed=int(rng.integers(1000)), dim=16)
         sims = reps_of(x).matrix(np.arange(len(x)))
         upper = np.triu_indices(len(x), 1)
-        sparse = _sparse_average_linkage(len(x), *upper, sims[upper], 0.7)
-        dense = _average_linkage(sims, 0.7)
-        assert {frozenset(g.tolist()) for g in sparse} == {frozenset(g.tolist()) for g in dense}
+        n = len(x)
+        parent = agglomerate(np.arange(n), np.ones(n), *upper, sims[upper], 0.7, 0.7, None)
+        assert groups_of(parent) == scipy_average_linkage(sims, 0.7)
 
 
-def test_sparse_linkage_does_not_glue_a_chain() -> None:
-    # A~B and B~C strong, A~C not a link (counts as 0): the mean 0.45 stays below 0.7.
-    groups = _sparse_average_linkage(
-        3, np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]), 0.7
-    )
-    assert sorted(g.tolist() for g in groups) == [[0, 1], [2]]
-
-
-def test_large_components_go_sparse_and_keep_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    x, _ = stories(150, seed=9)
+@pytest.mark.parametrize("seed", range(6))
+def test_linkage_on_links_above_a_floor_equals_scipy_on_every_pair(seed: int) -> None:
+    """Only the pairs at or above the floor are links; the others are scored when two groups
+    come close enough to need them: the stories of average linkage on the full matrix."""
+    x, _ = stories(40, seed=seed, dim=16)
     reps = reps_of(x)
-    links = link_exact(reps, FLOOR)
-    expected = partition(group(reps, links, THRESHOLD))
-    monkeypatch.setattr("dedup.group.EXACT_COMPONENT_MAX", 2)  # every component is "large"
-    assert partition(group(reps, links, THRESHOLD)) == expected
+    n = reps.n
+    sims = reps.matrix(np.arange(n))
+    scored: list[int] = []
+
+    def cross_sum(a: np.ndarray, b: np.ndarray) -> float:
+        scored.append(len(a) * len(b))
+        return float(sims[np.ix_(a, b)].sum())
+
+    for floor in (0.3, 0.5, 0.72):
+        links = link_exact(reps, floor)
+        parent = agglomerate(
+            np.arange(n), np.ones(n), links.i, links.j, links.sim, 0.72, floor, cross_sum
+        )
+        assert groups_of(parent) == scipy_average_linkage(sims, 0.72), floor
+        labels = group(reps, links, 0.72, floor=floor)
+        assert partition(labels) == {frozenset(g) for g in scipy_average_linkage(sims, 0.72)}
+    assert sum(scored) < n * (n - 1) // 2  # far from every pair
+
+
+def test_unknown_pairs_count_as_zero_without_a_scorer() -> None:
+    # A~B and B~C strong, A~C not a link (counts as 0): the mean 0.45 stays below 0.7.
+    parent = agglomerate(
+        np.arange(3), np.ones(3), np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]),
+        0.7, 0.7, None,
+    )  # fmt: skip
+    assert groups_of(parent) == {frozenset({0, 1}), frozenset({2})}
+
+
+def test_start_groups_and_weights_count_as_their_articles() -> None:
+    # Groups {0, 1} and {2}; node 2 stands for 3 articles. Cross pairs 0-2 (0.9) and 1-2
+    # (0.5), each weighing 3: mean (2.7 + 1.5) / 6 = 0.7, exactly the threshold.
+    sims = {(0, 2): 0.9, (1, 2): 0.5}
+
+    def cross_sum(a: np.ndarray, b: np.ndarray) -> float:
+        w = [1, 1, 3]
+        return sum(sims[min(x, y), max(x, y)] * w[x] * w[y] for x in a for y in b)
+
+    i, j, s = np.array([0]), np.array([2]), np.array([0.9])
+    start, weights = np.array([0, 0, 1]), np.array([1, 1, 3])
+    assert agglomerate(start, weights, i, j, s, 0.7, 0.6, cross_sum) == [0, 0]
+    assert agglomerate(start, weights, i, j, s, 0.7001, 0.6, cross_sum) == [0, 1]
+
+
+def test_a_chain_falls_into_small_groups() -> None:
     # A chain of 30 articles 10 degrees apart (next: 0.985, two on: 0.94): one component at
     # 0.95, but no four of them reach a mean of 0.95, so it falls into groups of 2 or 3.
     rad = np.radians(np.arange(30) * 10.0)
     chain = reps_of(np.stack([np.cos(rad), np.sin(rad), np.zeros(30)], axis=1))
-    labels = group(chain, link_exact(chain, FLOOR), 0.95)
+    labels = group(chain, link_exact(chain, FLOOR), 0.95, floor=FLOOR)
     assert 2 <= np.bincount(labels).max() <= 3
 
 

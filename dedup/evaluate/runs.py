@@ -307,7 +307,7 @@ def _sweep(
             links = Links(lowest.i[keep], lowest.j[keep], lowest.sim[keep])
         else:
             links = link(prepared, settings, t, floor_at(t))
-        story = group(reps, links, t, prepared.copy_of)
+        story = group(reps, links, t, prepared.copy_of, floor=floor_at(t))
         predicted = {a.id: str(int(k)) for a, k in zip(cleaned, story, strict=True)}
         scores = score_clusters(gold, predicted, langs)
         rows.append(

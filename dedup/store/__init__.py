@@ -269,7 +269,9 @@ class Intake:
             threshold = settings.threshold_for(backend, calibration.thresholds)
             related = settings.related_for(backend, calibration.thresholds)
             warnings += self._settings_changed(backend, model, threshold)
-            merged = self._assign(articles, represented, copy_of, links, threshold, touched)
+            merged = self._assign(
+                articles, represented, copy_of, links, threshold, min(related, threshold), touched
+            )
         for story in sorted(s for s, status in touched.items() if status == "revised"):
             self._refresh_size(story)
         for story, status in sorted(touched.items()):
@@ -326,12 +328,13 @@ class Intake:
         copy_of: np.ndarray,
         links: Links,
         threshold: float,
+        floor: float,
         touched: dict[int, str],
     ) -> dict[int, list[int]]:
         conn = self.store.connection
         reps = represented.reps
         start = np.array([self.story_of.get(a.id, UNSTORED) for a in articles], dtype=np.int64)
-        final, merged = assign(reps, links, threshold, copy_of, start)
+        final, merged = assign(reps, links, threshold, copy_of, start, floor=floor)
         days = [a.published.toordinal() if a.published else None for a in articles]
         order_day = np.array([NO_DAY if d is None else d for d in days], dtype=np.int64)
         fresh = start == UNSTORED

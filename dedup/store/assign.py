@@ -22,14 +22,11 @@ its first article. The result depends on the set of articles, never on their ord
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Mapping
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from dedup.group import AT_THRESHOLD, EXACT_COMPONENT_MAX
+from dedup.group import agglomerate
 from dedup.link import Links
 from dedup.represent.similarity import Representations
 
@@ -42,14 +39,21 @@ UNSTORED = -1
 
 
 def assign(
-    reps: Representations, links: Links, threshold: float, copy_of: Array, start: Array
+    reps: Representations,
+    links: Links,
+    threshold: float,
+    copy_of: Array,
+    start: Array,
+    *,
+    floor: float | None = None,
 ) -> tuple[Array, dict[int, list[int]]]:
     """The group key of each article after average linkage from ``start``, and the stories
     merged: ``{survivor: [absorbed, ...]}``.
 
     ``start[k]`` is the number of the stored story article ``k`` is in, or :data:`UNSTORED`.
-    ``copy_of`` and ``links`` as for :func:`dedup.group.group`: links join first copies only,
-    and an exact copy goes where its first goes (to a stored copy's story when there is one).
+    ``copy_of``, ``links`` and ``floor`` as for :func:`dedup.group.group`: links join first
+    copies only, and an exact copy goes where its first goes (to a stored copy's story when
+    there is one).
     """
     n = reps.n
     copy_of = np.asarray(copy_of, dtype=np.int64)
@@ -72,7 +76,10 @@ def assign(
         groups.setdefault(comp, set()).add(k)
     for comp in sorted(c for c, ks in groups.items() if len(ks) > 1):
         members = nodes[component[nodes] == comp]
-        result, absorbed = _link_component(reps, links, threshold, members, key, weight)
+        result, absorbed = _link_component(
+            reps, links, threshold, threshold if floor is None else min(floor, threshold),
+            members, key, weight,
+        )  # fmt: skip
         final[members] = result
         for survivor, gone in absorbed.items():
             merged.setdefault(survivor, []).extend(gone)
@@ -112,36 +119,33 @@ def _link_component(
     reps: Representations,
     links: Links,
     threshold: float,
+    floor: float,
     members: Array,
     key: Array,
     weight: Array,
 ) -> tuple[Array, dict[int, list[int]]]:
-    """Average linkage over one component's nodes from their start groups: each node's final
-    key, and the start keys each survivor absorbed."""
+    """Average linkage over one component's nodes from their start groups (dedup.group's
+    :func:`~dedup.group.agglomerate`): each node's final key, and the start keys each
+    survivor absorbed."""
     keys, at = np.unique(key[members], return_inverse=True)
     w = weight[members]
-    indicator = sp.csr_matrix((w, (np.arange(len(members)), at)), shape=(len(members), len(keys)))
-    if len(members) <= EXACT_COMPONENT_MAX:
-        sims = reps.matrix(members).astype(np.float64)
-        cross_sums = np.asarray((indicator.T @ sp.csr_matrix(sims) @ indicator).toarray())
-    else:  # a pair that is not a link counts as 0, as in dedup.group
-        inside = np.isin(links.i, members) & np.isin(links.j, members)
-        li = np.searchsorted(members, links.i[inside])
-        lj = np.searchsorted(members, links.j[inside])
-        pairs = sp.csr_matrix(
-            (
-                np.concatenate([links.sim[inside], links.sim[inside]]).astype(np.float64),
-                (np.concatenate([li, lj]), np.concatenate([lj, li])),
-            ),
-            shape=(len(members), len(members)),
-        )
-        cross_sums = np.asarray((indicator.T @ pairs @ indicator).toarray())
-    sizes = np.asarray(indicator.sum(axis=0)).ravel()
-    cross = {
-        a: {b: float(cross_sums[a, b]) for b in range(len(keys)) if b != a}
-        for a in range(len(keys))
-    }
-    parent = _agglomerate(sizes.tolist(), cross, threshold)
+    inside = np.isin(links.i, members) & np.isin(links.j, members)
+
+    def cross_sum(a: Array, b: Array) -> float:
+        ii, jj = np.repeat(a, len(b)), np.tile(b, len(a))
+        sims = reps.pairs(members[ii], members[jj]).astype(np.float64)
+        return float(sims @ (w[ii] * w[jj]))
+
+    parent = agglomerate(
+        at,
+        w,
+        np.searchsorted(members, links.i[inside]),
+        np.searchsorted(members, links.j[inside]),
+        links.sim[inside],
+        threshold,
+        floor,
+        cross_sum,
+    )
     root = [_find(parent, g) for g in range(len(keys))]
     absorbed: dict[int, list[int]] = {}
     for g, r in enumerate(root):
@@ -154,44 +158,3 @@ def _find(parent: list[int], g: int) -> int:
     while parent[g] != g:
         g = parent[g]
     return g
-
-
-def _agglomerate(
-    size: list[float], cross: Mapping[int, dict[int, float]], threshold: float
-) -> list[int]:
-    """Merge groups ``0..k-1`` (numbered in key order) best mean first while the mean of their
-    cross sums reaches ``threshold``; the group with the smaller number survives. Returns each
-    group's parent."""
-    k = len(size)
-    table = {a: dict(cross[a]) for a in range(k)}
-    cut = threshold - AT_THRESHOLD
-    version = [0] * k
-    heap = [
-        (-total / (size[a] * size[b]), a, b, 0, 0)
-        for a in range(k)
-        for b, total in table[a].items()
-        if a < b and total / (size[a] * size[b]) >= cut
-    ]
-    heapq.heapify(heap)
-    parent = list(range(k))
-    while heap:
-        _, a, b, va, vb = heapq.heappop(heap)
-        if va != version[a] or vb != version[b] or parent[a] != a or parent[b] != b:
-            continue  # stale: one of the two groups has changed since
-        keep, gone = a, b  # a < b: the smaller key survives
-        merged = table[keep]
-        for c, total in table.pop(gone).items():
-            if c != keep:
-                merged[c] = merged.get(c, 0.0) + total
-        merged.pop(gone, None)
-        parent[gone] = keep
-        size[keep] += size[gone]
-        version[keep] += 1
-        for c, total in merged.items():
-            table[c].pop(gone, None)
-            table[c][keep] = total
-            mean = total / (size[keep] * size[c])
-            if mean >= cut:
-                lo, hi = (keep, c) if keep < c else (c, keep)
-                heapq.heappush(heap, (-mean, lo, hi, version[lo], version[hi]))
-    return parent
