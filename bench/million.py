@@ -1,6 +1,6 @@
 """`dedup cluster` over a generated news corpus of N articles: the time of each stage and the
-peak memory of the whole run (issue 17: 10^6 articles with the static model in at most 15
-minutes and 8 GB on 2 cores).
+peak memory of the whole run (issue 17, then issue 24: 10^6 articles with the static model in
+at most 15 minutes and 8 GB on 2 cores; 10^5 in at most 1.2 GB and no slower than SemHash).
 
 Builds the corpus with bench/news_corpus.py (unless it is there already), then runs
 
@@ -13,7 +13,14 @@ every second as the proportional set size (PSS) of the run and its workers toget
 count twice; the peak RSS of the largest single process is given too.
 
     .venv/bin/python bench/million.py --articles 1000000 --model static-e5/ [--work DIR]
-        [--out FILE.json]
+        [--before CHECKOUT] [--semhash] [--out FILE.json]
+
+``--before CHECKOUT`` runs the same command with the ``dedup`` of another checkout (a git
+worktree of an older commit: ``PYTHONPATH=CHECKOUT``) right after this one, and
+``--semhash`` runs SemHash (``pip install semhash``) on the same corpus with the same static
+model (bench/semhash_run.py: embed every article's title and text, deduplicate at its default
+threshold): each in its own fresh process, one after the other in this one invocation, so
+their figures are side by side; the ratios are printed with them.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,28 +72,16 @@ def seconds(value: str, unit: str) -> float:
     return float(value) * {"ms": 0.001, "s": 1.0, "min": 60.0}[unit]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--articles", type=int, default=1_000_000)
-    parser.add_argument("--model", required=True, help="the static model (dedup distill)")
-    parser.add_argument("--work", type=Path, default=Path("bench-million"), help="corpus, report")
-    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
-    args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    corpus = args.work / f"news-{args.articles}.jsonl"
-    if not corpus.exists():
-        subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "news_corpus.py"), "--articles",
-             str(args.articles), "--out", str(corpus), "--labels", str(corpus.with_suffix(".csv"))],
-            check=True,
-        )  # fmt: skip
-    command = [
-        sys.executable, "-m", "dedup", "cluster", str(corpus), "--model", args.model,
-        "--backend", "hybrid", "--window-days", "7", "--no-cache",
-        "--max-bytes", str(corpus.stat().st_size + 1), "--out", str(args.work / "report"), "-v",
-    ]  # fmt: skip
+def measure(command: Sequence[str], checkout: Path | None = None) -> dict[str, object]:
+    """Wall seconds, the stages' seconds (from a ``-v`` log) and the peak PSS of a fresh
+    process running ``command`` and its workers; with the ``dedup`` of ``checkout`` (run
+    from there: ``python -m`` puts the working directory first on the path)."""
+    env = None if checkout is None else {**os.environ, "PYTHONPATH": str(checkout.resolve())}
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=checkout,
+    )  # fmt: skip
     peak = 0.0
 
     def sample() -> None:
@@ -100,14 +96,57 @@ def main() -> None:
     wall = time.perf_counter() - start
     sampler.join()
     if proc.returncode != 0:
-        raise SystemExit(f"dedup failed ({proc.returncode}):\n{err[-2000:]}")
+        raise SystemExit(f"{command[2:4]} failed ({proc.returncode}):\n{err[-2000:]}")
     stages = {m[1]: seconds(m[2], m[3]) for m in STAGE_LINE.finditer(err)}
-    result = {
-        "articles": args.articles,
-        "command": " ".join(command[1:]),
+    return {
         "wall_seconds": round(wall, 1),
         "stages_seconds": {k: round(v, 1) for k, v in stages.items()},
         "peak_pss_mib": round(peak),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--articles", type=int, default=1_000_000)
+    parser.add_argument("--model", required=True, help="the static model (dedup distill)")
+    parser.add_argument("--work", type=Path, default=Path("bench-million"), help="corpus, report")
+    parser.add_argument("--before", type=Path, help="a checkout whose dedup runs second")
+    parser.add_argument("--semhash", action="store_true", help="run SemHash on it too")
+    parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.work = args.work.resolve()
+    corpus = args.work / f"news-{args.articles}.jsonl"
+    if not corpus.exists():
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "news_corpus.py"), "--articles",
+             str(args.articles), "--out", str(corpus), "--labels", str(corpus.with_suffix(".csv"))],
+            check=True,
+        )  # fmt: skip
+
+    def cluster(out: str) -> list[str]:
+        return [
+            sys.executable, "-m", "dedup", "cluster", str(corpus), "--model", args.model,
+            "--backend", "hybrid", "--window-days", "7", "--no-cache",
+            "--max-bytes", str(corpus.stat().st_size + 1), "--out", str(args.work / out), "-v",
+        ]  # fmt: skip
+
+    runs: dict[str, dict[str, object]] = {"dedup": measure(cluster("report"), ROOT)}
+    if args.before:
+        runs["dedup_before"] = measure(cluster("report-before"), args.before)
+    if args.semhash:
+        runs["semhash"] = measure(
+            [sys.executable, str(ROOT / "bench" / "semhash_run.py"), str(corpus), args.model]
+        )
+    ours = float(runs["dedup"]["wall_seconds"])  # type: ignore[arg-type]
+    result = {
+        "articles": args.articles,
+        "command": " ".join(cluster("report")[1:]),
+        **runs,
+        "wall_ratio_to_dedup": {
+            name: round(float(run["wall_seconds"]) / ours, 3)  # type: ignore[arg-type]
+            for name, run in runs.items()
+        },
         "peak_rss_mib_largest_process": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ),
