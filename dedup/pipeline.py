@@ -30,7 +30,7 @@ from dedup.represent import Represented, load_model, represent
 from dedup.represent.cache import Embedded
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors
-from dedup.represent.ray_engine import require_ray
+from dedup.represent.ray_engine import ray_session
 from dedup.represent.scale import language_names
 from dedup.spread import prepare_on_ray
 from dedup.version import __version__
@@ -160,15 +160,16 @@ def _prepare_on_ray(
     cluster (:mod:`dedup.spread`). The model is loaded here first, as the represent stage
     would (its fallbacks included): the workers load the one that loaded, and the cache is
     asked in its key space. Empties ``articles``."""
-    require_ray()  # before any model loads: say what to install at once
     loaded: list[str] = []
-    if settings.backend == "lexical":
-        encoder = None
-    elif encoder is None:
-        encoder, loaded = load_model(settings, stages)
-        if encoder is None:  # no model could load: the lexical backend alone, as locally
-            settings = dataclasses.replace(settings, backend="lexical")
-    spread = prepare_on_ray(articles, settings, skipped, stages, encoder)
+    # The cluster first: one that cannot be reached is said before a model is loaded.
+    with ray_session(settings.ray_address):
+        if settings.backend == "lexical":
+            encoder = None
+        elif encoder is None:
+            encoder, loaded = load_model(settings, stages)
+            if encoder is None:  # no model could load: the lexical backend alone, as locally
+                settings = dataclasses.replace(settings, backend="lexical")
+        spread = prepare_on_ray(articles, settings, skipped, stages, encoder)
     return prepare_cleaned(
         [c.article for c in spread.each],
         [c.day for c in spread.each],

@@ -150,28 +150,29 @@ def _profile_part(
 
 class Part(NamedTuple):
     """A part of the corpus through :func:`prepare_part`: the articles kept (in the part's
-    order) with their canonical sort keys and, for the lexical backends, their profiles' hashed
-    counts (one row each); and the articles that broke a stage."""
+    order) with their canonical sort keys and, for the lexical backends, their profiles'
+    hashed counts (one row each) or the profiles themselves; and the articles that broke a
+    stage."""
 
     kept: list[_Cleaned]
     order: list[tuple[str, str]]
-    counts: LexicalCounts | None
+    lexical: LexicalCounts | list[Profile] | None
     failed: list[_Failed]
 
 
-def prepare_part(part: Sequence[tuple[int, Article]], lexical: bool) -> Part:
+def prepare_part(part: Sequence[tuple[int, Article]], lexical: bool, vectors: bool = True) -> Part:
     """Every stage that sees an article alone, for one part of the corpus (each article with
-    its place in it): cleaned, its event day found and, with ``lexical``, its profile's hashed
-    counts made; an article that breaks one of them a skip. What a distributed engine's worker
-    runs (:mod:`dedup.spread`): the same part functions as :func:`clean_stage`'s pool."""
+    its place in it): cleaned, its event day found and, with ``lexical``, its profile made
+    (with ``vectors``, its hashed counts in place of it); an article that breaks one of them a
+    skip. What a distributed engine's worker runs (:mod:`dedup.spread`): the same part
+    functions as :func:`clean_stage`'s pool."""
     kept, failed = _clean_part(part)
-    counts = None
+    made = None
     if lexical:
-        where, made, lost = _profile_part([(c.article, c.place) for c in kept], vectors=True)
-        assert isinstance(made, LexicalCounts)
-        kept, counts = [kept[k] for k in where], made
+        where, made, lost = _profile_part([(c.article, c.place) for c in kept], vectors)
+        kept = [kept[k] for k in where]
         failed += lost
-    return Part(kept, [_order_key(c.article) for c in kept], counts, failed)
+    return Part(kept, [_order_key(c.article) for c in kept], made, failed)
 
 
 def every_skip(

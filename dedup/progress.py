@@ -41,7 +41,7 @@ STAGES: dict[str, str] = {
     "lexical": "lexical profile",
     "load_model": "load model",
     "embed": "embed",
-    "map": "clean, profile, embed on Ray",
+    "map": "per article on Ray",
     "link": "link",
     "group": "group",
     "report": "report",

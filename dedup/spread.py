@@ -42,7 +42,7 @@ from dedup.progress import Stage, Stages
 from dedup.represent.cache import SLICE, CacheUnavailable, Embedded, EmbeddingCache
 from dedup.represent.encoder import Encoder, embed_articles
 from dedup.represent.fingerprint import keys_in_space, vector_space
-from dedup.represent.lexical import LexicalCounts, LexicalVectors, weigh
+from dedup.represent.lexical import LexicalCounts, LexicalVectors, Profile, weigh
 from dedup.represent.model_files import local_model_identity
 from dedup.represent.ray_engine import actor_count, quiet_data, ray_session
 
@@ -55,11 +55,13 @@ FloatArray = NDArray[np.float32]
 
 class Spread(NamedTuple):
     """What the map gives the driver, as :func:`dedup.prepare.clean_stage` and the represent
-    stage's embedding would: the articles kept, in canonical order; their lexical vectors (None
-    for the dense backend); every skip so far; their vectors (None without a model)."""
+    stage's embedding would: the articles kept, in canonical order; their lexical vectors or
+    their profiles (as asked; None for the dense backend); every skip so far; their vectors
+    (None without a model)."""
 
     each: list[_Cleaned]
     lexical: LexicalVectors | None
+    profiles: list[Profile] | None
     skipped: list[Skipped]
     embedded: Embedded | None
 
@@ -116,8 +118,9 @@ class PartWorker:
     notes). The model is loaded on the first part with something to embed, not before: a
     corpus the cache holds whole is never embedded."""
 
-    def __init__(self, lexical: bool, model: _Model | None, reader: Any) -> None:
+    def __init__(self, lexical: bool, vectors: bool, model: _Model | None, reader: Any) -> None:
         self.lexical = lexical
+        self.vectors = vectors
         self.model = model
         self.reader = reader
         self.encoder: Encoder | None = None
@@ -130,7 +133,7 @@ class PartWorker:
         return {"done": np.array(done, dtype=object)}
 
     def _one(self, number: int, given: list[tuple[int, Article]]) -> _Done:
-        part = prepare_part(given, self.lexical)
+        part = prepare_part(given, self.lexical, self.vectors)
         none = np.zeros(0, dtype=bool)
         if self.model is None:
             return _Done(number, part, [], None, none, [], 0, None)
@@ -185,25 +188,30 @@ def prepare_on_ray(
     skipped: Sequence[Skipped],
     stages: Stages,
     encoder: Encoder | None,
+    *,
+    vectors: bool = True,
 ) -> Spread:
     """Every article through the per-article stages on the Ray cluster of ``settings`` (see the
-    module notes), embedded with ``encoder``'s model when it is given, in the stage ``map``.
-    Empties ``articles``: each is freed once it is on its way. InputError when no article is
-    left, as locally."""
+    module notes), embedded with ``encoder``'s model when it is given, in the stage ``map``;
+    ``vectors``: the corpus' lexical vectors, else the articles' profiles (as
+    :func:`~dedup.prepare.clean_stage`). Empties ``articles``: each is freed once it is on its
+    way. InputError when no article is left, as locally."""
     places = list(enumerate(articles))
     total = len(places)
     articles.clear()
     parts = [places[k : k + SLICE] for k in range(0, total, SLICE)]
     del places
-    lexical = settings.backend != "dense"
+    if not parts:  # nothing to start Ray for
+        every_skip([], skipped, [])
+    lexical = settings.backend != "dense"  # every other backend compares the lexical vectors
     with ray_session(settings.ray_address), stages.stage("map", total) as step:
         cache, notes = _open_cache(settings, encoder)
         try:
-            done = list(_map(parts, settings, lexical, encoder, cache, notes, step))
+            done = list(_map(parts, settings, (lexical, vectors), encoder, cache, notes, step))
         finally:
             if cache is not None:
                 cache.close()
-        spread = _assemble(done, skipped, lexical, encoder, notes)
+        spread = _assemble(done, skipped, encoder, notes)
         step.count = len(spread.each)
         kept_failed = len(spread.skipped) - len(skipped)
         found = spread.embedded.found if spread.embedded is not None else 0
@@ -235,14 +243,15 @@ def _open_cache(
 def _map(
     parts: list[list[tuple[int, Article]]],
     settings: Settings,
-    lexical: bool,
+    lexical: tuple[bool, bool],
     encoder: Encoder | None,
     cache: EmbeddingCache | None,
     notes: list[str],
     step: Stage,
 ) -> Iterator[_Done]:
-    """The parts through :class:`PartWorker` actors, each as it is done, its new vectors
-    committed to ``cache`` (dropped, with a warning in ``notes``, if a write fails)."""
+    """The parts through :class:`PartWorker` actors (``lexical``: profiles, and their counts),
+    each as it is done, its new vectors committed to ``cache`` (dropped, with a warning in
+    ``notes``, if a write fails)."""
     if not parts:
         return
     import ray
@@ -284,7 +293,12 @@ def _map(
         PartWorker,
         batch_size=1,
         batch_format="numpy",
-        fn_constructor_kwargs={"lexical": lexical, "model": model, "reader": reader},
+        fn_constructor_kwargs={
+            "lexical": lexical[0],
+            "vectors": lexical[1],
+            "model": model,
+            "reader": reader,
+        },
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_gpus=1 if gpus else None,
         num_cpus=None if gpus else 1,
@@ -308,11 +322,7 @@ def _map(
 
 
 def _assemble(
-    done: list[_Done],
-    skipped: Sequence[Skipped],
-    lexical: bool,
-    encoder: Encoder | None,
-    notes: list[str],
+    done: list[_Done], skipped: Sequence[Skipped], encoder: Encoder | None, notes: list[str]
 ) -> Spread:
     """The parts' results as one corpus in canonical order, as the local stages leave it."""
     done.sort(key=lambda d: d.number)
@@ -322,15 +332,20 @@ def _assemble(
     ranked = sorted(range(len(kept)), key=order.__getitem__)
     each = [kept[k] for k in ranked]
     all_skipped = every_skip(each, skipped, failed)
+    made = [d.part.lexical for d in done if d.part.lexical is not None]
     vectors = None
-    if lexical:
-        counts = LexicalCounts.stack([d.part.counts for d in done if d.part.counts is not None])
+    profiles = None
+    if made and all(isinstance(m, LexicalCounts) for m in made):
+        counts = LexicalCounts.stack([m for m in made if isinstance(m, LexicalCounts)])
         rows = np.asarray(ranked, dtype=np.int64)
         vectors = weigh(
             LexicalCounts(
                 _rows(counts.entities, rows), _rows(counts.stems, rows), _rows(counts.title, rows)
             )
         )
+    elif made:
+        listed = [p for m in made if isinstance(m, list) for p in m]
+        profiles = [listed[k] for k in ranked]
     embedded = None
     if encoder is not None:
         embedded = Embedded(
@@ -338,7 +353,7 @@ def _assemble(
             tuple(notes + _precision_notes(done, encoder)),
             found=sum(d.found for d in done),
         )
-    return Spread(each, vectors, all_skipped, embedded)
+    return Spread(each, vectors, profiles, all_skipped, embedded)
 
 
 def _rows(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> sp.csr_matrix:

@@ -123,6 +123,28 @@ def test_a_multilingual_corpus_in_parts_gives_the_same_stories_on_ray(
 
 
 @pytest.mark.usefixtures("local_ray")
+def test_a_store_filled_on_ray_holds_what_a_local_one_does(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A store's run cleans and profiles on the cluster, then embeds there what is new to the
+    store: the second batch's report is the local one's."""
+    docs: dict[str, Any] = {}
+    for engine in ("local", "ray"):
+        for batch in (str(SHORT_ITEMS), ARTICLES):
+            args = [batch, "--model", str(tiny_model_dir), "--backend", "hybrid", "--json"]
+            args += ["--store", str(tmp_path / f"{engine}.db"), "--engine", engine, "-q"]
+            result = runner.invoke(app, ["cluster", *args], env=ENV)
+            assert result.exit_code == 0, result.stderr
+        docs[engine] = _unseen(json.loads(result.stdout))
+        timings = docs[engine]["run"].pop("timings")
+        assert ("map" in timings, "clean" in timings) == (engine == "ray", engine == "local")
+    assert json.dumps(docs["ray"], sort_keys=True) == json.dumps(docs["local"], sort_keys=True), (
+        list(_differences(docs["local"], docs["ray"]))[:5]
+    )
+    assert docs["ray"]["summary"]["articles"] == 5  # the batch's
+
+
+@pytest.mark.usefixtures("local_ray")
 def test_an_article_that_breaks_cleaning_on_the_cluster_is_the_same_skip(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path
 ) -> None:
@@ -149,10 +171,17 @@ def test_an_article_that_breaks_cleaning_on_the_cluster_is_the_same_skip(
     assert on_ray.articles == local.articles
     assert np.array_equal(on_ray.represented.reps.dense, local.represented.reps.dense)
     # Every vector was in the cache the local run filled: asked for from the workers, found.
-    assert list(recorder.summaries) == ["load model", "clean, profile, embed on Ray"]
-    assert recorder.summaries["clean, profile, embed on Ray"] == (
-        "4 articles (1 skipped, 4 from the cache)"
-    )
+    assert list(recorder.summaries) == ["load model", "per article on Ray"]
+    assert recorder.summaries["per article on Ray"] == ("4 articles (1 skipped, 4 from the cache)")
+
+
+def _unseen(doc: Any) -> Any:
+    """A store's report without the times its stories were first and last seen: the runs'."""
+    if isinstance(doc, dict):
+        return {k: _unseen(v) for k, v in doc.items() if k not in ("first_seen", "last_seen")}
+    if isinstance(doc, list):
+        return [_unseen(v) for v in doc]
+    return doc
 
 
 def _differences(a: Any, b: Any, where: str = "") -> Iterator[str]:
