@@ -110,7 +110,7 @@ def _same_on_both_engines(args: list[str], tmp_path: Path) -> dict[str, Any]:
 def test_a_multilingual_corpus_in_parts_gives_the_same_stories_on_ray(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path, backend: str
 ) -> None:
-    """Twenty-five articles in nine languages and a copy, in parts of four: each part
+    """Twenty-five articles in eight languages and a copy, in parts of four: each part
     cleaned, profiled and embedded on its own worker, then put in canonical order."""
     monkeypatch.setattr(spread, "SLICE", 4)
     first = json.loads(SHORT_ITEMS.read_text("utf-8").splitlines()[0])
