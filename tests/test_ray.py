@@ -106,7 +106,7 @@ def _same_on_both_engines(args: list[str], tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("local_ray")
-@pytest.mark.parametrize("backend", ["lexical", "hybrid"])
+@pytest.mark.parametrize("backend", ["lexical", "hybrid", "dense"])
 def test_a_multilingual_corpus_in_parts_gives_the_same_stories_on_ray(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path, backend: str
 ) -> None:
