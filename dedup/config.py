@@ -19,8 +19,8 @@ Neighbours = Literal["auto", "exact", "ann"]
 NEIGHBOURS: tuple[str, ...] = ("auto", "exact", "ann")
 #: How ``-`` (standard input) is read: JSONL, CSV with a header row, or plain text (articles
 #: separated by blank lines, the first line of each its title).
-#: Where the vectors the embedding cache lacks are computed: in this process, or on a Ray
-#: cluster (dedup.represent.ray_engine).
+#: Where each article is cleaned, dated, profiled and embedded (what the embedding cache
+#: lacks): on this machine, or on a Ray cluster (dedup.spread).
 Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = ("local", "ray")
 StdinFormat = Literal["jsonl", "csv", "text"]

@@ -26,10 +26,13 @@ from dedup.progress import Advance, Progress, Stages
 from dedup.read import read_corpus
 from dedup.read.records import DEFAULT_FIELDS
 from dedup.report.explain import explain_report
-from dedup.represent import Represented, represent
+from dedup.represent import Represented, load_model, represent
+from dedup.represent.cache import Embedded
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors
+from dedup.represent.ray_engine import ray_session
 from dedup.represent.scale import language_names
+from dedup.spread import prepare_on_ray
 from dedup.version import __version__
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,9 @@ def _prepare(
     owned: bool = False,
 ) -> Prepared:
     """``owned``: see :func:`clean_stage`."""
+    if settings.engine == "ray":
+        given = articles if owned and isinstance(articles, list) else list(articles)
+        return _prepare_on_ray(given, settings, skipped, encoder, stages)
     each, _, lexical, every_skip = clean_stage(articles, settings, skipped, stages, owned=owned)
     return prepare_cleaned(
         [c.article for c in each],
@@ -143,6 +149,40 @@ def _prepare(
     )
 
 
+def _prepare_on_ray(
+    articles: list[Article],
+    settings: Settings,
+    skipped: Sequence[Skipped],
+    encoder: Encoder | None,
+    stages: Stages,
+) -> Prepared:
+    """:func:`prepare` with the per-article stages and the embedding in one map on the Ray
+    cluster (:mod:`dedup.spread`). The model is loaded here first, as the represent stage
+    would (its fallbacks included): the workers load the one that loaded, and the cache is
+    asked in its key space. Empties ``articles``."""
+    loaded: list[str] = []
+    # The cluster first: one that cannot be reached is said before a model is loaded.
+    with ray_session(settings.ray_address):
+        if settings.backend == "lexical":
+            encoder = None
+        elif encoder is None:
+            encoder, loaded = load_model(settings, stages)
+            if encoder is None:  # no model could load: the lexical backend alone, as locally
+                settings = dataclasses.replace(settings, backend="lexical")
+        spread = prepare_on_ray(articles, settings, skipped, stages, encoder)
+    return prepare_cleaned(
+        [c.article for c in spread.each],
+        [c.day for c in spread.each],
+        settings,
+        skipped=spread.skipped,
+        encoder=encoder,
+        stages=stages,
+        lexical=spread.lexical,
+        notes=[*future_dates_note(spread.each), *loaded],
+        embedded=spread.embedded,
+    )
+
+
 def prepare_cleaned(
     articles: Sequence[Article],
     stated_days: Sequence[int | None],
@@ -153,10 +193,11 @@ def prepare_cleaned(
     stages: Stages,
     lexical: LexicalVectors | None,
     notes: Sequence[str] = (),
+    embedded: Embedded | None = None,
 ) -> Prepared:
     """:func:`prepare` from articles already cleaned, in canonical order, with their lexical
     vectors (None for the dense backend); ``notes``: warnings of the stages before, first
-    among the run's warnings."""
+    among the run's warnings; ``embedded``: their vectors, already made (the ray engine's)."""
     cleaned = vet_corpus(list(articles))  # dates read from texts, against each other
     represented = represent(
         cleaned,
@@ -165,6 +206,7 @@ def prepare_cleaned(
         stages=stages,
         lexical=lexical,
         stated_days=list(stated_days),
+        embedded=embedded,
     )
     if notes:
         represented = dataclasses.replace(represented, warnings=(*notes, *represented.warnings))

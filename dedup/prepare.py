@@ -148,6 +148,42 @@ def _profile_part(
     return kept, profiles, failed
 
 
+class Part(NamedTuple):
+    """A part of the corpus through :func:`prepare_part`: the articles kept (in the part's
+    order) with their canonical sort keys and, for the lexical backends, their profiles'
+    hashed counts (one row each) or the profiles themselves; and the articles that broke a
+    stage."""
+
+    kept: list[_Cleaned]
+    order: list[tuple[str, str]]
+    lexical: LexicalCounts | list[Profile] | None
+    failed: list[_Failed]
+
+
+def prepare_part(part: Sequence[tuple[int, Article]], lexical: bool, vectors: bool = True) -> Part:
+    """Every stage that sees an article alone, for one part of the corpus (each article with
+    its place in it): cleaned, its event day found and, with ``lexical``, its profile made
+    (with ``vectors``, its hashed counts in place of it); an article that breaks one of them a
+    skip. What a distributed engine's worker runs (:mod:`dedup.spread`): the same part
+    functions as :func:`clean_stage`'s pool."""
+    kept, failed = _clean_part(part)
+    made = None
+    if lexical:
+        where, made, lost = _profile_part([(c.article, c.place) for c in kept], vectors)
+        kept = [kept[k] for k in where]
+        failed += lost
+    return Part(kept, [_order_key(c.article) for c in kept], made, failed)
+
+
+def every_skip(
+    each: Sequence[_Cleaned], skipped: Sequence[Skipped], failed: list[_Failed]
+) -> list[Skipped]:
+    """Read's skips, then the articles that broke a stage in the order they were given;
+    InputError when no article is left (``each``: the articles kept)."""
+    _check_usable(each, skipped, failed)
+    return _all_skipped(skipped, failed)
+
+
 def _workers(n: int) -> int:
     """Processes for the per-article stages of ``n`` articles: every core this process may
     use, for a corpus big enough to repay starting them."""

@@ -31,15 +31,17 @@ log = logging.getLogger(__name__)
 #: The stages a run may go through, in their order: the name in the report's ``run.timings``
 #: -> the name shown and logged. A run of the lexical backend has no model to load nor
 #: anything to embed; one of the dense backend no lexical profiles; a rerun whose vectors are
-#: all in the embedding cache loads no model. ``write`` (the report files) and ``sweep`` (the
-#: thresholds of ``dedup evaluate clusters --sweep``) are the command line's; ``tune`` and
-#: ``calibrate`` are `dedup tune`'s.
+#: all in the embedding cache loads no model. A run of the ray engine has ``map`` in place of
+#: ``clean``, ``lexical`` and ``embed``: one map on the cluster does all three. ``write`` (the
+#: report files) and ``sweep`` (the thresholds of ``dedup evaluate clusters --sweep``) are the
+#: command line's; ``tune`` and ``calibrate`` are `dedup tune`'s.
 STAGES: dict[str, str] = {
     "read": "read",
     "clean": "clean",
     "lexical": "lexical profile",
     "load_model": "load model",
     "embed": "embed",
+    "map": "per article on Ray",
     "link": "link",
     "group": "group",
     "report": "report",

@@ -19,6 +19,8 @@ from dedup.prepare import canonical_order, clean_stage, future_dates_note
 from dedup.progress import Progress, Stages
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import lexical_vectors, profile
+from dedup.represent.ray_engine import ray_session
+from dedup.spread import prepare_on_ray
 from dedup.store import Entry, Store, text_hash
 
 
@@ -73,8 +75,34 @@ def _add(
     stages: Stages,
 ) -> Report:
     settings = dataclasses.replace(settings, window_days=store.window(settings))
+    if settings.engine == "ray":  # one Ray for both maps: per article, then what is new embedded
+        with ray_session(settings.ray_address):
+            return _add_cleaned(
+                articles, settings, store, inputs, skipped, encoder, all_stories, stages
+            )
+    return _add_cleaned(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
+
+
+def _add_cleaned(
+    articles: Sequence[Article],
+    settings: Settings,
+    store: Store,
+    inputs: Sequence[str],
+    skipped: Sequence[Skipped],
+    encoder: Encoder | None,
+    all_stories: bool,
+    stages: Stages,
+) -> Report:
+    """:func:`_add`, each article cleaned and profiled where the engine says: the store must
+    see them cleaned before it can say which are new, so only those new are embedded, after."""
     lexical = settings.backend != "dense"
-    each, profiles, _, every_skip = clean_stage(articles, settings, skipped, stages, vectors=False)
+    if settings.engine == "ray":
+        spread = prepare_on_ray(list(articles), settings, skipped, stages, None, vectors=False)
+        each, profiles, every_skip = spread.each, spread.profiles, spread.skipped
+    else:
+        each, profiles, _, every_skip = clean_stage(
+            articles, settings, skipped, stages, vectors=False
+        )
     hashes = {a.id: text_hash(a) for a in articles}
     made = profiles if profiles is not None else [None] * len(each)
     entries = [

@@ -21,6 +21,7 @@ ORDER: dict[str, float] = {
     "clean": 3,
     "represent": 4,
     "prepare": 4.5,
+    "spread": 4.6,
     "link": 5,
     "group": 6,
     "store": 7,

@@ -274,6 +274,7 @@ def test_every_stage_has_a_name_to_show() -> None:
         "lexical",
         "load_model",
         "embed",
+        "map",
         "link",
         "group",
         "report",

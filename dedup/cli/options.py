@@ -36,7 +36,7 @@ from dedup.config import (
 _DEFAULT: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}
 
 
-_ENGINE = "Embed here (local) or on a Ray cluster (ray; see docs/scaling.md)."
+_ENGINE = "Clean, profile and embed here (local) or on a Ray cluster (ray; docs/scaling.md)."
 _RAY_ADDRESS = "The Ray cluster of --engine ray (default: RAY_ADDRESS, else a local Ray)."
 
 

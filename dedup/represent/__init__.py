@@ -14,7 +14,7 @@ from dedup.errors import ModelError
 from dedup.models import Article
 from dedup.progress import Stages
 from dedup.represent.bundled import BUNDLED_MODEL
-from dedup.represent.cache import SliceEmbedder, cached_vectors, embed_cached
+from dedup.represent.cache import Embedded, SliceEmbedder, cached_vectors, embed_cached
 from dedup.represent.calibration import Calibration, for_directory
 from dedup.represent.days import event_days
 from dedup.represent.encoder import Encoder
@@ -31,7 +31,7 @@ from dedup.represent.scale import (
 from dedup.represent.similarity import Representations
 from dedup.represent.transformer import load_encoder
 
-__all__ = ["Represented", "represent"]
+__all__ = ["Represented", "load_model", "represent"]
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,13 @@ def represent(
     stages: Stages | None = None,
     lexical: LexicalVectors | None = None,
     stated_days: Sequence[int | None] | None = None,
+    embedded: Embedded | None = None,
 ) -> Represented:
     """Representations for the backend that can run, its model, its numbers, and warnings.
 
     ``lexical`` and ``stated_days``, when given, are the articles' lexical vectors and stated
-    event days, already made (see :func:`dedup.pipeline.prepare`). ``stages`` times the
+    event days, already made (see :func:`dedup.pipeline.prepare`); ``embedded``, the vectors
+    of ``encoder`` already made (by :mod:`dedup.spread`). ``stages`` times the
     stages this runs (``load_model``, ``embed``, ``lexical``) and tells its progress."""
     stages = stages if stages is not None else Stages()
     warnings: list[str] = []
@@ -83,33 +85,31 @@ def represent(
             directory = local_model_dir(settings.model)
             backend = "hybrid" if backend == "auto" else backend
     if backend != "lexical" and encoder is None and dense is None:
-        with stages.stage("load_model") as step:
-            encoder, fallback = _load_or_fall_back(settings, backend)
-            if fallback is not None:
-                warnings.append(fallback)
-            step.what = _loaded(encoder)
-            if encoder is None:
-                backend = "lexical"
-            elif encoder.name != settings.model:  # the fallback: not the identity looked up
-                identity = None
+        encoder, fallback = load_model(settings, stages)
+        warnings.extend(fallback)
+        if encoder is None:
+            backend = "lexical"
+        elif encoder.name != settings.model:  # the fallback: not the identity looked up
+            identity = None
     if backend == "auto":
         backend = "hybrid"
     if backend in ("dense", "hybrid") and dense is None:
         assert encoder is not None
         model = encoder.name
         directory = getattr(encoder, "directory", None)
-        with stages.stage("embed", len(articles)) as step:
-            embedded = embed_cached(
-                encoder,
-                articles,
-                settings.cache,
-                batch_size=settings.batch_size,
-                progress=step.advance,
-                identity=identity,
-                engine=_engine(settings, encoder),
-            )
-            if embedded.found:
-                step.note = f"{embedded.found:,} from the cache"
+        if embedded is None:
+            with stages.stage("embed", len(articles)) as step:
+                embedded = embed_cached(
+                    encoder,
+                    articles,
+                    settings.cache,
+                    batch_size=settings.batch_size,
+                    progress=step.advance,
+                    identity=identity,
+                    engine=_engine(settings, encoder),
+                )
+                if embedded.found:
+                    step.note = f"{embedded.found:,} from the cache"
         dense = embedded.vectors
         warnings.extend(embedded.warnings)
     if backend in ("lexical", "hybrid") and lexical is None:
@@ -162,6 +162,15 @@ def _engine(settings: Settings, encoder: Encoder) -> SliceEmbedder | None:
         batch_size=settings.batch_size,
         address=settings.ray_address,
     )
+
+
+def load_model(settings: Settings, stages: Stages) -> tuple[Encoder | None, list[str]]:
+    """The ``load_model`` stage: the configured model or, for the ``auto`` backend, its
+    fallback (None: the lexical backend alone), and the warning a fallback makes."""
+    with stages.stage("load_model") as step:
+        encoder, fallback = _load_or_fall_back(settings, settings.backend)
+        step.what = _loaded(encoder)
+    return encoder, [] if fallback is None else [fallback]
 
 
 def _loaded(encoder: Encoder | None) -> str:

@@ -20,6 +20,7 @@ import os
 import pickle
 import socket
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,11 @@ __all__ = [
     "INSTALL_HINT",
     "MODULES",
     "SliceEncoder",
+    "actor_count",
     "check_reachable",
     "embed_on_ray",
+    "quiet_data",
+    "ray_session",
     "require_ray",
 ]
 
@@ -107,37 +111,66 @@ def embed_on_ray(
     ) -> Iterator[tuple[int, FloatArray, str | None]]:
         if not slices:
             return
-        import ray
-
-        started = False
-        if not ray.is_initialized():
-            if address is not None:
-                check_reachable(address)
-            else:
-                check_reachable(os.environ.get("RAY_ADDRESS"), variable="RAY_ADDRESS")
-            # Ray's C++ core logs its retries on stderr, past logging_level: errors only.
-            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
-            try:
-                ray.init(
-                    address=address,
-                    include_dashboard=False,
-                    logging_level=logging.WARNING,
-                    log_to_driver=False,
-                )
-            except Exception as exc:
-                where = f"at {address}" if address else "(RAY_ADDRESS, else a local one)"
-                raise EngineError(
-                    f"cannot start or reach a Ray cluster {where}: {one_line(exc)}",
-                    setting="ray_address",
-                ) from exc
-            started = True
-        try:
+        with ray_session(address):
             yield from _run(slices, progress, model, device, fast, batch_size)
-        finally:
-            if started:
-                ray.shutdown()
 
     return embed
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Ray for the body: the cluster at ``address`` (None: ``RAY_ADDRESS`` if set, else a local
+    Ray started here and stopped after the body); a Ray already initialised in this process is
+    used as it is, and left running."""
+    require_ray()
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    if address is not None:
+        check_reachable(address)
+    else:
+        check_reachable(os.environ.get("RAY_ADDRESS"), variable="RAY_ADDRESS")
+    # Ray's C++ core logs its retries on stderr, past logging_level: errors only.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
+    except Exception as exc:
+        where = f"at {address}" if address else "(RAY_ADDRESS, else a local one)"
+        raise EngineError(
+            f"cannot start or reach a Ray cluster {where}: {one_line(exc)}",
+            setting="ray_address",
+        ) from exc
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def quiet_data() -> None:
+    """Ray Data without its progress bars and start-up lines: the run has its own progress."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def actor_count(work: int) -> tuple[int, int]:
+    """The actors for ``work`` items: one per GPU when the cluster has GPUs, else one per CPU,
+    never more than the items; and the GPUs each one takes (1, or 0 without GPUs)."""
+    import ray
+
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    gpus = int(resources.get("GPU", 0))
+    return max(1, min(work, gpus or max(1, int(resources.get("CPU", 1))))), 1 if gpus else 0
 
 
 #: Seconds to wait for a cluster's port to answer before calling it unreachable.
@@ -178,18 +211,13 @@ def _run(
     import ray
     import ray.data
 
-    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    gpus = int(resources.get("GPU", 0))
-    actors = min(len(slices), gpus or max(1, int(resources.get("CPU", 1))))
+    actors, gpus = actor_count(len(slices))
     log.info("ray: %d slices on %d %s actor(s)", len(slices), actors, "GPU" if gpus else "CPU")
     rows = [
         {"slice": number, "articles": pickle.dumps(list(part), protocol=5)}
         for number, part in enumerate(slices)
     ]
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    quiet_data()
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
         SliceEncoder,
         batch_size=1,
