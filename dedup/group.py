@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -268,6 +268,35 @@ class Group:
     sims: Array
 
 
+#: Pairs scored in one call while describing stories: their matrices are built that many
+#: pairs at a time (a call per story cost more than its pairs on a corpus of small stories).
+DESCRIBE_PAIRS = 1 << 21
+
+
+def _matrices(reps: Representations, sets: Sequence[Array]) -> Iterator[Array]:
+    """The similarity matrix of each index set in turn (1 on the diagonal), the pairs of many
+    sets scored together: one :meth:`Representations.pairs` call per :data:`DESCRIBE_PAIRS`."""
+    start = 0
+    while start < len(sets):
+        stop, budget = start, 0
+        while stop < len(sets) and (stop == start or budget < DESCRIBE_PAIRS):
+            budget += len(sets[stop]) * (len(sets[stop]) - 1) // 2
+            stop += 1
+        batch = sets[start:stop]
+        upper = [np.triu_indices(len(members), 1) for members in batch]
+        ii = np.concatenate([m[u[0]] for m, u in zip(batch, upper, strict=True)])
+        jj = np.concatenate([m[u[1]] for m, u in zip(batch, upper, strict=True)])
+        sims = reps.pairs(ii, jj)
+        at = 0
+        for members, u in zip(batch, upper, strict=True):
+            m = np.ones((len(members), len(members)), dtype=np.float32)
+            m[u] = sims[at : at + len(u[0])]
+            m.T[u] = m[u]
+            at += len(u[0])
+            yield m
+        start = stop
+
+
 def describe(reps: Representations, labels: Array, copy_of: Array | None = None) -> list[Group]:
     """Order each group's members by centrality; measure its cohesion.
 
@@ -276,22 +305,27 @@ def describe(reps: Representations, labels: Array, copy_of: Array | None = None)
     matrix, not 10,000 x 10,000), which gives the same figures.
     """
     groups: list[Group] = []
-    for members in _members_by_label(labels):
+    every = _members_by_label(labels)
+    distinct_sets = [
+        np.unique(members if copy_of is None else copy_of[members], return_inverse=True)
+        for members in every
+    ]
+    shared = [d for m, (d, _) in zip(every, distinct_sets, strict=True) if len(m) > 1]
+    matrices = _matrices(reps, shared)
+    for members, (distinct, at) in zip(every, distinct_sets, strict=True):
         if len(members) == 1:
             one = np.ones(1, dtype=np.float32)
             groups.append(Group(members, one, None, None, one.reshape(1, 1)))
             continue
         n = len(members)
-        distinct, at = np.unique(
-            members if copy_of is None else copy_of[members], return_inverse=True
-        )
+        matrix = next(matrices)
         if len(distinct) == n:
-            sims = reps.matrix(members)
+            sims = matrix
             off = sims[~np.eye(n, dtype=bool)]
             cohesion_min, cohesion_mean = float(off.min()), float(off.mean())
             rows = sims
         else:
-            sims = reps.matrix(distinct).astype(np.float64)
+            sims = matrix.astype(np.float64)
             weight = np.bincount(at).astype(np.float64)
             self_pairs = weight * (weight - 1.0)  # pairs of copies of one article
             pair_weight = np.outer(weight, weight)
