@@ -116,6 +116,8 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     args.work = args.work.resolve()
+    if Path(args.model).exists():  # the --before run starts in its own checkout
+        args.model = str(Path(args.model).resolve())
     corpus = args.work / f"news-{args.articles}.jsonl"
     if not corpus.exists():
         subprocess.run(
