@@ -242,14 +242,20 @@ def agglomerate(
         parent[b] = a
         size[a] += size[b]
         version[a] += 1
-        for c, entry in merged.items():
+        size_a, version_a = size[a], version[a]
+        for c, entry in merged.items():  # the hot loop: bound() written out
             neighbour = known[c]
             neighbour.pop(b, None)
             neighbour[a] = entry
-            x, y = (a, c) if a < c else (c, a)
-            value, exact = bound(x, y, entry)
+            pairs = size_a * size[c]
+            missing = pairs - entry[1]
+            value = (entry[0] + missing * unknown_at) / pairs if missing > 0 else entry[0] / pairs
             if value >= cut:
-                heapq.heappush(heap, (-value, x, y, version[x], version[y], exact))
+                exact = cross_sum is None or missing < 0.5
+                if a < c:
+                    heapq.heappush(heap, (-value, a, c, version_a, version[c], exact))
+                else:
+                    heapq.heappush(heap, (-value, c, a, version[c], version_a, exact))
     return parent
 
 
@@ -359,11 +365,11 @@ def related_pairs(
     reps: Representations, labels: Array, links: Links, floor: float, threshold: float
 ) -> list[tuple[int, int, float]]:
     """Label pairs whose mean cross similarity is at least ``floor`` (and below ``threshold``)."""
-    a = labels[links.i]
-    b = labels[links.j]
-    candidates = sorted(
-        {(int(min(x, y)), int(max(x, y))) for x, y in zip(a, b, strict=True) if x != y}
-    )
+    a, b = labels[links.i], labels[links.j]
+    apart = a != b
+    lo, hi = np.minimum(a, b)[apart], np.maximum(a, b)[apart]
+    key = np.unique(lo.astype(np.int64) * (int(labels.max()) + 1) + hi)
+    candidates = [divmod(int(k), int(labels.max()) + 1) for k in key]
     if not candidates:
         return []
     members = _members_by_label(labels)  # labels are 0..k-1: label x is members[x]
