@@ -85,7 +85,16 @@ def store_mean(model: str, out: Path) -> None:
     if key is None:
         raise SystemExit(f"cannot find the weights of {model} to name its table")
     doc = json.loads(out.read_text("utf-8"))
-    table = doc["models"].setdefault(key, {"dense": {}, "hybrid": {}})
+    # A model new to the file starts from the default model's fusion and thresholds, so that
+    # its features can be made; main() fits its own fusion over them.
+    borrowed = doc["models"][doc["default_model"]]
+    table = doc["models"].setdefault(
+        key,
+        {
+            "dense": {"threshold": borrowed["dense"]["threshold"]},
+            "hybrid": dict(borrowed["hybrid"]),
+        },
+    )
     table["name"] = calibration.describe(model)
     table["dense"]["mean"] = [round(float(x), 6) for x in dense.mean(axis=0)]
     table["dense"]["mean_short"] = [round(float(x), 6) for x in short.mean(axis=0)]

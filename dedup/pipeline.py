@@ -28,6 +28,7 @@ from dedup.read.records import DEFAULT_FIELDS
 from dedup.report.explain import explain_report
 from dedup.represent import Represented, load_model, represent
 from dedup.represent.cache import Embedded
+from dedup.represent.distill import Corpus
 from dedup.represent.encoder import Encoder
 from dedup.represent.lexical import LexicalVectors
 from dedup.represent.ray_engine import ray_session
@@ -365,6 +366,18 @@ def _stories(
     return stories, related_out
 
 
+def training_corpus(inputs: Sequence[str], model: str, device: str) -> Corpus:
+    """The articles of ``inputs`` read and cleaned as a run reads them, exact copies once, as
+    the texts a static model reads and the vectors the transformer ``model`` gives them: what
+    `dedup distill` trains a static model on."""
+    prepared = read_and_prepare(inputs, Settings(backend="dense", model=model, device=device))
+    dense = prepared.represented.reps.dense
+    if dense is None:  # the dense backend always has them
+        raise InputError(f"model {model} gave no vectors for the corpus")
+    first = np.flatnonzero(prepared.copy_of == np.arange(len(prepared.articles)))
+    return Corpus([prepared.articles[k].full_text for k in first], dense[first])
+
+
 def labels_for(report: Report) -> dict[str, str]:
     """Article id -> story id: the membership a report states."""
     return {m.article.id: s.id for s in report.stories for m in s.members}
@@ -380,4 +393,5 @@ __all__ = [
     "read_and_prepare",
     "report_from",
     "run",
+    "training_corpus",
 ]

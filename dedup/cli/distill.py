@@ -57,6 +57,17 @@ def distill_cmd(
             help="Words to add to the tokenizer's vocabulary, one a line.",
         ),
     ] = None,
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--corpus",
+            envvar="DEDUP_CORPUS",
+            metavar="PATH",
+            help="Articles to train the static model on, read and cleaned as dedup reads them"
+            " (files or directories; repeat for more): it learns to say what the transformer"
+            " says of them [default: none, distilled only].",
+        ),
+    ] = None,
     distill_device: Annotated[
         str,
         typer.Option(
@@ -69,23 +80,36 @@ def distill_cmd(
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = 0,
 ) -> None:
-    """Distil a static model (model2vec) that encodes many times faster, for --model DIR."""
+    """Distil a static model (model2vec) that encodes many times faster, for --model DIR; with
+    --corpus, train it on your articles to say what the transformer says of them."""
     setup_logging(verbose, quiet)
+    from dedup.pipeline import training_corpus
     from dedup.represent.bundled import BUNDLED_MODEL
-    from dedup.represent.distill import distill_model, read_vocabulary
+    from dedup.represent.distill import check_out, distill_model, read_vocabulary
 
+    model = source or BUNDLED_MODEL
     words = read_vocabulary(vocabulary) if vocabulary is not None else None
+    check_out(target)  # before the corpus is embedded, which takes the longest
+    texts = training_corpus(corpus, model, distill_device) if corpus else None
     made = distill_model(
-        source or BUNDLED_MODEL,
+        model,
         target,
         dims=dims or None,
         vocabulary=words,
         device=distill_device,
         progress=quiet == 0,
+        corpus=texts,
     )
     if quiet < 2:
+        trained = ""
+        if made.agreement is not None:
+            before, after = made.agreement
+            trained = (
+                f", trained on {made.trained_on} texts (agreement with the transformer"
+                f" {before:.2f} -> {after:.2f})"
+            )
         write_stdout(
             f"Distilled {made.source} into {made.directory}: {made.tokens} tokens x "
-            f"{made.dims} dimensions, {made.size_bytes / 1e6:.1f} MB, in {made.seconds:.0f} s. "
-            f"Use it with --model {made.directory}."
+            f"{made.dims} dimensions, {made.size_bytes / 1e6:.1f} MB{trained}, in "
+            f"{made.seconds:.0f} s. Use it with --model {made.directory}."
         )

@@ -190,7 +190,8 @@ def model_key(directory: Path | None) -> str | None:
 
 def distill_recipe(directory: Path) -> dict[str, Any] | None:
     """How ``directory`` was distilled, when `dedup distill` made it from the bundled model
-    without added words: the same recipe gives the same table on any machine (the bundled
+    without added words (and trained it on a corpus, named by its texts' digest): the same
+    recipe gives the same table on any machine (the bundled
     weights are pinned, model2vec's version is in the recipe), though floating point may
     differ in the last bits, which a digest of the weights would not forgive. None otherwise."""
     try:
@@ -201,7 +202,11 @@ def distill_recipe(directory: Path) -> dict[str, Any] | None:
         return None
     if note.get("vocabulary_added") != 0 or not note.get("model2vec"):
         return None
-    return {k: note.get(k) for k in ("source", "dims", "tokens", "tool", "model2vec")}
+    recipe = {k: note.get(k) for k in ("source", "dims", "tokens", "tool", "model2vec")}
+    corpus = note.get("corpus")
+    if isinstance(corpus, dict):  # trained on a corpus: the same texts give the same table
+        recipe["corpus"] = corpus.get("sha256")
+    return recipe
 
 
 def describe(model: str) -> str:
@@ -210,9 +215,10 @@ def describe(model: str) -> str:
     recipe = distill_recipe(directory) if directory is not None else None
     if recipe is None:
         return model
+    trained = f", trained on corpus {str(recipe['corpus'])[:12]}" if "corpus" in recipe else ""
     return (
         f"static, distilled from {recipe['source']} by dedup distill "
-        f"({recipe['dims']} dimensions, model2vec {recipe['model2vec']})"
+        f"({recipe['dims']} dimensions, model2vec {recipe['model2vec']}{trained})"
     )
 
 

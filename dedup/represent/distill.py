@@ -3,7 +3,9 @@ optional vocabulary) run once through the transformer with model2vec, the token 
 by PCA to ``dims`` and weighted, and the table saved as a sentence-transformers directory
 (``StaticEmbedding`` + ``Normalize``) that ``--model DIR`` loads like any other model.
 
-A text's vector is then the mean of its tokens' vectors: no transformer runs when it encodes.
+With a corpus, the distilled table is then trained on it to reproduce the transformer's vector of
+each text (:mod:`dedup.represent.learn`). A text's vector is then the mean of its tokens'
+vectors: no transformer runs when it encodes.
 Distilling runs offline on the local files of the model (the bundled one is converted first, as
 for a run). The directory is written beside its target and renamed into place when it is done.
 """
@@ -23,9 +25,20 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from dedup.errors import InputError, ModelError, OutputError, one_line, os_reason
 
-__all__ = ["DEFAULT_DIMS", "DISTILL_NOTE", "Distilled", "distill_model", "read_vocabulary"]
+__all__ = [
+    "DEFAULT_DIMS",
+    "DISTILL_NOTE",
+    "Corpus",
+    "Distilled",
+    "check_out",
+    "distill_model",
+    "read_vocabulary",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +47,15 @@ DEFAULT_DIMS = 256
 
 #: The file in a distilled directory that says where it came from and how it was made.
 DISTILL_NOTE = "dedup-distill.json"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Texts to train on, as the static model will read them, and the transformer's vector of
+    each (one row per text, as dedup embeds an article)."""
+
+    texts: list[str]
+    vectors: NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,10 @@ class Distilled:
     tokens: int
     seconds: float
     size_bytes: int
+    #: Texts the table was trained on (0: distilled only), and how alike the static model and
+    #: the transformer found them before and after (see :mod:`dedup.represent.learn`).
+    trained_on: int = 0
+    agreement: tuple[float, float] | None = None
 
 
 def read_vocabulary(path: Path) -> list[str]:
@@ -61,7 +87,8 @@ def read_vocabulary(path: Path) -> list[str]:
     return words
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
+    """An :class:`OutputError` unless the model can be written to ``out``."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a file" if not out.is_dir() else "a directory that is not empty"
         raise OutputError(f"cannot write the model to {out}: it is {what}")
@@ -121,17 +148,20 @@ def distill_model(
     vocabulary: list[str] | None = None,
     device: str = "cpu",
     progress: bool = False,
+    corpus: Corpus | None = None,
 ) -> Distilled:
     """Distil a static model from the sentence-transformers ``model`` into the directory ``out``.
 
     ``dims`` is the number of PCA dimensions kept (None keeps the model's own); ``vocabulary``
     adds words to the tokenizer's vocabulary, each distilled as one token. ``out`` must not
-    exist or be an empty directory. Bad input is an :class:`InputError`, a model that cannot
-    be loaded or distilled a :class:`ModelError`, an unwritable ``out`` an :class:`OutputError`.
+    exist or be an empty directory. ``corpus``: texts and their transformer vectors to train the
+    distilled table on (see :mod:`dedup.represent.learn`). Bad input is an :class:`InputError`,
+    a model that cannot be loaded or distilled a :class:`ModelError`, an unwritable ``out`` an
+    :class:`OutputError`.
     """
     if dims is not None and dims < 2:
         raise InputError(f"dimensions must be at least 2, not {dims}", setting="dims")
-    _check_out(out)
+    check_out(out)
     from dedup.represent.transformer import load_encoder
 
     encoder = load_encoder(model, device=device, progress=progress)
@@ -161,6 +191,12 @@ def distill_model(
             )
     except Exception as exc:
         raise ModelError(f"cannot distil model {model}: {one_line(exc)}") from exc
+    learnt = None
+    if corpus is not None:
+        from dedup.represent.learn import corpus_digest, learn
+
+        with _quiet(progress):
+            static, learnt = learn(static, corpus.texts, corpus.vectors)
     seconds = time.perf_counter() - started
 
     parent = out.absolute().parent
@@ -180,6 +216,12 @@ def distill_model(
             "tool": "model2vec",
             "model2vec": version("model2vec"),
         }
+        if corpus is not None and learnt is not None:
+            note["corpus"] = {"texts": learnt.texts, "sha256": corpus_digest(corpus.texts)}
+            note["agreement"] = [
+                round(learnt.agreement_before, 4),
+                round(learnt.agreement_after, 4),
+            ]
         (staging / DISTILL_NOTE).write_text(json.dumps(note, indent=2) + "\n", encoding="utf-8")
         _open_up(staging)
         if out.is_dir():
@@ -199,4 +241,6 @@ def distill_model(
         tokens=int(static.embedding.shape[0]),
         seconds=seconds,
         size_bytes=_size(out),
+        trained_on=0 if learnt is None else learnt.texts,
+        agreement=None if learnt is None else (learnt.agreement_before, learnt.agreement_after),
     )
