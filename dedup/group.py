@@ -177,8 +177,9 @@ def agglomerate(
     keep = a_of != b_of
     lo, hi = np.minimum(a_of, b_of)[keep], np.maximum(a_of, b_of)[keep]
     pair_w = (w[i] * w[j])[keep]
-    # known[a][b] = [sum of the known cross similarities, weighted count of known pairs]
-    known: list[dict[int, list[float]]] = [{} for _ in range(n_groups)]
+    # known[a][b]: the sum of the known cross similarities + 1j x the weighted count of known
+    # pairs (one complex: a small object a million links can afford, and merging adds them)
+    known: list[dict[int, complex]] = [{} for _ in range(n_groups)]
     if len(lo):
         key = lo.astype(np.int64) * n_groups + hi
         uniq, at = np.unique(key, return_inverse=True)
@@ -186,17 +187,15 @@ def agglomerate(
         counts = np.bincount(at, weights=pair_w)
         for k, total, count in zip(uniq.tolist(), sums.tolist(), counts.tolist(), strict=True):
             a, b = divmod(k, n_groups)
-            entry = [total, count]
-            known[a][b] = entry
-            known[b][a] = entry
+            known[a][b] = known[b][a] = complex(total, count)
     unknown_at = floor if cross_sum is not None else 0.0
     cut = threshold - AT_THRESHOLD
 
-    def bound(a: int, b: int, entry: list[float]) -> tuple[float, bool]:
+    def bound(a: int, b: int, entry: complex) -> tuple[float, bool]:
         pairs = size[a] * size[b]
-        missing = pairs - entry[1]
+        missing = pairs - entry.imag
         exact = cross_sum is None or missing < 0.5
-        return (entry[0] + max(missing, 0.0) * unknown_at) / pairs, exact
+        return (entry.real + max(missing, 0.0) * unknown_at) / pairs, exact
 
     version = [0] * n_groups
     heap: list[tuple[float, int, int, int, int, bool]] = []
@@ -216,10 +215,10 @@ def agglomerate(
             break  # the best bound left is below the threshold: so is every mean
         if not exact:
             assert cross_sum is not None  # without it every mean is exact
-            entry = known[a][b]
-            entry[0] = cross_sum(np.asarray(members[a]), np.asarray(members[b]))
-            entry[1] = size[a] * size[b]
-            value = entry[0] / entry[1]
+            pairs = size[a] * size[b]
+            total = cross_sum(np.asarray(members[a]), np.asarray(members[b]))
+            known[a][b] = known[b][a] = complex(total, pairs)
+            value = total / pairs
             if value >= cut:
                 heapq.heappush(heap, (-value, a, b, va, vb, True))
             continue
@@ -232,8 +231,7 @@ def agglomerate(
         for c, entry in other.items():
             if c in (a, b):
                 continue
-            mine = merged.get(c)
-            merged[c] = entry if mine is None else [mine[0] + entry[0], mine[1] + entry[1]]
+            merged[c] = merged.get(c, 0j) + entry
         known[b] = {}
         if len(members[a]) < len(members[b]):
             members[a], members[b] = members[b], members[a]
@@ -248,8 +246,8 @@ def agglomerate(
             neighbour.pop(b, None)
             neighbour[a] = entry
             pairs = size_a * size[c]
-            missing = pairs - entry[1]
-            value = (entry[0] + missing * unknown_at) / pairs if missing > 0 else entry[0] / pairs
+            missing = pairs - entry.imag
+            value = (entry.real + max(missing, 0.0) * unknown_at) / pairs
             if value >= cut:
                 exact = cross_sum is None or missing < 0.5
                 if a < c:
