@@ -1,0 +1,265 @@
+"""The per-article stages (cleaning, the event day, the lexical profile and its hashed counts)
+of two versions of dedup side by side: CPU milliseconds per article, and whether the new code
+gives the old one's outputs bit for bit.
+
+Each version runs in its own fresh process (one core, caches cold as a worker's are, the
+language identifier and the word frequencies loaded before the clocks start), with
+``PYTHONPATH`` set to its checkout, over the same articles, one after the other; with
+``--rounds`` more than 1 they take turns and each stage's least time is kept (the machine is
+shared). The old version is dedup as committed at ``--reference`` (default ``main``),
+unpacked with ``git archive`` into a temporary directory, or a checkout given with
+``--reference-dir``; the new one is this checkout. Timed, per article, in separate passes:
+
+* ``clean``: ``dedup.clean.clean_article`` (run day fixed, so both give the same dates);
+* ``day``: ``dedup.represent.days.stated_event_day`` of the cleaned article;
+* ``profile``: ``dedup.represent.lexical.profile`` of the cleaned article;
+* ``counts``: ``lexical_counts`` of those profiles, 1,000 articles at a time;
+* ``prepare``: what a run pays, ``dedup.prepare._clean_part`` then ``_profile_part`` (with
+  hashed counts) a part of 1,000 at a time, as a pool's worker runs them.
+
+Compared: each cleaned article (every field, or the skip's reason), its day, its profile (the
+entities and stems with their weights, in order) and the hashed counts (CSR arrays). The
+corpora (``--corpus``, repeatable): ``bench`` (the news corpus of bench/news_corpus.py, read
+with dedup's own reader; ``--bench-corpus``), ``dev`` (every text of the SemEval dev pairs,
+bench/dev_stories.py), ``itn`` (the ITN dev items), ``samples`` (samples/articles) or a path
+dedup reads.
+
+    .venv/bin/python bench/per_article.py --corpus bench --articles 20000 [--rounds 2]
+        [--reference main | --reference-dir DIR] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+BENCH_CORPUS = Path("/work/bench24/news-100000.jsonl")
+ITN = SHARED / "eval" / "itn_dev" / "itn.jsonl"
+SAMPLES = ROOT / "samples" / "articles"
+TODAY = dt.date(2026, 12, 4)
+PART = 1_000
+STAGES = ("clean", "day", "profile", "counts", "prepare")
+
+
+def load(corpus: str, limit: int | None, bench_corpus: Path) -> list[Any]:
+    """The articles of ``corpus`` (see the module's notes), the first ``limit`` of them."""
+    from dedup.models import Article
+    from dedup.read import read_corpus
+
+    if corpus == "dev":
+        from dev_stories import dev_stories
+
+        texts = [t for story in dev_stories().values() for t in story]
+        articles = [Article(id=t.id, title=t.title, text=t.body, lang=t.lang) for t in texts]
+    elif corpus == "bench" and limit is not None:
+        # Only the first lines: the reader would read (and keep) the whole file.
+        with tempfile.TemporaryDirectory() as tmp:
+            head = Path(tmp) / "head.jsonl"
+            with bench_corpus.open("rb") as src, head.open("wb") as dst:
+                for k, line in enumerate(src):
+                    if k >= limit:
+                        break
+                    dst.write(line)
+            articles, _ = read_corpus([str(head)])
+    else:
+        path = {"bench": bench_corpus, "itn": ITN, "samples": SAMPLES}.get(corpus, Path(corpus))
+        articles, _ = read_corpus([str(path)])
+    return articles[:limit] if limit is not None else articles
+
+
+def _timed(make: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.process_time()
+    out = make()
+    return out, time.process_time() - started
+
+
+def warm_up(langs: set[str | None]) -> None:
+    """Load once what a worker loads once (the language identifier, each language's word
+    frequencies), so that the figures are per article."""
+    from wordfreq import zipf_frequency
+
+    from dedup.clean import detect_language
+
+    detect_language("A sentence long enough for the language identifier to load its model.")
+    for lang in langs:
+        try:
+            zipf_frequency("a", lang or "en")
+        except Exception:  # a language wordfreq has no list for: dedup knows it as unknown
+            continue
+
+
+def work(corpus: str, limit: int | None, bench_corpus: Path, out: Path) -> None:
+    """One version's outputs and CPU seconds per stage, pickled to ``out`` (in a worker)."""
+    from dedup import prepare
+    from dedup.clean import clean_article
+    from dedup.represent.days import stated_event_day
+    from dedup.represent.lexical import lexical_counts, profile
+
+    articles = load(corpus, limit, bench_corpus)
+    warm_up({a.lang for a in articles})
+
+    def clean_all() -> list[Any]:
+        made: list[Any] = []
+        for a in articles:
+            try:
+                made.append(clean_article(a, today=TODAY))
+            except Exception as exc:  # a skip: its reason is compared
+                made.append(f"{type(exc).__name__}: {exc}")
+        return made
+
+    cleaned, t_clean = _timed(clean_all)
+    kept = [c for c in cleaned if not isinstance(c, str)]
+    days, t_day = _timed(lambda: [stated_event_day(c) for c in kept])
+    profiles, t_profile = _timed(lambda: [profile(c) for c in kept])
+
+    def counts_all() -> list[Any]:
+        return [
+            lexical_counts(kept[k : k + PART], profiles[k : k + PART])
+            for k in range(0, len(kept), PART)
+        ]
+
+    counts, t_counts = _timed(counts_all)
+
+    def prepare_all() -> int:
+        n = 0
+        for k in range(0, len(articles), PART):
+            done, _ = prepare._clean_part(list(enumerate(articles[k : k + PART], start=k)))
+            _, made, _ = prepare._profile_part([(c.article, c.place) for c in done], True)
+            n += made.entities.shape[0]
+        return n
+
+    _, t_prepare = _timed(prepare_all)
+    result = {
+        "n": len(articles),
+        "seconds": dict(zip(STAGES, (t_clean, t_day, t_profile, t_counts, t_prepare), strict=True)),
+        "cleaned": cleaned,
+        "days": days,
+        "profiles": [(list(p.entities.items()), list(p.stems.items())) for p in profiles],
+        "counts": [
+            [(m.data.tobytes(), m.indices.tobytes(), m.indptr.tobytes()) for m in part]
+            for part in ((c.entities, c.stems, c.title) for c in counts)
+        ],
+    }
+    with out.open("wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def run_version(code: Path, corpus: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        str(out),
+        "--corpus",
+        corpus,
+        "--bench-corpus",
+        str(args.bench_corpus),
+    ]
+    if args.articles is not None:
+        command += ["--articles", str(args.articles)]
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    subprocess.run(command, env=env, check=True, cwd=tempfile.gettempdir())
+    with out.open("rb") as f:
+        result: dict[str, Any] = pickle.load(f)
+    return result
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, int]:
+    """How many articles (or parts, for counts) differ, per output."""
+    out = {"articles": old["n"]}
+    out["cleaned"] = sum(a != b for a, b in zip(old["cleaned"], new["cleaned"], strict=True))
+    same_kept = len(old["days"]) == len(new["days"])
+    out["day"] = (
+        sum(a != b for a, b in zip(old["days"], new["days"], strict=True)) if same_kept else -1
+    )
+    out["profile"] = (
+        sum(a != b for a, b in zip(old["profiles"], new["profiles"], strict=True))
+        if same_kept
+        else -1
+    )
+    out["profile_as_dicts"] = (
+        sum(
+            (dict(a[0]), dict(a[1])) != (dict(b[0]), dict(b[1]))
+            for a, b in zip(old["profiles"], new["profiles"], strict=True)
+        )
+        if same_kept
+        else -1
+    )
+    out["counts_parts"] = sum(a != b for a, b in zip(old["counts"], new["counts"], strict=True))
+    return out
+
+
+def reference_code(args: argparse.Namespace, tmp: Path) -> Path:
+    if args.reference_dir is not None:
+        return Path(args.reference_dir).resolve()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", args.reference, "dedup"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    tmp.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+    return tmp
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--corpus", action="append", help="bench, dev, itn, samples or a path")
+    parser.add_argument("--articles", type=int, help="only the first so many of each corpus")
+    parser.add_argument("--bench-corpus", type=Path, default=BENCH_CORPUS)
+    parser.add_argument("--reference", default="main", help="the old code: a git revision")
+    parser.add_argument("--reference-dir", help="the old code: a checkout (holds dedup/)")
+    parser.add_argument("--rounds", type=int, default=1, help="turns each version takes")
+    parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    corpora = args.corpus or ["bench"]
+    if args.worker is not None:
+        work(corpora[0], args.articles, args.bench_corpus, args.worker)
+        return
+    figures: dict[str, Any] = {"machine": platform.platform(), "corpora": {}}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        old_code = reference_code(args, tmp / "old")
+        for corpus in corpora:
+            best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
+            results: dict[str, dict[str, Any]] = {}
+            for _ in range(args.rounds):
+                for name, code in (("old", old_code), ("new", ROOT)):
+                    result = run_version(code, corpus, args, tmp / f"{name}.pickle")
+                    results[name] = result
+                    for stage, seconds in result["seconds"].items():
+                        best[name][stage] = min(best[name].get(stage, seconds), seconds)
+            n = results["new"]["n"]
+            ms = {
+                name: {stage: 1000 * s / n for stage, s in times.items()}
+                for name, times in best.items()
+            }
+            diff = differences(results["old"], results["new"])
+            figures["corpora"][corpus] = {"articles": n, "ms_per_article": ms, "differ": diff}
+            print(f"{corpus}: {n:,} articles, CPU ms per article (least of {args.rounds})")
+            print(f"  {'stage':<8} {'old':>8} {'new':>8} {'ratio':>7}")
+            for stage in STAGES:
+                old, new = ms["old"][stage], ms["new"][stage]
+                ratio = old / new if new else float("inf")
+                print(f"  {stage:<8} {old:8.3f} {new:8.3f} {ratio:6.1f}x")
+            print(f"  differ: {diff}")
+    if args.out is not None:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
