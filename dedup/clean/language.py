@@ -120,7 +120,7 @@ class _Foreign:
             return False
         if i not in self._memo:
             p = self._paras[i]
-            if p.letters < MIN_LANG_LETTERS:
+            if not p.has_letters(MIN_LANG_LETTERS):
                 self._memo[i] = None
             elif self._native(p.key):
                 self._memo[i] = False
