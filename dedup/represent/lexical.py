@@ -89,11 +89,6 @@ class Profile:
     stems: dict[str, float]
 
 
-def _sublinear(count: float) -> float:
-    # Position weights make counts fractional: a word seen once in the tail counts 0.5.
-    return 1.0 + math.log(count) if count >= 1.0 else count
-
-
 def profile(article: Article) -> Profile:
     # Counts are sums of position weights (halves), exact in any order: a word's count is
     # added once per distinct word, times its occurrences. Tokens keep their first places.
@@ -104,29 +99,31 @@ def profile(article: Article) -> Profile:
     table = words_of(article.lang)
     for segment, position in _weighted_segments(article):
         tokens, words = segment_tokens(segment, article.lang)
-        for raw, n in Counter(words).items():
-            made = table.stem(raw)
-            if made is None:
-                continue
-            for stem, root in [made] if isinstance(made, tuple) else made:
-                if stem in stem_tf:
-                    stem_tf[stem] += position * n
-                    if root > stem_strength[stem]:
-                        stem_strength[stem] = root
-                else:
+        counts = Counter(words)
+        for stems, n in zip(table.stems_of(list(counts)), counts.values(), strict=True):
+            for stem, root in stems:
+                old = stem_tf.get(stem)
+                if old is None:
                     stem_tf[stem] = position * n
                     stem_strength[stem] = root
+                else:
+                    stem_tf[stem] = old + position * n
+                    if root > stem_strength[stem]:
+                        stem_strength[stem] = root
         for token, weight in tokens:
-            if token in tf:
-                tf[token] += position
-                if weight > strength[token]:
-                    strength[token] = weight
-            else:
+            old = tf.get(token)
+            if old is None:
                 tf[token] = position
                 strength[token] = weight
-    entities = {token: (1.0 + math.log(count)) * strength[token] for token, count in tf.items()}
+            else:
+                tf[token] = old + position
+                if weight > strength[token]:
+                    strength[token] = weight
+    log = math.log
+    entities = {token: (1.0 + log(count)) * strength[token] for token, count in tf.items()}
+    # Sublinear counts; position weights make them fractional: once in the tail counts 0.5.
     stems = {
-        stem: _sublinear(count) * stem_strength[stem]
+        stem: (1.0 + log(count) if count >= 1.0 else count) * stem_strength[stem]
         for stem, count in stem_tf.items()
         if stem_strength[stem] > 0
     }
