@@ -100,8 +100,8 @@ def profile(article: Article) -> Profile:
     for segment, position in _weighted_segments(article):
         tokens, words = segment_tokens(segment, article.lang)
         counts = Counter(words)
-        for stems, n in zip(table.stems_of(list(counts)), counts.values(), strict=True):
-            for stem, root in stems:
+        for made, n in zip(table.stems_of(list(counts)), counts.values(), strict=True):
+            for stem, root in made:
                 old = stem_tf.get(stem)
                 if old is None:
                     stem_tf[stem] = position * n
