@@ -98,9 +98,10 @@ class _Name(NamedTuple):
     profile's entities need of it."""
 
     word: str  # accent-folded, apostrophes dropped
-    rarity: float  # of the word as written, lower-cased, in its language (when capital)
     acronym: tuple[str, float] | None  # ("^fpt", strength) for a word in capitals
     capital: bool  # else only an acronym ("中AB": its first letter has no case)
+    bold: bool  # rare enough to be a name even at a sentence's start
+    single: tuple[str, float] | None  # the word as a name on its own, when rare enough
 
 
 class _Number(NamedTuple):
@@ -169,8 +170,10 @@ def _entry(raw: str, lang: str | None) -> _Entry:
     if raw.isupper() and 2 <= len(raw) <= 6 and raw.isalpha():
         acronym = ("^" + word, max(ACRONYM_FLOOR, rarity(word, "en")))
     if not capital:
-        return _PLAIN if acronym is None else _Name(word, 0.0, acronym, False)
-    return _Name(word, rarity(raw.lower(), lang), acronym, True)
+        return _PLAIN if acronym is None else _Name(word, acronym, False, False, None)
+    rare = rarity(raw.lower(), lang)
+    single = (word, max(rare, NAME_FLOOR)) if rare >= SINGLE_NAME_RARITY else None
+    return _Name(word, acronym, True, rare >= NAME_AT_START_RARITY, single)
 
 
 def _flush(run: list[str], lang: str | None, out: list[tuple[str, float]]) -> None:
@@ -181,6 +184,23 @@ def _flush(run: list[str], lang: str | None, out: list[tuple[str, float]]) -> No
             part = run[start : start + size]
             out.append(("".join(part), max(NAME_FLOOR, rarity(" ".join(part), lang))))
     run.clear()
+
+
+def _gap(gap: str) -> tuple[bool, bool]:
+    """Whether a gap between two words ends a sentence, and whether it ends a run of names."""
+    kind = _GAPS.get(gap)
+    if kind is None:
+        if len(_GAPS) > _GAPS_KEPT:
+            _GAPS.clear()
+        kind = _GAPS[gap] = (
+            _GAP_BREAKS_SENTENCE.search(gap) is not None,
+            bool(gap.strip(" \t-'’")),
+        )
+    return kind
+
+
+_GAPS: dict[str, tuple[bool, bool]] = {}
+_GAPS_KEPT = 1 << 14
 
 
 def _line_entities(
@@ -201,21 +221,22 @@ def _line_entities(
         if k and gap == " ":
             sentence_start = False  # the common case, a word after one space
         else:
-            sentence_start = k == 0 or _GAP_BREAKS_SENTENCE.search(gap) is not None
-            if run and gap.strip(" \t-'’"):
+            ends_sentence, ends_run = _gap(gap)
+            sentence_start = k == 0 or ends_sentence
+            if run and ends_run:
                 _flush(run, lang, out)
-        if type(entry) is _Number:
+        if isinstance(entry, _Number):
             if run:
                 _flush(run, lang, out)
             out.append(entry.token)
             continue
-        assert isinstance(entry, _Name)
+        assert isinstance(entry, _Name)  # _PLAIN is never visited
         if entry.acronym is not None:
             out.append(entry.acronym)
-        if entry.capital and (not sentence_start or entry.rarity >= NAME_AT_START_RARITY):
+        if entry.capital and (not sentence_start or entry.bold):
             run.append(entry.word)
-            if entry.rarity >= SINGLE_NAME_RARITY:
-                out.append((entry.word, max(entry.rarity, NAME_FLOOR)))
+            if entry.single is not None:
+                out.append(entry.single)
         elif run:
             _flush(run, lang, out)
     if run:
