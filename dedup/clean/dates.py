@@ -35,6 +35,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dedup.clean.fold import fold, fold_ends
 
@@ -141,6 +142,7 @@ def _year(digits: str | None) -> int | None:
     return year if MIN_YEAR <= year <= MAX_YEAR else None
 
 
+@lru_cache(maxsize=1024)
 def _month_first(lang: str | None) -> bool:
     return lang is not None and re.split(r"[-_]", lang.strip().lower(), maxsplit=1)[0] == "en"
 

@@ -276,15 +276,15 @@ def _strip_credit(text: str) -> tuple[str, bool]:
     return stripped.rstrip(" -–—|"), True
 
 
-def _is_boiler(line: str, words: int) -> bool:
+def _is_boiler(low: str, words: int) -> bool:
     """Footer, crawler notice, URL or contact line: fewer words than ``BOILERPLATE_WORDS``
     times its cues. Each cue excuses that many words: a long report with a press contact glued
     to its end is still the report, a short line with an address is a footer. The cues are
-    counted only as far as the answer needs (a long paragraph would need several)."""
+    counted only as far as the answer needs (a long paragraph would need several). ``low``:
+    the line case-folded."""
     need = words // BOILERPLATE_WORDS + 1
     if need > len(_WORD_CUES) + 3:
         return False
-    low = line.casefold()
     n = int(("://" in low or "www." in low) and _URL.search(low) is not None)
     n += "@" in low and _EMAIL.search(low) is not None
     n += ":" in low and _TIMESTAMP.search(low) is not None
@@ -307,11 +307,12 @@ def _is_boiler(line: str, words: int) -> bool:
 def _analyse(line: str) -> _Para:
     text, caption = _strip_credit(line)
     words = _n_words(text)
-    key = _NON_WORD.sub(" ", text.casefold()).strip()
+    low = text.casefold()
+    key = _NON_WORD.sub(" ", low).strip()
     # Widget lines and section markers are short; their words are matched without numbers.
     ws = _NON_LETTERS.sub(" ", key).strip() if words <= 12 else ""
     end = text[-6:]
-    boiler = _is_boiler(line, words)
+    boiler = _is_boiler(low if text is line else line.casefold(), words)
     chrome = bool(ws) and _CHROME.fullmatch(ws) is not None
     terminal = _TERMINAL.search(end) is not None
     prose = (terminal and words >= 6) or words >= 25
