@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
+import itertools
 import json
 import os
 import pickle
@@ -65,15 +67,11 @@ def load(corpus: str, limit: int | None, bench_corpus: Path) -> list[Any]:
         texts = [t for story in dev_stories().values() for t in story]
         articles = [Article(id=t.id, title=t.title, text=t.body, lang=t.lang) for t in texts]
     elif corpus == "bench" and limit is not None:
-        # Only the first lines: the reader would read (and keep) the whole file.
-        with tempfile.TemporaryDirectory() as tmp:
-            head = Path(tmp) / "head.jsonl"
-            with bench_corpus.open("rb") as src, head.open("wb") as dst:
-                for k, line in enumerate(src):
-                    if k >= limit:
-                        break
-                    dst.write(line)
-            articles, _ = read_corpus([str(head)])
+        # Only the first lines (the reader would read and keep the whole file), as standard
+        # input, so that both versions' articles have the same origins.
+        with bench_corpus.open("rb") as src:
+            head = b"".join(itertools.islice(src, limit))
+        articles, _ = read_corpus(["-"], stdin=io.BytesIO(head))
     else:
         path = {"bench": bench_corpus, "itn": ITN, "samples": SAMPLES}.get(corpus, Path(corpus))
         articles, _ = read_corpus([str(path)])
