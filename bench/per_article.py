@@ -71,7 +71,7 @@ def load(corpus: str, limit: int | None, bench_corpus: Path) -> list[Any]:
         # input, so that both versions' articles have the same origins.
         with bench_corpus.open("rb") as src:
             head = b"".join(itertools.islice(src, limit))
-        articles, _ = read_corpus(["-"], stdin=io.BytesIO(head))
+        articles, _ = read_corpus(["-"], stdin=io.BytesIO(head), max_bytes=len(head) + 1)
     else:
         path = {"bench": bench_corpus, "itn": ITN, "samples": SAMPLES}.get(corpus, Path(corpus))
         articles, _ = read_corpus([str(path)])
