@@ -106,3 +106,24 @@ def test_scripts_without_spaces_meet_on_pairs_of_syllables() -> None:
     ja_2 = stems("ソユーズが国際宇宙ステーションにドッキングし、宇宙飛行士が到着した。")
     ja_other = stems("東京都は新たに300人の感染を確認したと発表した。")
     assert len(ja_1 & ja_2) >= 15 and len(ja_1 & ja_other) <= 3
+
+
+def test_plain_words_look_up_as_wordfreq_does() -> None:
+    """A word of ASCII lower-case letters is looked up without wordfreq's tokenizer: the same
+    Zipf frequency, whether the language knows the word or not."""
+    from wordfreq import zipf_frequency
+
+    from dedup.represent.tokens import _plain_tokens, _plain_words, _plain_zipf
+
+    words = ["the", "said", "nvidia", "regierung", "hanoi", "xqzzv", "a", "istanbul", "ve"]
+    names = ["jensen huang", "to lam", "the new york times", "xqzzv news", "de la"]
+    for lang in ("en", "de", "tr", "vi", "es", "pl", "ar", "sr", "no", "fr"):
+        plain = _plain_words(lang)
+        assert plain is not None, lang
+        for word in words + names:
+            tokens = _plain_tokens(word)
+            assert tokens is not None
+            assert _plain_zipf(tokens, plain) == zipf_frequency(word, lang), (word, lang)
+    assert _plain_words("ja") is None  # cut by a tokenizer of its own: never the short cut
+    for other in ("Hanoi", "hà nội", "g7", "to  lam", " to", "l'arc", "e.g"):
+        assert _plain_tokens(other) is None
