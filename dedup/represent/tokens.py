@@ -220,14 +220,14 @@ def _entry(raw: str, lang: str | None) -> _Entry:
     return _Name(word, acronym, True, rare >= NAME_AT_START_RARITY, single)
 
 
-def _flush(run: list[str], lang: str | None, out: list[tuple[str, float]]) -> None:
-    # Every stretch of two to four words of a run, so that "NVIDIA Jensen Huang" meets
-    # "Jensen Huang" and "Chủ tịch Tập đoàn" noise meets nothing in another language.
+def _names(run: list[str], lang: str | None, out: list[tuple[str, float]]) -> None:
+    """The names of a run of two or more capitalised words: every stretch of two to four of
+    them, so that "NVIDIA Jensen Huang" meets "Jensen Huang" and "Chủ tịch Tập đoàn" noise
+    meets nothing in another language."""
     for size in range(2, min(len(run), MAX_NAME_WORDS) + 1):
         for start in range(len(run) - size + 1):
             part = run[start : start + size]
             out.append(("".join(part), max(NAME_FLOOR, rarity(" ".join(part), lang))))
-    run.clear()
 
 
 def _gap(gap: str) -> tuple[bool, bool]:
@@ -254,12 +254,14 @@ def _line_entities(
     ``parts`` is the line cut at its words (gap, word, gap, ..., word, gap), ``entries`` its
     words' entries. Only the capitalised words and numbers are visited: any other word only
     ends a run of names, which the gap in their places tells."""
-    run: list[str] = []
+    run: list[str] = []  # a run of names; a lone word gives no name of more than one word
     last = -2
     for k in compress(range(len(entries)), entries):
         entry = entries[k]
         if run and k != last + 1:
-            _flush(run, lang, out)
+            if len(run) > 1:
+                _names(run, lang, out)
+            run = []
         last = k
         gap = parts[2 * k]
         if k and gap == " ":
@@ -268,10 +270,13 @@ def _line_entities(
             ends_sentence, ends_run = _gap(gap)
             sentence_start = k == 0 or ends_sentence
             if run and ends_run:
-                _flush(run, lang, out)
+                if len(run) > 1:
+                    _names(run, lang, out)
+                run = []
         if isinstance(entry, _Number):
-            if run:
-                _flush(run, lang, out)
+            if len(run) > 1:
+                _names(run, lang, out)
+            run = []
             out.append(entry.token)
             continue
         assert isinstance(entry, _Name)  # _PLAIN is never visited
@@ -282,9 +287,11 @@ def _line_entities(
             if entry.single is not None:
                 out.append(entry.single)
         elif run:
-            _flush(run, lang, out)
-    if run:
-        _flush(run, lang, out)
+            if len(run) > 1:
+                _names(run, lang, out)
+            run = []
+    if len(run) > 1:
+        _names(run, lang, out)
 
 
 def segment_tokens(segment: str, lang: str | None) -> tuple[list[tuple[str, float]], list[str]]:
