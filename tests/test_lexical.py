@@ -127,3 +127,36 @@ def test_plain_words_look_up_as_wordfreq_does() -> None:
     assert _plain_words("ja") is None  # cut by a tokenizer of its own: never the short cut
     for other in ("Hanoi", "hà nội", "g7", "to  lam", " to", "l'arc", "e.g"):
         assert _plain_tokens(other) is None
+
+
+def test_title_ngrams_are_the_char_wb_vectoriser_s() -> None:
+    """The titles' character n-grams are cut per distinct word and hashed as counts: the same
+    rows as scikit-learn's HashingVectorizer(analyzer="char_wb") gives, byte for byte."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from dedup.represent.lexical import N_FEATURES, _char_counts
+
+    titles = [
+        "Tổng Bí thư Tô Lâm tiếp Chủ tịch NVIDIA",
+        "a  bb ccc dddd eeeee ffffff",  # words shorter and longer than each n-gram
+        "",
+        "Wiener NEOS orten Schikanen für Gastro-Betriebe, Wiener NEOS",  # repeated words
+        "北京 2024年12月6日 Москва\tترامب\u00a0x",
+        "x",
+    ]
+    vectoriser = HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(3, 5),
+        n_features=N_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        lowercase=False,
+        dtype=np.float32,
+    )
+    expected = sp.csr_matrix(vectoriser.transform([fold(t) for t in titles]), dtype=np.float32)
+    expected.data = 1.0 + np.log(expected.data)
+    got = _char_counts(titles)
+    for field in ("data", "indices", "indptr"):
+        assert getattr(got, field).dtype == getattr(expected, field).dtype
+        assert getattr(got, field).tobytes() == getattr(expected, field).tobytes()
