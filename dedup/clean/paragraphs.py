@@ -47,6 +47,20 @@ def _normalise_line(line: str) -> str:
     return " ".join(_visible(unicodedata.normalize("NFC", line)).split())
 
 
+# Below U+0100 a word character is what str.isalnum says (as for \w in re): a text of such
+# characters, as most Latin-script text is, has its key made by a byte table, not a regex.
+_LATIN1_WORDS = bytes(b if chr(b).isalnum() else 0x20 for b in range(256))
+
+
+def _key(low: str) -> str:
+    """The words of a case-folded text, one space apart: ``_NON_WORD.sub(" ", low).strip()``."""
+    try:
+        latin1 = low.encode("latin-1")
+    except UnicodeEncodeError:
+        return _NON_WORD.sub(" ", low).strip()
+    return " ".join(latin1.translate(_LATIN1_WORDS).decode("latin-1").split())
+
+
 def _n_words(text: str) -> int:
     unspaced = len(_UNSPACED.findall(text))
     return len(text.split()) + unspaced // 2
@@ -308,7 +322,7 @@ def _analyse(line: str) -> _Para:
     text, caption = _strip_credit(line)
     words = _n_words(text)
     low = text.casefold()
-    key = _NON_WORD.sub(" ", low).strip()
+    key = _key(low)
     # Widget lines and section markers are short; their words are matched without numbers.
     ws = _NON_LETTERS.sub(" ", key).strip() if words <= 12 else ""
     end = text[-6:]
