@@ -21,8 +21,8 @@ Compared: each cleaned article (every field, or the skip's reason), its day, its
 entities and stems with their weights, in order) and the hashed counts (CSR arrays). The
 corpora (``--corpus``, repeatable): ``bench`` (the news corpus of bench/news_corpus.py, read
 with dedup's own reader; ``--bench-corpus``), ``dev`` (every text of the SemEval dev pairs,
-bench/dev_stories.py), ``itn`` (the ITN dev items), ``samples`` (samples/articles) or a path
-dedup reads.
+bench/dev_stories.py), ``itn`` (the ITN dev items), ``samples`` (samples/articles), ``fuzz``
+(made-up articles that stress the stages, :func:`fuzz_articles`) or a path dedup reads.
 
     .venv/bin/python bench/per_article.py --corpus bench --articles 20000 [--rounds 2]
         [--reference main | --reference-dir DIR] [--out FILE.json]
@@ -38,6 +38,7 @@ import json
 import os
 import pickle
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,9 @@ def load(corpus: str, limit: int | None, bench_corpus: Path) -> list[Any]:
     from dedup.models import Article
     from dedup.read import read_corpus
 
-    if corpus == "dev":
+    if corpus == "fuzz":
+        articles = fuzz_articles(limit or 3000)
+    elif corpus == "dev":
         from dev_stories import dev_stories
 
         texts = [t for story in dev_stories().values() for t in story]
@@ -76,6 +79,45 @@ def load(corpus: str, limit: int | None, bench_corpus: Path) -> list[Any]:
         path = {"bench": bench_corpus, "itn": ITN, "samples": SAMPLES}.get(corpus, Path(corpus))
         articles, _ = read_corpus([str(path)])
     return articles[:limit] if limit is not None else articles
+
+
+_PIECES = (
+    "Tô Lâm", "Hà Nội", "NVIDIA", "Jensen Huang", "\ud800", "\x00", "\u200b", "\u00ad",
+    "\ufeff", "ß", "µ", "²", "½", "ſ", "2024-12-06", "6 December 2024", "Dec. 6", "6/12",
+    "ngày 6 tháng 12", "2024年12月6日", "Chiều 6.12", "am 6. März", "Share", "Facebook",
+    "Ảnh: TTXVN", "(Foto: dpa)", "Related", "Tin liên quan", "© 2024", "Hotline: 0123 456 789",
+    "http://x.y/z", "a@b.cc", " ", "  ", "\n", "\n\n", "\t", ".", ",", "’", "'", "-", "—",
+    "«", "»", "“", "”", "(", ")", "The", "minister", "said", "Regierung", "über", "İstanbul",
+    "ıi", "Łódź", "ترامب", "Москва", "北京", "東京都", "ソユーズ", "ไทย", "12,000", "1.5",
+    "3'000", "U.S.", "e.g.", "l'arc", "AB", "中AB", "ǅx", "Ⅻ", "①", "٣", "१२", "x" * 50,
+)  # fmt: skip
+
+
+def fuzz_articles(n: int, seed: int = 0) -> list[Any]:
+    """``n`` articles made of pieces that stress the per-article stages: every script, dates
+    in many forms, widgets, credits, lone surrogates, invisible and control characters, odd
+    languages and dates (the same ones for the same ``seed``)."""
+    from dedup.models import Article
+
+    rng = random.Random(seed)
+
+    def text(words: int) -> str:
+        return "".join(
+            rng.choice(_PIECES) + rng.choice(("", " ", " ", " ", "\n")) for _ in range(words)
+        )
+
+    langs = (None, "en", "de", "vi", "ja", "zh", "ar", "tr", "xx", "en-US", "")
+    days = (None, dt.date(2024, 12, 6), dt.date(2999, 1, 1))
+    return [
+        Article(
+            id=f"f{k}",
+            title=text(rng.randint(0, 8)),
+            text=text(rng.randint(0, 120)),
+            lang=rng.choice(langs),
+            published=rng.choice(days),
+        )
+        for k in range(n)
+    ]
 
 
 def _timed(make: Callable[[], Any]) -> tuple[Any, float]:

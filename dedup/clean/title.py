@@ -32,7 +32,20 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'“‘(]?[^\W\d_])")
 def _content_words(p: _Para, stop: frozenset[str]) -> set[str]:
     """The paragraph's words of letters, lower-cased, but one-letter and common ones: its key's
     words cut at their digits (the key is the words of the same text, case-folded)."""
-    return {w for w in set(_DIGITS.sub(" ", p.key).split()) if len(w) > 1} - stop
+    return {w for w in set(_without_digits(p.key).split()) if len(w) > 1} - stop
+
+
+# The digits (\d) below U+0100 are ASCII's: a Latin-1 key loses them by a byte table.
+_LATIN1_NO_DIGITS = bytes(0x20 if chr(b).isdecimal() else b for b in range(256))
+
+
+def _without_digits(key: str) -> str:
+    """The key with spaces for its digits, to be split into words of letters."""
+    try:
+        latin1 = key.encode("latin-1")
+    except UnicodeEncodeError:
+        return _DIGITS.sub(" ", key)
+    return latin1.translate(_LATIN1_NO_DIGITS).decode("latin-1")
 
 
 def _is_chrome_title(title: str, p: _Para) -> bool:
