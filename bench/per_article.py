@@ -8,18 +8,21 @@ language identifier and the word frequencies loaded before the clocks start), wi
 ``--rounds`` more than 1 they take turns and each stage's least time is kept (the machine is
 shared). The old version is dedup as committed at ``--reference`` (default ``main``),
 unpacked with ``git archive`` into a temporary directory, or a checkout given with
-``--reference-dir``; the new one is this checkout. Timed, per article, in separate passes:
+``--reference-dir``; the new one is this checkout. Timed, stage by stage:
 
 * ``clean``: ``dedup.clean.clean_article`` (run day fixed, so both give the same dates);
 * ``day``: ``dedup.represent.days.stated_event_day`` of the cleaned article;
 * ``profile``: ``dedup.represent.lexical.profile`` of the cleaned article;
-* ``counts``: ``lexical_counts`` of those profiles, 1,000 articles at a time;
+* ``counts``: ``lexical_counts`` of those profiles;
 * ``prepare``: what a run pays, ``dedup.prepare._clean_part`` then ``_profile_part`` (with
   hashed counts) a part of 1,000 at a time, as a pool's worker runs them.
 
-Compared: each cleaned article (every field, or the skip's reason), its day, its profile (the
-entities and stems with their weights, in order) and the hashed counts (CSR arrays). The
-corpora (``--corpus``, repeatable): ``bench`` (the news corpus of bench/news_corpus.py, read
+The articles go through the stages 1,000 at a time (a part, as a pool's worker has them), only
+the stages' own calls timed. Compared, by a fingerprint of each (a SHA-1 of its repr: floats
+in full, dicts in order, so that a corpus of any size fits): each cleaned article (every
+field, or the skip's reason), its day, its profile (the entities and stems with their weights,
+in order; and regardless of order) and each part's hashed counts (CSR arrays, byte for byte).
+The corpora (``--corpus``, repeatable): ``bench`` (the news corpus of bench/news_corpus.py, read
 with dedup's own reader; ``--bench-corpus``), ``dev`` (every text of the SemEval dev pairs,
 bench/dev_stories.py), ``itn`` (the ITN dev items), ``samples`` (samples/articles), ``fuzz``
 (made-up articles that stress the stages, :func:`fuzz_articles`) or a path dedup reads.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import io
 import itertools
 import json
@@ -141,8 +145,15 @@ def warm_up(langs: set[str | None]) -> None:
             continue
 
 
+def digest(value: object) -> bytes:
+    """A value's fingerprint, from its repr (floats in full, dicts in order)."""
+    return hashlib.sha1(repr(value).encode("utf-8", "surrogatepass")).digest()
+
+
 def work(corpus: str, limit: int | None, bench_corpus: Path, out: Path) -> None:
-    """One version's outputs and CPU seconds per stage, pickled to ``out`` (in a worker)."""
+    """One version's CPU seconds per stage and the fingerprints of its outputs, each article's
+    and each part's, pickled to ``out`` (in a worker). A part at a time, so that a corpus of
+    any size fits; only the stage's own calls are timed."""
     from dedup import prepare
     from dedup.clean import clean_article
     from dedup.represent.days import stated_event_day
@@ -150,51 +161,61 @@ def work(corpus: str, limit: int | None, bench_corpus: Path, out: Path) -> None:
 
     articles = load(corpus, limit, bench_corpus)
     warm_up({a.lang for a in articles})
-
-    def clean_all() -> list[Any]:
+    clock = time.process_time
+    seconds = dict.fromkeys(STAGES, 0.0)
+    fingerprints: dict[str, list[bytes | None]] = {
+        "cleaned": [],
+        "day": [],
+        "profile": [],
+        "profile_as_dicts": [],
+        "counts": [],
+    }
+    for k in range(0, len(articles), PART):
         made: list[Any] = []
-        for a in articles:
+        started = clock()
+        for article in articles[k : k + PART]:
             try:
-                made.append(clean_article(a, today=TODAY))
+                made.append(clean_article(article, today=TODAY))
             except Exception as exc:  # a skip: its reason is compared
                 made.append(f"{type(exc).__name__}: {exc}")
-        return made
-
-    cleaned, t_clean = _timed(clean_all)
-    kept = [c for c in cleaned if not isinstance(c, str)]
-    days, t_day = _timed(lambda: [stated_event_day(c) for c in kept])
-    profiles, t_profile = _timed(lambda: [profile(c) for c in kept])
-
-    def counts_all() -> list[Any]:
-        return [
-            lexical_counts(kept[k : k + PART], profiles[k : k + PART])
-            for k in range(0, len(kept), PART)
-        ]
-
-    counts, t_counts = _timed(counts_all)
-
-    def prepare_all() -> int:
-        n = 0
-        for k in range(0, len(articles), PART):
-            done, _ = prepare._clean_part(list(enumerate(articles[k : k + PART], start=k)))
-            _, made, _ = prepare._profile_part([(c.article, c.place) for c in done], True)
-            n += made.entities.shape[0]
-        return n
-
-    _, t_prepare = _timed(prepare_all)
-    result = {
-        "n": len(articles),
-        "seconds": dict(zip(STAGES, (t_clean, t_day, t_profile, t_counts, t_prepare), strict=True)),
-        "cleaned": cleaned,
-        "days": days,
-        "profiles": [(list(p.entities.items()), list(p.stems.items())) for p in profiles],
-        "counts": [
-            [(m.data.tobytes(), m.indices.tobytes(), m.indptr.tobytes()) for m in part]
-            for part in ((c.entities, c.stems, c.title) for c in counts)
-        ],
-    }
+        seconds["clean"] += clock() - started
+        kept = [c for c in made if not isinstance(c, str)]
+        started = clock()
+        days = [stated_event_day(c) for c in kept]
+        seconds["day"] += clock() - started
+        started = clock()
+        profiles = [profile(c) for c in kept]
+        seconds["profile"] += clock() - started
+        started = clock()
+        counts = lexical_counts(kept, profiles)
+        seconds["counts"] += clock() - started
+        fingerprints["cleaned"] += [digest(c) for c in made]
+        found = iter(zip(days, profiles, strict=True))
+        for c in made:
+            day, made_profile = next(found) if not isinstance(c, str) else (None, None)
+            fingerprints["day"].append(digest(day))
+            if made_profile is None:
+                fingerprints["profile"].append(None)
+                fingerprints["profile_as_dicts"].append(None)
+                continue
+            entities, stems = made_profile.entities.items(), made_profile.stems.items()
+            fingerprints["profile"].append(digest((list(entities), list(stems))))
+            fingerprints["profile_as_dicts"].append(digest((sorted(entities), sorted(stems))))
+        fingerprints["counts"].append(
+            digest(
+                [
+                    (m.data.tobytes(), m.indices.tobytes(), m.indptr.tobytes())
+                    for m in (counts.entities, counts.stems, counts.title)
+                ]
+            )
+        )
+    started = clock()
+    for k in range(0, len(articles), PART):
+        done, _ = prepare._clean_part(list(enumerate(articles[k : k + PART], start=k)))
+        prepare._profile_part([(c.article, c.place) for c in done], True)
+    seconds["prepare"] = clock() - started
     with out.open("wb") as f:
-        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump({"n": len(articles), "seconds": seconds, **fingerprints}, f)
 
 
 def run_version(code: Path, corpus: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -218,27 +239,10 @@ def run_version(code: Path, corpus: str, args: argparse.Namespace, out: Path) ->
 
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, int]:
-    """How many articles (or parts, for counts) differ, per output."""
+    """How many articles (or parts of 1,000, for the counts) differ, per output."""
     out = {"articles": old["n"]}
-    out["cleaned"] = sum(a != b for a, b in zip(old["cleaned"], new["cleaned"], strict=True))
-    same_kept = len(old["days"]) == len(new["days"])
-    out["day"] = (
-        sum(a != b for a, b in zip(old["days"], new["days"], strict=True)) if same_kept else -1
-    )
-    out["profile"] = (
-        sum(a != b for a, b in zip(old["profiles"], new["profiles"], strict=True))
-        if same_kept
-        else -1
-    )
-    out["profile_as_dicts"] = (
-        sum(
-            (dict(a[0]), dict(a[1])) != (dict(b[0]), dict(b[1]))
-            for a, b in zip(old["profiles"], new["profiles"], strict=True)
-        )
-        if same_kept
-        else -1
-    )
-    out["counts_parts"] = sum(a != b for a, b in zip(old["counts"], new["counts"], strict=True))
+    for output in ("cleaned", "day", "profile", "profile_as_dicts", "counts"):
+        out[output] = sum(a != b for a, b in zip(old[output], new[output], strict=True))
     return out
 
 
