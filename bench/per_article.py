@@ -81,7 +81,8 @@ def load(corpus: str, limit: int | None, bench_corpus: Path) -> list[Any]:
         articles, _ = read_corpus(["-"], stdin=io.BytesIO(head), max_bytes=len(head) + 1)
     else:
         path = {"bench": bench_corpus, "itn": ITN, "samples": SAMPLES}.get(corpus, Path(corpus))
-        articles, _ = read_corpus([str(path)])
+        size = sum(f.stat().st_size for f in ([path] if path.is_file() else path.rglob("*")))
+        articles, _ = read_corpus([str(path)], max_bytes=size + 1)
     return articles[:limit] if limit is not None else articles
 
 

@@ -208,7 +208,7 @@ _GRAM_HASHER = FeatureHasher(
     n_features=N_FEATURES, input_type="dict", alternate_sign=False, dtype=np.float32
 )
 _grams: dict[str, list[str]] = {}
-_GRAMS_KEPT = 1 << 17
+_GRAMS_KEPT = 1 << 14  # about 20 MB of n-grams
 
 
 def _word_grams(word: str) -> list[str]:

@@ -161,20 +161,28 @@ _Stems = tuple[tuple[str, float], ...]
 
 class Words:
     """Per language, what each word as written gives the profile, found once: its entity
-    entry (:data:`_PLAIN` for most words) and its stems. Bounded: cleared when full."""
+    entry (:data:`_PLAIN` for most words) and its stems. The tables of all languages hold
+    :data:`MOST` words between them (as many as the caches they replace): when they are full,
+    they are emptied."""
 
-    MOST = 1 << 18
+    MOST = 1 << 19
 
     def __init__(self, lang: str | None) -> None:
         self.lang = lang
         self.entries: dict[str, _Entry] = {}
         self.stems: dict[str, _Stems] = {}
+        _TABLES.append(self)
+
+    def _make_room(self) -> None:
+        if sum(len(t.entries) + len(t.stems) for t in _TABLES) > self.MOST:
+            for table in _TABLES:
+                table.entries.clear()
+                table.stems.clear()
 
     def entries_of(self, words: list[str]) -> list[_Entry]:
         found: list[_Entry | None] = list(map(self.entries.get, words))
         if None in found:
-            if len(self.entries) > self.MOST:
-                self.entries.clear()
+            self._make_room()
             for k, raw in enumerate(words):
                 if found[k] is None:
                     found[k] = self.entries[raw] = _entry(raw, self.lang)
@@ -183,12 +191,14 @@ class Words:
     def stems_of(self, words: list[str]) -> list[_Stems]:
         found: list[_Stems | None] = list(map(self.stems.get, words))
         if None in found:
-            if len(self.stems) > self.MOST:
-                self.stems.clear()
+            self._make_room()
             for k, raw in enumerate(words):
                 if found[k] is None:
                     found[k] = self.stems[raw] = _stems(raw, self.lang)
         return found  # type: ignore[return-value]  # no None is left
+
+
+_TABLES: list[Words] = []
 
 
 @cache
