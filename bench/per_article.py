@@ -14,8 +14,11 @@ unpacked with ``git archive`` into a temporary directory, or a checkout given wi
 * ``day``: ``dedup.represent.days.stated_event_day`` of the cleaned article;
 * ``profile``: ``dedup.represent.lexical.profile`` of the cleaned article;
 * ``counts``: ``lexical_counts`` of those profiles;
+* ``gc``: the garbage collector's full and partial collections during the four, which
+  fall in whichever stage is running when allocations add up (kept out of the four);
 * ``prepare``: what a run pays, ``dedup.prepare._clean_part`` then ``_profile_part`` (with
-  hashed counts) a part of 1,000 at a time, as a pool's worker runs them.
+  hashed counts) a part of 1,000 at a time, as a pool's worker runs them (its collections
+  included), caches warm from the passes before.
 
 The articles go through the stages 1,000 at a time (a part, as a pool's worker has them), only
 the stages' own calls timed. Compared, by a fingerprint of each (a SHA-1 of its repr: floats
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import hashlib
 import io
 import itertools
@@ -48,8 +52,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -58,7 +63,8 @@ ITN = SHARED / "eval" / "itn_dev" / "itn.jsonl"
 SAMPLES = ROOT / "samples" / "articles"
 TODAY = dt.date(2026, 12, 4)
 PART = 1_000
-STAGES = ("clean", "day", "profile", "counts", "prepare")
+T = TypeVar("T")
+STAGES = ("clean", "day", "profile", "counts", "gc", "prepare")
 
 
 def load(corpus: str, limit: int | None, bench_corpus: Path) -> list[Any]:
@@ -125,12 +131,6 @@ def fuzz_articles(n: int, seed: int = 0) -> list[Any]:
     ]
 
 
-def _timed(make: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.process_time()
-    out = make()
-    return out, time.process_time() - started
-
-
 def warm_up(langs: set[str | None]) -> None:
     """Load once what a worker loads once (the language identifier, each language's word
     frequencies), so that the figures are per article."""
@@ -144,6 +144,35 @@ def warm_up(langs: set[str | None]) -> None:
             zipf_frequency("a", lang or "en")
         except Exception:  # a language wordfreq has no list for: dedup knows it as unknown
             continue
+
+
+class _Clock:
+    """CPU time with the garbage collector's apart: it collects when allocations add up,
+    in whichever stage happens to be running (a full collection of a worker's heap is a
+    tenth of a second), so each stage is timed without it and the collections on their own."""
+
+    def __init__(self) -> None:
+        self.collecting = 0.0
+        self.began = 0.0
+        gc.callbacks.append(self._collection)
+
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.began = time.process_time()
+        else:
+            self.collecting += time.process_time() - self.began
+
+    def time(self, seconds: dict[str, float], stage: str, make: Callable[[], T]) -> T:
+        """``make()``, its CPU time added to ``seconds[stage]`` but the collections' in it,
+        which go to ``seconds["gc"]``."""
+        collected = self.collecting
+        started = time.process_time()
+        out = make()
+        spent = time.process_time() - started
+        collected = self.collecting - collected
+        seconds[stage] += spent - collected
+        seconds["gc"] += collected
+        return out
 
 
 def digest(value: object) -> bytes:
@@ -162,7 +191,7 @@ def work(corpus: str, limit: int | None, bench_corpus: Path, out: Path) -> None:
 
     articles = load(corpus, limit, bench_corpus)
     warm_up({a.lang for a in articles})
-    clock = time.process_time
+    clock = _Clock()
     seconds = dict.fromkeys(STAGES, 0.0)
     fingerprints: dict[str, list[bytes | None]] = {
         "cleaned": [],
@@ -171,25 +200,22 @@ def work(corpus: str, limit: int | None, bench_corpus: Path, out: Path) -> None:
         "profile_as_dicts": [],
         "counts": [],
     }
-    for k in range(0, len(articles), PART):
+
+    def clean_all(part: list[Any]) -> list[Any]:
         made: list[Any] = []
-        started = clock()
-        for article in articles[k : k + PART]:
+        for article in part:
             try:
                 made.append(clean_article(article, today=TODAY))
             except Exception as exc:  # a skip: its reason is compared
                 made.append(f"{type(exc).__name__}: {exc}")
-        seconds["clean"] += clock() - started
+        return made
+
+    for k in range(0, len(articles), PART):
+        made = clock.time(seconds, "clean", partial(clean_all, articles[k : k + PART]))
         kept = [c for c in made if not isinstance(c, str)]
-        started = clock()
-        days = [stated_event_day(c) for c in kept]
-        seconds["day"] += clock() - started
-        started = clock()
-        profiles = [profile(c) for c in kept]
-        seconds["profile"] += clock() - started
-        started = clock()
-        counts = lexical_counts(kept, profiles)
-        seconds["counts"] += clock() - started
+        days = clock.time(seconds, "day", partial(list, map(stated_event_day, kept)))
+        profiles = clock.time(seconds, "profile", partial(list, map(profile, kept)))
+        counts = clock.time(seconds, "counts", partial(lexical_counts, kept, profiles))
         fingerprints["cleaned"] += [digest(c) for c in made]
         found = iter(zip(days, profiles, strict=True))
         for c in made:
@@ -210,11 +236,15 @@ def work(corpus: str, limit: int | None, bench_corpus: Path, out: Path) -> None:
                 ]
             )
         )
-    started = clock()
-    for k in range(0, len(articles), PART):
-        done, _ = prepare._clean_part(list(enumerate(articles[k : k + PART], start=k)))
-        prepare._profile_part([(c.article, c.place) for c in done], True)
-    seconds["prepare"] = clock() - started
+
+    def prepare_all() -> None:
+        for k in range(0, len(articles), PART):
+            done, _ = prepare._clean_part(list(enumerate(articles[k : k + PART], start=k)))
+            prepare._profile_part([(c.article, c.place) for c in done], True)
+
+    started = time.process_time()
+    prepare_all()
+    seconds["prepare"] = time.process_time() - started  # its collections included
     with out.open("wb") as f:
         pickle.dump({"n": len(articles), "seconds": seconds, **fingerprints}, f)
 

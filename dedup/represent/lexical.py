@@ -207,13 +207,14 @@ def _hash(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
 _GRAM_HASHER = FeatureHasher(
     n_features=N_FEATURES, input_type="dict", alternate_sign=False, dtype=np.float32
 )
-_grams: dict[str, list[str]] = {}
+_grams: dict[str, tuple[str, ...]] = {}
 _GRAMS_KEPT = 1 << 14  # about 20 MB of n-grams
 
 
-def _word_grams(word: str) -> list[str]:
+def _word_grams(word: str) -> tuple[str, ...]:
     """scikit-learn's ``char_wb`` n-grams of one word, 3 to 5 characters: a word shorter than
-    an n-gram counts once, whole."""
+    an n-gram counts once, whole. (A tuple of strings: the garbage collector stops tracking
+    it, and a full collection does not walk the thousands kept.)"""
     padded = f" {word} "
     size = len(padded)
     grams = []
@@ -222,7 +223,7 @@ def _word_grams(word: str) -> list[str]:
             grams.append(padded)
             break
         grams += [padded[i : i + n] for i in range(size - n + 1)]
-    return grams
+    return tuple(grams)
 
 
 def _char_grams(text: str) -> Counter[str]:

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable
-from functools import cache, lru_cache
+from functools import cache
 from itertools import compress, pairwise
 from typing import NamedTuple
 
@@ -60,12 +60,6 @@ _WORD_CUT = re.compile(f"({_WORD.pattern})")
 _DIGIT = re.compile(r"\d", re.ASCII)
 
 
-@lru_cache(maxsize=400_000)
-def _fold_word(word: str) -> str:
-    """:func:`fold` of one word; the words of a corpus repeat, so each is folded once."""
-    return fold(word)
-
-
 @cache
 def _has_word_list(lang: str) -> bool:
     """Whether wordfreq can look words of ``lang`` up here. It has lists for Chinese, Japanese
@@ -82,9 +76,28 @@ def _has_word_list(lang: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=200_000)
 def rarity(word: str, lang: str | None) -> float:
     """0 for the commonest words of the language, 1 for words it does not know (names)."""
+    known = _rarities.get(lang)
+    if known is None:
+        known = _rarities[lang] = {}
+    found = known.get(word)
+    if found is None:
+        if sum(map(len, _rarities.values())) >= _RARITIES_KEPT:
+            for table in _rarities.values():
+                table.clear()
+        found = known[word] = _rarity(word, lang)
+    return found
+
+
+# Each language's words' rarities, as they are found: plain dicts of strings and floats, which
+# the garbage collector leaves alone (an lru_cache's 200,000 links it walked at each full
+# collection). Emptied when they hold _RARITIES_KEPT words between them.
+_rarities: dict[str | None, dict[str, float]] = {}
+_RARITIES_KEPT = 200_000
+
+
+def _rarity(word: str, lang: str | None) -> float:
     if lang is None or not _has_word_list(lang):
         return UNKNOWN_LANGUAGE_RARITY
     tokens = _plain_tokens(word)
@@ -217,7 +230,7 @@ def _entry(raw: str, lang: str | None) -> _Entry:
     capital = first.isupper()
     if not capital and not raw.isupper():
         return _PLAIN
-    word = _fold_word(raw).replace("'", "").replace("’", "")
+    word = fold(raw).replace("'", "").replace("’", "")
     if not word.isalnum() or not word.isascii():
         return _PLAIN
     acronym = None
@@ -334,7 +347,7 @@ def _stems(raw: str, lang: str | None) -> _Stems:
     if _UNSPACED.search(raw):
         root = math.sqrt(UNKNOWN_LANGUAGE_RARITY)
         return tuple((pair, root) for pair in _syllable_pairs(raw))
-    word = _fold_word(raw)
+    word = fold(raw)
     if len(word) >= STEM_MIN_CHARS and word.isalpha():
         return ((word[:STEM_CHARS], math.sqrt(rarity(raw.lower(), lang))),)
     return ()
