@@ -480,3 +480,16 @@ def test_indexed_duplicate_check_agrees_with_comparing_every_kept_paragraph(
         if not brute and p.key:
             seen.add(p.key)
             kept.append(p.key)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=40) | st.text(max_size=20))
+def test_a_paragraph_key_made_by_a_byte_table_is_the_regex_s(text: str) -> None:
+    """Latin-1 text has its key made by a byte table: the same key as the regex makes."""
+    from dedup.clean.paragraphs import _NON_WORD, _key
+    from dedup.clean.title import _DIGITS, _without_digits
+
+    low = text.casefold()
+    key = _key(low)
+    assert key == _NON_WORD.sub(" ", low).strip()
+    assert _without_digits(key).split() == _DIGITS.sub(" ", key).split()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from itertools import accumulate
 
 import pytest
+from anyascii import anyascii
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup.clean import dates
 from dedup.clean.dates import DateMention, day_of_year, find_date, find_mentions
+from dedup.clean.fold import fold, fold_ends
 
 
 def days(text: str, lang: str | None = None) -> list[tuple[int | None, int, int]]:
@@ -193,6 +197,54 @@ def test_any_written_date_is_read_back(date: dt.date, form: str, prefix: str) ->
     found = find_mentions(text, "vi")
     assert [m.as_date() for m in found] == [date]
     assert len(prefix) <= found[0].start < len(prefix) + len(written)
+
+
+def _every_match(folded: str, lang: str | None) -> list[tuple[int, int | None, int, int, int]]:
+    """What the forms' patterns find scanning the whole text: the definition that
+    ``find_mentions`` (which tries each pattern only where a mention may start) must keep."""
+    month_first = dates._month_first(lang)
+    found = []
+    for pattern, read in dates._FORMS:
+        for m in pattern.finditer(folded):
+            reading = read(m.groups(), month_first)
+            if reading is not None and dates._valid(reading[1], reading[2]):
+                found.append((m.start(), *reading, m.end()))
+    return found
+
+
+_PIECES = (
+    *"0123456789 .-/,:\n\tº年月日ßÄé",
+    *("2024", "1999", "12", "5", "31", " ", "  ", "dec", "dec.", "december", "Dezember", "März"),
+    *("juni", "jun", "mai", "sept", "on", "le", "am", "ngày", "tháng", "năm", "thang", "nam"),
+    *("de", "del", "st", "th", "er", "o", "nian", "yue", "ri", "x", "_", "5december", "T10:00"),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14), st.sampled_from([None, "en", "de"]))
+def test_mentions_are_what_each_pattern_finds_over_the_whole_text(
+    pieces: list[str], lang: str | None
+) -> None:
+    text = "".join(pieces)
+    folded = fold(text)
+    expected = sorted(_every_match(folded, lang), key=lambda f: (f[0], f[2], f[3]))
+    assert sorted(dates._mentions(folded, lang), key=lambda f: (f[0], f[2], f[3])) == expected
+    assert dates.month_days(folded, lang) == [(f[2], f[3]) for f in expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_folding_is_anyascii_lower_cased(text: str) -> None:
+    assert fold(text) == anyascii(text).lower()
+    assert fold_ends(text) == list(accumulate(len(anyascii(c)) for c in text))
+
+
+def test_folding_every_kind_of_character() -> None:
+    # Every 61st code point, and the runs the folding remembers: the same as anyascii's.
+    text = "".join(chr(c) for c in range(0x80, 0x110000, 61) if not 0xD800 <= c <= 0xDFFF)
+    assert fold(text) == anyascii(text).lower()
+    assert fold(text + " Größe ÄÖÜ 北京") == fold(text + " Größe ÄÖÜ 北京")
+    assert fold("Tô Lâm, MÜNCHEN, Ærø, ß") == "to lam, munchen, aero, ss"
 
 
 # --- the publication date ------------------------------------------------------------------

@@ -106,3 +106,57 @@ def test_scripts_without_spaces_meet_on_pairs_of_syllables() -> None:
     ja_2 = stems("ソユーズが国際宇宙ステーションにドッキングし、宇宙飛行士が到着した。")
     ja_other = stems("東京都は新たに300人の感染を確認したと発表した。")
     assert len(ja_1 & ja_2) >= 15 and len(ja_1 & ja_other) <= 3
+
+
+def test_plain_words_look_up_as_wordfreq_does() -> None:
+    """A word of ASCII lower-case letters is looked up without wordfreq's tokenizer: the same
+    Zipf frequency, whether the language knows the word or not."""
+    from wordfreq import zipf_frequency
+
+    from dedup.represent.tokens import _plain_tokens, _plain_words, _plain_zipf
+
+    words = ["the", "said", "nvidia", "regierung", "hanoi", "xqzzv", "a", "istanbul", "ve"]
+    names = ["jensen huang", "to lam", "the new york times", "xqzzv news", "de la"]
+    for lang in ("en", "de", "tr", "vi", "es", "pl", "ar", "sr", "no", "fr"):
+        plain = _plain_words(lang)
+        assert plain is not None, lang
+        for word in words + names:
+            tokens = _plain_tokens(word)
+            assert tokens is not None
+            assert _plain_zipf(tokens, plain) == zipf_frequency(word, lang), (word, lang)
+    assert _plain_words("ja") is None  # cut by a tokenizer of its own: never the short cut
+    for other in ("Hanoi", "hà nội", "g7", "to  lam", " to", "l'arc", "e.g"):
+        assert _plain_tokens(other) is None
+
+
+def test_title_ngrams_are_the_char_wb_vectoriser_s() -> None:
+    """The titles' character n-grams are cut per distinct word and hashed as counts: the same
+    rows as scikit-learn's HashingVectorizer(analyzer="char_wb") gives, byte for byte."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from dedup.represent.lexical import N_FEATURES, _char_counts
+
+    titles = [
+        "Tổng Bí thư Tô Lâm tiếp Chủ tịch NVIDIA",
+        "a  bb ccc dddd eeeee ffffff",  # words shorter and longer than each n-gram
+        "",
+        "Wiener NEOS orten Schikanen für Gastro-Betriebe, Wiener NEOS",  # repeated words
+        "北京 2024年12月6日 Москва\tترامب\u00a0x",
+        "x",
+    ]
+    vectoriser = HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(3, 5),
+        n_features=N_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        lowercase=False,
+        dtype=np.float32,
+    )
+    expected = sp.csr_matrix(vectoriser.transform([fold(t) for t in titles]), dtype=np.float32)
+    expected.data = 1.0 + np.log(expected.data)
+    got = _char_counts(titles)
+    for field in ("data", "indices", "indptr"):
+        assert getattr(got, field).dtype == getattr(expected, field).dtype
+        assert getattr(got, field).tobytes() == getattr(expected, field).tobytes()

@@ -104,7 +104,8 @@ def _clean(title: str, text: str, lang: str | None) -> _Cleaned:
         # The reader took a whole paragraph for the title: it is the lead, put it back.
         paras.insert(0, given_para)
         lines.insert(0, title)
-    title_para = _analyse(chosen.text)
+    same = given_para is not None and chosen.text == title
+    title_para = given_para if same and given_para is not None else _analyse(chosen.text)
 
     start = 0 if chosen.index is None else chosen.index + 1
     firsts = [i for i in range(len(paras)) if _substantial(paras[i])]
@@ -160,18 +161,26 @@ class _Seen:
     """The keys of the paragraphs kept so far, indexed by pairs of adjacent words: a key can
     only be inside a kept one that has all its word pairs, so a caption is compared with the
     kept paragraphs holding its rarest pair, not with all of them (a 2 MB article of 21,000
-    paragraphs was quadratic here)."""
+    paragraphs was quadratic here). The index is made when a caption first asks for it: most
+    articles have none."""
 
     def __init__(self) -> None:
         self.keys: set[str] = set()
+        self.kept: list[str] = []
         self.padded: list[str] = []
         self.by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.indexed = 0
 
     def add(self, key: str) -> None:
         self.keys.add(key)
-        for pair in _pairs(key):
-            self.by_pair[pair].append(len(self.padded))
+        self.kept.append(key)
         self.padded.append(f" {key} ")
+
+    def _index(self) -> None:
+        for k in range(self.indexed, len(self.kept)):
+            for pair in _pairs(self.kept[k]):
+                self.by_pair[pair].append(k)
+        self.indexed = len(self.kept)
 
     def has(self, p: _Para) -> bool:
         """Seen before, or (for a short paragraph such as a caption) inside what was seen."""
@@ -184,6 +193,7 @@ class _Seen:
             pairs = _pairs(p.key)
             if not pairs:  # a one-word key: no pair to look it up by
                 return any(padded in kept for kept in self.padded)
+            self._index()
             postings = min((self.by_pair.get(pair, []) for pair in pairs), key=len)
             return any(padded in self.padded[k] for k in postings)
         return False

@@ -35,9 +35,9 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import accumulate
+from functools import lru_cache
 
-from anyascii import anyascii
+from dedup.clean.fold import fold, fold_ends
 
 MIN_YEAR = 1900
 MAX_YEAR = 2100
@@ -142,6 +142,7 @@ def _year(digits: str | None) -> int | None:
     return year if MIN_YEAR <= year <= MAX_YEAR else None
 
 
+@lru_cache(maxsize=1024)
 def _month_first(lang: str | None) -> bool:
     return lang is not None and re.split(r"[-_]", lang.strip().lower(), maxsplit=1)[0] == "en"
 
@@ -203,6 +204,15 @@ _FORMS: tuple[tuple[re.Pattern[str], Callable[[tuple[str, ...], bool], _Reading]
     (_MONTH_DAY, _month_day),
     (_VIETNAMESE, _vietnamese),
 )
+# Where each form is in _FORMS, for _starts.
+_F_ISO, _F_YEAR_FIRST, _F_CJK = 0, 1, 2
+_SEPARATOR_FORMS = {"/": 3, ".": 4, "-": 5}  # _NUMERIC_YEAR, by the separator after the day
+_F_SHORT_YEAR, _F_CUE_NUMERIC, _F_DAY_MONTH, _F_MONTH_DAY, _F_VIETNAMESE = 6, 7, 8, 9, 10
+_RUN = re.compile(r"\d+", re.ASCII)
+_SPACE = frozenset(" \t\n\r\f\v")  # \s in ASCII patterns
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_ORDINAL_HEADS = frozenset("snrteo.")  # what may follow a day: st, nd, rd, th, er, o, "."
+_CUE_WORDS = frozenset(_CUES.split("|"))
 
 
 def _to_source(text: str) -> Callable[[int], int]:
@@ -213,17 +223,83 @@ def _to_source(text: str) -> Callable[[int], int]:
     """
     if text.isascii():
         return lambda offset: offset
-    ends = list(accumulate(1 if c.isascii() else len(anyascii(c)) for c in text))
+    ends = fold_ends(text)
     return lambda offset: bisect_right(ends, offset)
 
 
+def _starts(folded: str) -> list[list[int]]:
+    """For each of :data:`_FORMS`, the places in ``folded`` where a mention of that form may
+    start, in order: every form has a number, and starts at it or at the word before it.
+    (A superset: each place is then tried with the form's pattern.)"""
+    starts: list[list[int]] = [[] for _ in _FORMS]
+    for run in _RUN.finditer(folded):
+        s, e = run.span()
+        n = e - s
+        after = folded[e : e + 1]
+        if n == 4:
+            if after == "-":
+                starts[_F_ISO].append(s)
+            elif after in ("/", "."):
+                starts[_F_YEAR_FIRST].append(s)
+        if n >= 4 and (after == "n" or after in _SPACE):
+            starts[_F_CJK].append(e - 4)
+        if n > 2:
+            continue
+        if after in _SEPARATOR_FORMS:
+            starts[_SEPARATOR_FORMS[after]].append(s)
+            if after != "-":
+                starts[_F_SHORT_YEAR].append(s)
+        if after in _SPACE:
+            starts[_F_DAY_MONTH].append(s)
+            starts[_F_VIETNAMESE].append(s)
+        elif after in _ORDINAL_HEADS:
+            starts[_F_DAY_MONTH].append(s)
+        if s and folded[s - 1] in _SPACE:
+            word, at = _word_before(folded, s)
+            if word in _MONTHS:
+                starts[_F_MONTH_DAY].append(at)
+            elif word in _CUE_WORDS and after in ("/", "."):
+                starts[_F_CUE_NUMERIC].append(at)
+    return starts
+
+
+def _word_before(folded: str, s: int) -> tuple[str, int]:
+    """The word that ends before the spaces (and a dot) before ``s``, and where it starts;
+    "" when it does not stand apart from letters and digits before it."""
+    k = s - 1
+    while k >= 0 and folded[k] in _SPACE:
+        k -= 1
+    if k >= 0 and folded[k] == ".":
+        dot = k
+        k -= 1
+    else:
+        dot = -1
+    end = k + 1
+    while k >= 0 and "a" <= folded[k] <= "z":
+        k -= 1
+    if k == end - 1 or (k >= 0 and folded[k] in _ASCII_WORD):
+        return "", 0
+    word = folded[k + 1 : end]
+    # A cue has no dot after it.
+    return (word, k + 1) if dot < 0 or word in _MONTHS else ("", 0)
+
+
 def _mentions(folded: str, lang: str | None) -> Iterable[tuple[int, int | None, int, int, int]]:
+    """What ``pattern.finditer`` finds for each form, the pattern tried only where a mention
+    may start (:func:`_starts`): the same matches, in the same order."""
     month_first = _month_first(lang)
-    for pattern, read in _FORMS:
-        for m in pattern.finditer(folded):
+    for (pattern, read), starts in zip(_FORMS, _starts(folded), strict=True):
+        last = 0
+        for start in starts:
+            if start < last:
+                continue
+            m = pattern.match(folded, start)
+            if m is None:
+                continue
+            last = m.end()
             reading = read(m.groups(), month_first)
             if reading is not None and _valid(reading[1], reading[2]):
-                yield (m.start(), *reading, m.end())
+                yield (start, *reading, last)
 
 
 def find_mentions(text: str, lang: str | None) -> list[DateMention]:
@@ -232,7 +308,7 @@ def find_mentions(text: str, lang: str | None) -> list[DateMention]:
     ``lang`` (an ISO code such as ``en`` or ``en-US``) only decides how ``6/12/2024`` reads.
     Forms may overlap ("on 5 May 10 people ..." names 5 May and May 10): each is reported.
     """
-    folded = (text if text.isascii() else anyascii(text)).lower()  # anyascii keeps ASCII
+    folded = fold(text)
     if _DIGIT.search(folded) is None:  # every form has a number: most lines have none
         return []
     found = sorted(_mentions(folded, lang), key=lambda f: (f[0], f[2], f[3]))
@@ -243,6 +319,15 @@ def find_mentions(text: str, lang: str | None) -> list[DateMention]:
         DateMention(source(start), year, month, day, source(end))
         for start, year, month, day, end in found
     ]
+
+
+def month_days(folded: str, lang: str | None) -> list[tuple[int, int]]:
+    """(month, day) of each of :func:`find_mentions` of a text, given the text folded
+    (:func:`dedup.clean.fold.fold`; the profile folds a segment once for all its lines)."""
+    if _DIGIT.search(folded) is None:
+        return []
+    found = sorted(_mentions(folded, lang), key=lambda f: (f[0], f[2], f[3]))
+    return [(month, day) for _, _, month, day, _ in found]
 
 
 # --- the publication date ------------------------------------------------------------------

@@ -72,6 +72,12 @@ def _family(lang: str) -> frozenset[str]:
     return frozenset({lang})
 
 
+@cache
+def _known_family(lang: str) -> frozenset[str]:
+    """The language's family (:data:`_CONFUSABLE`), the languages the identifier knows."""
+    return _family(lang) & set(_identifier().labels)
+
+
 def _iso(label: str) -> str | None:
     label = _MACRO.get(label, label)
     return label if len(label) == 2 else None
@@ -96,6 +102,7 @@ def _detect(text: str) -> str | None:
     return _iso(label)
 
 
+@lru_cache(maxsize=1024)
 def _base_lang(lang: str | None) -> str | None:
     """``en-US`` -> ``en``; None for what is not a language code."""
     if not lang:
@@ -109,8 +116,7 @@ class _Foreign:
 
     def __init__(self, paras: Sequence[_Para], lang: str | None) -> None:
         self._paras = paras
-        labels = set(_identifier().labels) if lang else set()
-        self._family = _family(lang) & labels if lang else frozenset()
+        self._family = _known_family(lang) if lang else frozenset()
         self._stop = _stopwords(lang)
         self._memo: dict[int, bool | None] = {}
 
@@ -120,7 +126,7 @@ class _Foreign:
             return False
         if i not in self._memo:
             p = self._paras[i]
-            if p.letters < MIN_LANG_LETTERS:
+            if not p.has_letters(MIN_LANG_LETTERS):
                 self._memo[i] = None
             elif self._native(p.key):
                 self._memo[i] = False

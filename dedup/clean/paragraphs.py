@@ -8,14 +8,18 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 # --- character-level normalisation ---------------------------------------------------------
 
 # Soft hyphen, zero-width space, word joiner, byte-order mark: invisible and never meaningful.
 # Zero-width (non-)joiners stay: Persian and Indic scripts need them.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"), None)
+# str.translate with a table reads every character in Python's slow path: looked for first.
+_ANY_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 
 _NON_LETTERS = re.compile(r"[\W\d_]+")
+_LETTER = re.compile(r"[^\W\d_]")
 _NON_WORD = re.compile(r"[\W_]+")
 # Scripts written without spaces between words: count characters, not space-separated tokens.
 _UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
@@ -26,7 +30,7 @@ _DANGLING = re.compile(r"[,;:|/\\»›>\-–—]$")
 
 def split_paragraphs(text: str) -> list[str]:
     """Unicode NFC, whitespace collapsed; each non-empty line is one paragraph."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _visible(unicodedata.normalize("NFC", text))
     out = []
     for line in text.splitlines():
         line = " ".join(line.split())
@@ -35,8 +39,26 @@ def split_paragraphs(text: str) -> list[str]:
     return out
 
 
+def _visible(text: str) -> str:
+    return text.translate(_INVISIBLE) if _ANY_INVISIBLE.search(text) else text
+
+
 def _normalise_line(line: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", line).translate(_INVISIBLE).split())
+    return " ".join(_visible(unicodedata.normalize("NFC", line)).split())
+
+
+# Below U+0100 a word character is what str.isalnum says (as for \w in re): a text of such
+# characters, as most Latin-script text is, has its key made by a byte table, not a regex.
+_LATIN1_WORDS = bytes(b if chr(b).isalnum() else 0x20 for b in range(256))
+
+
+def _key(low: str) -> str:
+    """The words of a case-folded text, one space apart: ``_NON_WORD.sub(" ", low).strip()``."""
+    try:
+        latin1 = low.encode("latin-1")
+    except UnicodeEncodeError:
+        return _NON_WORD.sub(" ", low).strip()
+    return " ".join(latin1.translate(_LATIN1_WORDS).decode("latin-1").split())
 
 
 def _n_words(text: str) -> int:
@@ -46,6 +68,11 @@ def _n_words(text: str) -> int:
 
 def _n_letters(text: str) -> int:
     return len(_NON_LETTERS.sub("", text))
+
+
+def _has_letters(text: str, n: int) -> bool:
+    """``_n_letters(text) >= n``, most often from the first characters alone."""
+    return _n_letters(text[: 2 * n]) >= n or _n_letters(text) >= n
 
 
 # --- vocabularies (generic, multilingual) --------------------------------------------------
@@ -155,22 +182,41 @@ _URL = re.compile(r"https?://\S+|\bwww\.\S+\.\S+")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TIMESTAMP = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b.{0,12}\b\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\b")
 # Literal heads of the word cues: one fast search rules out most paragraphs.
-_CUE_HEADS = re.compile(
-    "|".join(
-        re.escape(h)
-        for h in (
-            "hotline", "tel", "phone", "điện thoại", "đt", "fax", "©", "(c)", "copyright",
-            "rights reserved", "bản quyền", "rechte vorbehalten", "derechos reservados",
-            "droits réservés", "direitos reservados", "diritti riservati", "urheberrecht",
-            "giấy phép", "licen", "/gp-", "issn", "impressum", "chủ quản", "chịu trách nhiệm",
-            "tổng biên tập", "editor-in-chief", "chefredakteur", "địa chỉ", "address",
-            "adresse", "dirección", "indirizzo", "endereço", "anschrift", "clic", "nhấn vào",
-            "bấm vào", "klicken", "cookie", "javascript", "trình duyệt", "browser", "tự động",
-            "automati", "qr", "app store", "google", "newsletter", "sign up", "subscri",
-            "đăng ký nhận", "abonnieren", "suscríbete", "abonnez",
-        )
-    )
+_HEADS = (
+    "hotline", "tel", "phone", "điện thoại", "đt", "fax", "©", "(c)", "copyright",
+    "rights reserved", "bản quyền", "rechte vorbehalten", "derechos reservados",
+    "droits réservés", "direitos reservados", "diritti riservati", "urheberrecht",
+    "giấy phép", "licen", "/gp-", "issn", "impressum", "chủ quản", "chịu trách nhiệm",
+    "tổng biên tập", "editor-in-chief", "chefredakteur", "địa chỉ", "address",
+    "adresse", "dirección", "indirizzo", "endereço", "anschrift", "clic", "nhấn vào",
+    "bấm vào", "klicken", "cookie", "javascript", "trình duyệt", "browser", "tự động",
+    "automati", "qr", "app store", "google", "newsletter", "sign up", "subscri",
+    "đăng ký nhận", "abonnieren", "suscríbete", "abonnez",
 )  # fmt: skip
+
+
+def _trie(words: Iterable[str]) -> str:
+    """An alternation of ``words`` as a tree of their common beginnings ("a(?:bonn(?:ez|..."):
+    ``re`` tries an alternation's branches one by one at every place of the text, so a
+    search in it is as many times quicker as it has fewer branches. Only for searching: a
+    word that begins with another is left out, the shorter one is found there first."""
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def alternation(node: dict[str, Any]) -> str:
+        if "" in node:
+            return ""
+        branches = [re.escape(ch) + alternation(node[ch]) for ch in sorted(node)]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return alternation(tree)
+
+
+_CUE_HEADS = re.compile(_trie(_HEADS))
 _WORD_CUES = (
     re.compile(
         r"(?:hotline|tel|phone|điện thoại|đt|fax|telefon|teléfono|téléphone|telefone|telefono)"
@@ -206,13 +252,25 @@ class _Para:
     text: str  # normalised, credits removed
     key: str  # lower-cased words: for duplicate detection
     words: int
-    letters: int
     caption: bool  # had a photo credit
     chrome: bool  # widget line
     boiler: bool  # footer, crawler notice, URL or contact line
     prose: bool  # a sentence or more
     headline: bool  # shaped like a headline
     marker: bool  # a bare section marker
+    counted: int | None = None  # its letters, once counted
+
+    @property
+    def letters(self) -> int:
+        """Its letters, counted when first asked for: most paragraphs only need to know
+        whether they have a few (:meth:`has_letters`)."""
+        if self.counted is None:
+            self.counted = _n_letters(self.text)
+        return self.counted
+
+    def has_letters(self, n: int) -> bool:
+        """``letters >= n``."""
+        return self.counted >= n if self.counted is not None else _has_letters(self.text, n)
 
 
 def _strip_credit(text: str) -> tuple[str, bool]:
@@ -232,30 +290,43 @@ def _strip_credit(text: str) -> tuple[str, bool]:
     return stripped.rstrip(" -–—|"), True
 
 
-def _cue_count(text: str) -> int:
-    low = text.casefold()
-    n = sum(1 for cue in _WORD_CUES if cue.search(low)) if _CUE_HEADS.search(low) else 0
-    if ("://" in low or "www." in low) and _URL.search(low):
-        n += 1
-    if "@" in low and _EMAIL.search(low):
-        n += 1
-    if ":" in low and _TIMESTAMP.search(low):
-        n += 1
-    return n
+def _is_boiler(low: str, words: int) -> bool:
+    """Footer, crawler notice, URL or contact line: fewer words than ``BOILERPLATE_WORDS``
+    times its cues. Each cue excuses that many words: a long report with a press contact glued
+    to its end is still the report, a short line with an address is a footer. The cues are
+    counted only as far as the answer needs (a long paragraph would need several). ``low``:
+    the line case-folded."""
+    need = words // BOILERPLATE_WORDS + 1
+    if need > len(_WORD_CUES) + 3:
+        return False
+    n = int(("://" in low or "www." in low) and _URL.search(low) is not None)
+    n += "@" in low and _EMAIL.search(low) is not None
+    n += ":" in low and _TIMESTAMP.search(low) is not None
+    if n >= need:
+        return True
+    # The word cues count only on a line with one of their heads.
+    need -= n
+    if need > len(_WORD_CUES) or _CUE_HEADS.search(low) is None:
+        return False
+    found = 0
+    for k, cue in enumerate(_WORD_CUES):
+        found += cue.search(low) is not None
+        if found >= need:
+            return True
+        if found + len(_WORD_CUES) - k - 1 < need:
+            return False
+    return False
 
 
 def _analyse(line: str) -> _Para:
     text, caption = _strip_credit(line)
     words = _n_words(text)
-    key = _NON_WORD.sub(" ", text.casefold()).strip()
-    letters = _n_letters(text)
+    low = text.casefold()
+    key = _key(low)
     # Widget lines and section markers are short; their words are matched without numbers.
     ws = _NON_LETTERS.sub(" ", key).strip() if words <= 12 else ""
     end = text[-6:]
-    cues = _cue_count(line)
-    # Each cue excuses that many words: a long report with a press contact glued to its end
-    # is still the report, a short line with an address is a footer.
-    boiler = words < BOILERPLATE_WORDS * cues
+    boiler = _is_boiler(low if text is line else line.casefold(), words)
     chrome = bool(ws) and _CHROME.fullmatch(ws) is not None
     terminal = _TERMINAL.search(end) is not None
     prose = (terminal and words >= 6) or words >= 25
@@ -266,15 +337,14 @@ def _analyse(line: str) -> _Para:
         and _DANGLING.search(end) is None
         and not boiler
         and not chrome
-        and letters >= 10
+        and _has_letters(text, 10)
     )
     return _Para(
         text=text,
         key=key,
         words=words,
-        letters=letters,
         caption=caption,
-        chrome=chrome or (letters == 0),
+        chrome=chrome or _LETTER.search(text) is None,
         boiler=boiler,
         prose=prose,
         headline=headline,

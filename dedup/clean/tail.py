@@ -18,7 +18,7 @@ def _is_label(p: _Para, counts: Counter[str]) -> bool:
     """A byline ("Thanh Hà |") or a category label that recurs ("Politics")."""
     if _BYLINE.match(p.text) and p.words <= 6:
         return True
-    return p.words <= 4 and not p.prose and counts[p.key] >= 2 and p.letters > 0
+    return p.words <= 4 and not p.prose and counts[p.key] >= 2 and p.has_letters(1)
 
 
 def _list_start(paras: Sequence[_Para], lead: int, end: int) -> int:
@@ -58,9 +58,6 @@ def _marker_cut(paras: Sequence[_Para], lead: int, end: int) -> int:
 
 def _language_cut(paras: Sequence[_Para], lead: int, end: int, foreign: _Foreign) -> int:
     """Start of a block in another language that fills most of what follows it."""
-    total = [0] * (end + 1)
-    for i in range(end - 1, lead, -1):
-        total[i] = total[i + 1] + paras[i].letters
     for i in range(lead + 1, end):
         if not foreign(i):
             continue
@@ -68,6 +65,6 @@ def _language_cut(paras: Sequence[_Para], lead: int, end: int, foreign: _Foreign
         if nxt is None or not foreign(nxt):
             continue
         foreign_letters = sum(paras[j].letters for j in range(i, end) if foreign(j))
-        if foreign_letters >= 0.5 * total[i]:
+        if foreign_letters >= 0.5 * sum(paras[j].letters for j in range(i, end)):
             return i
     return end

@@ -20,7 +20,7 @@ HEAD_WINDOW = 8
 # A derived title (from the lead's first sentence) is cut to about this many words.
 TITLE_WORDS = 15
 
-_WORDS = re.compile(r"[^\W\d_]+")
+_DIGITS = re.compile(r"\d+")
 _BREADCRUMB = re.compile(r"\s[»›>]\s")
 # A dateline before the text: "HÀ NỘI —", "WASHINGTON (Reuters) -".
 _DATELINE = re.compile(r"^([^—–\-]{2,40}?)\s+[—–-]{1,2}\s+")
@@ -29,8 +29,23 @@ _CLAUSE_BREAK = re.compile(r"\s[—–-]\s|[,;:]\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'“‘(]?[^\W\d_])")
 
 
-def _content_words(text: str, stop: frozenset[str]) -> set[str]:
-    return {w for w in _WORDS.findall(text.casefold()) if len(w) > 1 and w not in stop}
+def _content_words(p: _Para, stop: frozenset[str]) -> set[str]:
+    """The paragraph's words of letters, lower-cased, but one-letter and common ones: its key's
+    words cut at their digits (the key is the words of the same text, case-folded)."""
+    return {w for w in set(_without_digits(p.key).split()) if len(w) > 1} - stop
+
+
+# The digits (\d) below U+0100 are ASCII's: a Latin-1 key loses them by a byte table.
+_LATIN1_NO_DIGITS = bytes(0x20 if chr(b).isdecimal() else b for b in range(256))
+
+
+def _without_digits(key: str) -> str:
+    """The key with spaces for its digits, to be split into words of letters."""
+    try:
+        latin1 = key.encode("latin-1")
+    except UnicodeEncodeError:
+        return _DIGITS.sub(" ", key)
+    return latin1.translate(_LATIN1_NO_DIGITS).decode("latin-1")
 
 
 def _is_chrome_title(title: str, p: _Para) -> bool:
@@ -91,24 +106,27 @@ def _choose_title(
     given: str, given_para: _Para | None, paras: Sequence[_Para], stop: frozenset[str]
 ) -> _Title:
     head = range(min(HEAD_WINDOW, len(paras)))
+    content: dict[int, set[str]] = {}  # each paragraph's content words, found once
 
     def lead_words(after: int) -> set[str]:
         out: set[str] = set()
         taken = 0
-        for q in paras[after + 1 :]:
-            if _substantial(q):
-                out |= _content_words(q.text, stop)
+        for j in range(after + 1, len(paras)):
+            if _substantial(paras[j]):
+                if j not in content:
+                    content[j] = _content_words(paras[j], stop)
+                out |= content[j]
                 taken += 1
                 if taken == 3:
                     break
         return out
 
-    def score(text: str, key: str, at: int) -> float:
-        words = _content_words(text, stop)
+    def score(p: _Para, at: int) -> float:
+        words = _content_words(p, stop)
         overlap = len(words & lead_words(at)) / len(words) if words else 0.0
-        return overlap + (1.0 if _repeats(key, paras[at + 1 :]) else 0.0)
+        return overlap + (1.0 if _repeats(p.key, paras[at + 1 :]) else 0.0)
 
-    candidates = [(score(paras[i].text, paras[i].key, i), i) for i in head if paras[i].headline]
+    candidates = [(score(paras[i], i), i) for i in head if paras[i].headline]
     best = max(candidates, key=lambda c: (c[0], -c[1]), default=None)
     if best is not None and best[0] < 0.3:
         best = None
@@ -127,7 +145,7 @@ def _choose_title(
             # the given one is a word or two, or starts like a section heading ("Related
             # content: World, Asia"), or shares nothing with the text while that line does.
             weak = given_para.words <= 2 or _MARKER_START.match(given_para.key) is not None
-            unrelated = score(given_para.text, given_para.key, -1) == 0
+            unrelated = score(given_para, -1) == 0
             if best is None or not (weak or (unrelated and best[0] >= 0.5)):
                 return _Title(given_para.text, None)
     if best is not None:

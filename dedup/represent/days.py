@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dedup.clean.dates import day_of_year, find_mentions
+from dedup.clean.dates import day_of_year, month_days
+from dedup.clean.fold import fold
 from dedup.models import Article
 
 __all__ = ["EVENT_DAY_CHARS", "event_days", "stated_event_day"]
@@ -20,8 +21,10 @@ EVENT_DAY_CHARS = 400
 def stated_event_day(article: Article) -> int | None:
     """The first day of the year the title or lead states, or None."""
     head = f"{article.title}\n{article.text[:EVENT_DAY_CHARS]}"
-    mentions = find_mentions(head, article.lang)
-    return day_of_year(mentions[0].month, mentions[0].day) if mentions else None
+    # The first of dedup.clean.dates.find_mentions(head), without the offsets it would map
+    # back from the folded text.
+    mentions = month_days(fold(head), article.lang)
+    return day_of_year(*mentions[0]) if mentions else None
 
 
 def event_days(

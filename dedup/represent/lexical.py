@@ -23,28 +23,33 @@ and L2-normalised, so the similarity of two profiles is a dot product.
 
 from __future__ import annotations
 
-import logging
 import math
-import re
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
-from itertools import pairwise
-from typing import NamedTuple
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
-from anyascii import anyascii
 from sklearn.feature_extraction import FeatureHasher
-from sklearn.feature_extraction.text import HashingVectorizer
-from wordfreq import zipf_frequency
 
-from dedup.clean import WORDFREQ_LANGUAGES
-from dedup.clean.dates import find_mentions
-from dedup.errors import one_line
+from dedup.clean.fold import fold
 from dedup.models import Article
 from dedup.progress import Advance
+from dedup.represent.tokens import rarity, segment_tokens, words_of
+
+__all__ = [
+    "LexicalCounts",
+    "LexicalVectors",
+    "Profile",
+    "fold",
+    "lexical_counts",
+    "lexical_vectors",
+    "profile",
+    "rarity",
+    "shared_evidence",
+    "weigh",
+]
 
 N_FEATURES = 2**20
 TITLE_WEIGHT = 2.0
@@ -57,153 +62,6 @@ TITLE_FALLBACK_CHARS = 150
 COMMON_MIN_ARTICLES = 20
 COMMON_FRACTION = 0.5
 TAIL_CHARS = 4000
-# Prefix length of the language-free stems, and the shortest word that gives one.
-STEM_CHARS = 4
-STEM_MIN_CHARS = 3
-# Zipf frequency at and above which a word carries no weight (7 is "the"; 6 is "said").
-COMMON_ZIPF = 6.0
-# Least weight of a multi-word name, and of an acronym, however common in general language.
-NAME_FLOOR = 0.3
-MAX_NAME_WORDS = 4
-ACRONYM_FLOOR = 0.3
-# A capitalised word is a name when it is at least this rare; at a sentence start this also
-# keeps ``The`` or ``Die`` out of names.
-NAME_AT_START_RARITY = 0.3
-# A lone capitalised word inside a sentence is a name when at least this rare: "Vietnam" and
-# "Google" are, "Party" and "State" (and Vietnamese capitalised syllables of titles) are not.
-SINGLE_NAME_RARITY = 0.15
-DATE_WEIGHT = 1.0
-UNKNOWN_LANGUAGE_RARITY = 0.5
-
-log = logging.getLogger(__name__)
-
-_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
-
-# Scripts written without spaces between words: Han, kana, Thai, Lao, Khmer, Myanmar.
-_UNSPACED = re.compile(
-    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1780-\u17ff\u1000-\u109f]"
-)
-
-_THOUSANDS = re.compile(r"(?<=\d)[.,'’](?=\d{3}\b)")
-
-
-def fold(text: str) -> str:
-    """Accent-fold and transliterate to ASCII, lower-cased: ``Tô Lâm`` -> ``to lam``."""
-    return (text if text.isascii() else anyascii(text)).lower()  # anyascii keeps ASCII
-
-
-@lru_cache(maxsize=400_000)
-def _fold_word(word: str) -> str:
-    """:func:`fold` of one word; the words of a corpus repeat, so each is folded once."""
-    return fold(word)
-
-
-@cache
-def _has_word_list(lang: str) -> bool:
-    """Whether wordfreq can look words of ``lang`` up here. It has lists for Chinese, Japanese
-    and Korean, but splits their text into words with optional packages (jieba, MeCab) that
-    dedup does not install: without them, those languages count as unknown, never as a
-    failed run."""
-    if lang not in WORDFREQ_LANGUAGES:
-        return False
-    try:
-        zipf_frequency("a", lang)
-    except Exception as exc:  # ModuleNotFoundError, or a tokenizer's dictionary missing
-        log.info("no word frequencies for %s: %s", lang, one_line(exc))
-        return False
-    return True
-
-
-@lru_cache(maxsize=200_000)
-def rarity(word: str, lang: str | None) -> float:
-    """0 for the commonest words of the language, 1 for words it does not know (names)."""
-    if lang is None or not _has_word_list(lang):
-        return UNKNOWN_LANGUAGE_RARITY
-    zipf = zipf_frequency(word, lang)
-    return min(1.0, max(0.0, (COMMON_ZIPF - zipf) / COMMON_ZIPF))
-
-
-def _days(text: str, lang: str | None) -> Iterable[str]:
-    """Day-of-year tokens (``@MM-DD``) for every date written in the text, in text order."""
-    for mention in find_mentions(text, lang):
-        yield f"@{mention.month:02d}-{mention.day:02d}"
-
-
-_GAP_BREAKS_SENTENCE = re.compile(r"[.!?…:;\"“”«»(\[—–]\s*$")
-
-
-class _Word(NamedTuple):
-    """What the profile needs of one word as written, looked up once per word and language."""
-
-    word: str  # accent-folded, apostrophes dropped; "" when not a plain ASCII word
-    rarity: float  # of the word as written, lower-cased, in its language
-    acronym: tuple[str, float] | None  # ("^fpt", strength) for a word in capitals
-    capital: bool
-
-
-@lru_cache(maxsize=1 << 18)
-def _word(raw: str, lang: str | None) -> _Word:
-    word = _fold_word(raw).replace("'", "").replace("’", "")
-    if not word.isalnum() or not word.isascii():
-        return _Word("", 0.0, None, False)
-    acronym = None
-    if raw.isupper() and 2 <= len(raw) <= 6 and raw.isalpha():
-        acronym = ("^" + word, max(ACRONYM_FLOOR, rarity(word, "en")))
-    return _Word(word, rarity(raw.lower(), lang), acronym, raw[0].isupper())
-
-
-def _segment_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float]]:
-    """(entity, strength) for one line of text, before position weighting."""
-    for day in _days(segment, lang):
-        yield day, DATE_WEIGHT
-
-    run: list[str] = []
-
-    def flush() -> Iterable[tuple[str, float]]:
-        # Every stretch of two to four words of a run, so that "NVIDIA Jensen Huang" meets
-        # "Jensen Huang" and "Chủ tịch Tập đoàn" noise meets nothing in another language.
-        for size in range(2, min(len(run), MAX_NAME_WORDS) + 1):
-            for start in range(len(run) - size + 1):
-                part = run[start : start + size]
-                yield "".join(part), max(NAME_FLOOR, rarity(" ".join(part), lang))
-        run.clear()
-
-    prev_end = 0
-    for m in _WORD.finditer(segment):
-        raw = m.group(0)
-        start = m.start()
-        if prev_end and start == prev_end + 1 and segment[prev_end] == " ":
-            sentence_start = False  # the common case, a word after one space
-        else:
-            gap = segment[prev_end:start]
-            sentence_start = prev_end == 0 or bool(_GAP_BREAKS_SENTENCE.search(gap))
-            if run and gap.strip(" \t-'’"):
-                yield from flush()
-        prev_end = m.end()
-
-        if raw[0].isdigit():
-            if run:
-                yield from flush()
-            number = _THOUSANDS.sub("", raw).replace(",", ".")
-            if number.replace(".", "").isdigit() and len(number) >= 3:
-                yield "#" + number, 1.0 if len(number) >= 4 else 0.5
-            continue
-
-        w = _word(raw, lang)
-        if not w.word:
-            if run:
-                yield from flush()
-            continue
-        if w.acronym is not None:
-            yield w.acronym
-        if w.capital and (not sentence_start or w.rarity >= NAME_AT_START_RARITY):
-            run.append(w.word)
-            if w.rarity >= SINGLE_NAME_RARITY:
-                yield w.word, max(w.rarity, NAME_FLOOR)
-        elif run:
-            yield from flush()
-    if run:
-        yield from flush()
 
 
 def _weighted_segments(article: Article) -> Iterable[tuple[str, float]]:
@@ -231,68 +89,41 @@ class Profile:
     stems: dict[str, float]
 
 
-def _stem_tokens(segment: str, lang: str | None) -> Iterable[tuple[str, float]]:
-    """(stem, rarity of its word). Stems weigh the square root of their word's rarity: the
-    commonest words of the language (Vietnamese syllables of titles, English function words)
-    weigh nothing, which a tiny corpus' IDF cannot ensure, while common content words keep
-    some weight, which the dev pairs reward (Pearson 0.687 against 0.674 for plain rarity)."""
-    for m in _WORD.finditer(segment):
-        raw = m.group(0)
-        stem = _stem(raw, lang)
-        if stem is _UNSPACED_RUN:
-            yield from _syllable_pairs(raw)
-        elif stem is not None:
-            yield stem
-
-
-_UNSPACED_RUN = ("", 0.0)
-
-
-@lru_cache(maxsize=1 << 18)
-def _stem(raw: str, lang: str | None) -> tuple[str, float] | None:
-    """(stem, rarity) of one word as written; None for none; :data:`_UNSPACED_RUN` for a run
-    of a script written without spaces."""
-    if _UNSPACED.search(raw):
-        return _UNSPACED_RUN
-    word = _fold_word(raw)
-    if len(word) >= STEM_MIN_CHARS and word.isalpha():
-        return word[:STEM_CHARS], rarity(raw.lower(), lang)
-    return None
-
-
-def _syllable_pairs(run: str) -> Iterable[tuple[str, float]]:
-    """Stems for a run of a script written without spaces (Chinese, Japanese, Thai, Lao,
-    Khmer, Burmese), where a "word" of the regular expression is a whole clause: every pair
-    of adjacent characters, transliterated (``俄羅斯`` and ``俄罗斯`` both give ``e-luo``,
-    ``luo-si``), so that two texts meet on what they say, not on one stem per clause. Their
-    rarity is unknown here (no word list that installs without optional tokenizers): the
-    corpus' IDF weighs them."""
-    syllables = [fold(ch) or ch for ch in run if not ch.isspace()]
-    for a, b in pairwise(syllables):
-        yield f"{a}-{b}", UNKNOWN_LANGUAGE_RARITY
-
-
-def _sublinear(count: float) -> float:
-    # Position weights make counts fractional: a word seen once in the tail counts 0.5.
-    return 1.0 + math.log(count) if count >= 1.0 else count
-
-
 def profile(article: Article) -> Profile:
-    tf: dict[str, float] = defaultdict(float)
+    # Counts are sums of position weights (halves), exact in any order: a word's count is
+    # added once per distinct word, times its occurrences. Tokens keep their first places.
+    tf: dict[str, float] = {}
     strength: dict[str, float] = {}
-    stem_tf: dict[str, float] = defaultdict(float)
-    stem_strength: dict[str, float] = defaultdict(float)
+    stem_tf: dict[str, float] = {}
+    stem_strength: dict[str, float] = {}
+    table = words_of(article.lang)
     for segment, position in _weighted_segments(article):
-        for stem, weight in _stem_tokens(segment, article.lang):
-            stem_tf[stem] += position
-            stem_strength[stem] = max(stem_strength[stem], math.sqrt(weight))
-        for line in segment.split("\n"):
-            for token, weight in _segment_tokens(line, article.lang):
-                tf[token] += position
-                strength[token] = max(strength.get(token, 0.0), weight)
-    entities = {token: (1.0 + math.log(count)) * strength[token] for token, count in tf.items()}
+        tokens, words = segment_tokens(segment, article.lang)
+        counts = Counter(words)
+        for made, n in zip(table.stems_of(list(counts)), counts.values(), strict=True):
+            for stem, root in made:
+                old = stem_tf.get(stem)
+                if old is None:
+                    stem_tf[stem] = position * n
+                    stem_strength[stem] = root
+                else:
+                    stem_tf[stem] = old + position * n
+                    if root > stem_strength[stem]:
+                        stem_strength[stem] = root
+        for token, weight in tokens:
+            old = tf.get(token)
+            if old is None:
+                tf[token] = position
+                strength[token] = weight
+            else:
+                tf[token] = old + position
+                if weight > strength[token]:
+                    strength[token] = weight
+    log = math.log
+    entities = {token: (1.0 + log(count)) * strength[token] for token, count in tf.items()}
+    # Sublinear counts; position weights make them fractional: once in the tail counts 0.5.
     stems = {
-        stem: _sublinear(count) * stem_strength[stem]
+        stem: (1.0 + log(count) if count >= 1.0 else count) * stem_strength[stem]
         for stem, count in stem_tf.items()
         if stem_strength[stem] > 0
     }
@@ -368,20 +199,47 @@ def _hash(rows: Sequence[Mapping[str, float]]) -> sp.csr_matrix:
     return sp.csr_matrix(hasher.transform(rows), dtype=np.float32)
 
 
-_CHAR_HASHER = HashingVectorizer(
-    analyzer="char_wb",
-    ngram_range=(3, 5),
-    n_features=N_FEATURES,
-    alternate_sign=False,
-    norm=None,
-    lowercase=False,
-    dtype=np.float32,
+# A title's character 3-5-grams, inside its words, each word padded with a space either side:
+# what HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)) counts. Here each distinct
+# word is cut once (words repeat from title to title) and the counts are hashed as a dict,
+# each distinct n-gram once: the same counts as the vectoriser's (tests/test_lexical.py),
+# several times quicker.
+_GRAM_HASHER = FeatureHasher(
+    n_features=N_FEATURES, input_type="dict", alternate_sign=False, dtype=np.float32
 )
+_grams: dict[str, tuple[str, ...]] = {}
+_GRAMS_KEPT = 1 << 14  # about 20 MB of n-grams
+
+
+def _word_grams(word: str) -> tuple[str, ...]:
+    """scikit-learn's ``char_wb`` n-grams of one word, 3 to 5 characters: a word shorter than
+    an n-gram counts once, whole. (A tuple of strings: the garbage collector stops tracking
+    it, and a full collection does not walk the thousands kept.)"""
+    padded = f" {word} "
+    size = len(padded)
+    grams = []
+    for n in (3, 4, 5):
+        if size <= n:
+            grams.append(padded)
+            break
+        grams += [padded[i : i + n] for i in range(size - n + 1)]
+    return tuple(grams)
+
+
+def _char_grams(text: str) -> Counter[str]:
+    words = text.split()
+    if len(_grams) > _GRAMS_KEPT:
+        _grams.clear()
+    for word in words:
+        if word not in _grams:
+            _grams[word] = _word_grams(word)
+    return Counter(chain.from_iterable(map(_grams.__getitem__, words)))
 
 
 def _char_counts(texts: Sequence[str]) -> sp.csr_matrix:
     """Character 3-5-grams (within words) of accent-folded texts, counts sublinear."""
-    counts = sp.csr_matrix(_CHAR_HASHER.transform([fold(t) for t in texts]), dtype=np.float32)
+    grams = [_char_grams(fold(t)) for t in texts]
+    counts = sp.csr_matrix(_GRAM_HASHER.transform(grams), dtype=np.float32)
     counts.data = 1.0 + np.log(counts.data)
     return counts
 
