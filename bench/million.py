@@ -10,7 +10,8 @@ in a fresh process and reads the stages' seconds from its log (`-v`: one line pe
 it ends; the report's own `run.timings` lack the writing of the report). Memory is sampled
 every second as the proportional set size (PSS) of the run and its workers together (Linux
 ``/proc/PID/smaps_rollup``): forked workers share pages with the parent, which plain RSS would
-count twice; the peak RSS of the largest single process is given too.
+count twice; the peak RSS of the largest single process is given too, and each stage's own
+peak (sampled from the end of the stage before it to its own end, as the log says it ends).
 
     .venv/bin/python bench/million.py --articles 1000000 --model static-e5/ [--work DIR]
         [--before CHECKOUT] [--semhash] [--out FILE.json]
@@ -83,25 +84,35 @@ def measure(command: Sequence[str], checkout: Path | None = None) -> dict[str, o
         cwd=checkout,
     )  # fmt: skip
     peak = 0.0
+    since = 0.0  # the peak since the last stage ended: the next stage's own
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, since
         while proc.poll() is None:
-            peak = max(peak, pss_mib(proc.pid))
+            now = pss_mib(proc.pid)
+            peak, since = max(peak, now), max(since, now)
             time.sleep(1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, err = proc.communicate()
+    assert proc.stderr is not None
+    err, stage_peaks = [], {}
+    for line in proc.stderr:  # as the run logs it: each stage's peak when it ends
+        err.append(line)
+        if found := STAGE_LINE.search(line):
+            stage_peaks[found[1]], since = round(since), 0.0
+    proc.wait()
     wall = time.perf_counter() - start
     sampler.join()
+    log = "".join(err)
     if proc.returncode != 0:
-        raise SystemExit(f"{command[2:4]} failed ({proc.returncode}):\n{err[-2000:]}")
-    stages = {m[1]: seconds(m[2], m[3]) for m in STAGE_LINE.finditer(err)}
+        raise SystemExit(f"{command[2:4]} failed ({proc.returncode}):\n{log[-2000:]}")
+    stages = {m[1]: seconds(m[2], m[3]) for m in STAGE_LINE.finditer(log)}
     return {
         "wall_seconds": round(wall, 1),
         "stages_seconds": {k: round(v, 1) for k, v in stages.items()},
         "peak_pss_mib": round(peak),
+        "peak_pss_mib_by_stage": stage_peaks,
     }
 
 
