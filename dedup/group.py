@@ -21,9 +21,8 @@ broken by that order.
 
 from __future__ import annotations
 
-import heapq
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from dedup.link import Links
+from dedup.linkage import agglomerate, roots
 from dedup.models import SIMILARITY_MEMBERS
 from dedup.represent.similarity import Representations
 
@@ -38,16 +38,10 @@ log = logging.getLogger(__name__)
 
 Array = np.ndarray
 
-# Merges at a mean >= threshold - AT_THRESHOLD: a tiny epsilon keeps "at the threshold" inside.
-AT_THRESHOLD = 1e-9
 #: A component of more articles than this (a chain through many neighbours, as near-twin
 #: stories make) is linked on its links alone, a pair that is not a link counting as 0: its
 #: group pairs are never scored, so its work stays O(links) however it merges.
 EXACT_COMPONENT_MAX = 2000
-
-#: ``cross_sum(a, b)``: the sum of the similarities of every pair of a node of ``a`` and a node
-#: of ``b`` (node indices), each pair weighed by the articles its two nodes stand for.
-CrossSum = Callable[[Array, Array], float]
 
 
 def _members_by_label(labels: Array) -> list[Array]:
@@ -123,7 +117,7 @@ def group(
             threshold if floor is None else min(floor, threshold),
             cross_sum if exact else None,
         )
-        parent[nodes] = nodes[_roots(found)]
+        parent[nodes] = nodes[roots(found)]
     story = np.arange(n, dtype=np.int64)
     story[originals] = originals[parent]
     pairs = size[component] == 2
@@ -134,127 +128,6 @@ def group(
     # Renumber by first article so labels do not depend on component numbering.
     _, dense_labels = np.unique(labels, return_inverse=True)
     return np.asarray(dense_labels, dtype=np.int64)
-
-
-def _roots(parent: list[int]) -> Array:
-    """Each group's surviving group: parents point to smaller numbers, so one pass in order
-    resolves them."""
-    root = np.arange(len(parent))
-    for x, p in enumerate(parent):
-        root[x] = root[p]
-    return root
-
-
-def agglomerate(
-    start: Array,
-    weights: Array,
-    i: Array,
-    j: Array,
-    sims: Array,
-    threshold: float,
-    floor: float,
-    cross_sum: CrossSum | None,
-) -> list[int]:
-    """Average linkage of nodes ``0..m-1`` from the groups ``start`` (node -> group
-    ``0..g-1``), cut at ``threshold``: the parent of each group (the group with the smaller
-    number survives a merge; a group that never merged is its own parent).
-
-    ``i, j, sims``: the links between nodes, each pair once. ``weights[a]``: how many articles
-    node ``a`` stands for. A pair of nodes that is not a link is taken to lie below ``floor``:
-    two groups' mean is bounded with ``floor`` in place of their unknown pairs, and when the
-    bound reaches the threshold, ``cross_sum`` scores all their pairs (after which their mean
-    is exact: merging adds exact sums). Without ``cross_sum``, an unknown pair counts as 0.
-    Groups merge best mean first while it reaches the threshold; ties go to the pair of
-    groups with the smaller numbers.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    n_groups = int(start.max()) + 1 if len(start) else 0
-    size = np.bincount(start, weights=w, minlength=n_groups).tolist()
-    members: list[list[int]] = [[] for _ in range(n_groups)]
-    for node, g in enumerate(start.tolist()):
-        members[g].append(node)
-    a_of, b_of = start[i], start[j]
-    keep = a_of != b_of
-    lo, hi = np.minimum(a_of, b_of)[keep], np.maximum(a_of, b_of)[keep]
-    pair_w = (w[i] * w[j])[keep]
-    # known[a][b]: the sum of the known cross similarities + 1j x the weighted count of known
-    # pairs (one complex: a small object a million links can afford, and merging adds them)
-    known: list[dict[int, complex]] = [{} for _ in range(n_groups)]
-    if len(lo):
-        key = lo.astype(np.int64) * n_groups + hi
-        uniq, at = np.unique(key, return_inverse=True)
-        sums = np.bincount(at, weights=sims[keep] * pair_w)
-        counts = np.bincount(at, weights=pair_w)
-        for k, total, count in zip(uniq.tolist(), sums.tolist(), counts.tolist(), strict=True):
-            a, b = divmod(k, n_groups)
-            known[a][b] = known[b][a] = complex(total, count)
-    unknown_at = floor if cross_sum is not None else 0.0
-    cut = threshold - AT_THRESHOLD
-
-    def bound(a: int, b: int, entry: complex) -> tuple[float, bool]:
-        pairs = size[a] * size[b]
-        missing = pairs - entry.imag
-        exact = cross_sum is None or missing < 0.5
-        return (entry.real + max(missing, 0.0) * unknown_at) / pairs, exact
-
-    version = [0] * n_groups
-    heap: list[tuple[float, int, int, int, int, bool]] = []
-    for a in range(n_groups):
-        for b, entry in known[a].items():
-            if a < b:
-                value, exact = bound(a, b, entry)
-                if value >= cut:
-                    heap.append((-value, a, b, 0, 0, exact))
-    heapq.heapify(heap)
-    parent = list(range(n_groups))
-    while heap:
-        neg, a, b, va, vb, exact = heapq.heappop(heap)
-        if va != version[a] or vb != version[b] or parent[a] != a or parent[b] != b:
-            continue  # stale: one of the two groups has changed since this entry
-        if -neg < cut:
-            break  # the best bound left is below the threshold: so is every mean
-        if not exact:
-            assert cross_sum is not None  # without it every mean is exact
-            pairs = size[a] * size[b]
-            total = cross_sum(np.asarray(members[a]), np.asarray(members[b]))
-            known[a][b] = known[b][a] = complex(total, pairs)
-            value = total / pairs
-            if value >= cut:
-                heapq.heappush(heap, (-value, a, b, va, vb, True))
-            continue
-        # a < b: the smaller number survives
-        if len(known[a]) < len(known[b]):
-            known[a], known[b] = known[b], known[a]
-        merged, other = known[a], known[b]
-        merged.pop(a, None)
-        merged.pop(b, None)
-        for c, entry in other.items():
-            if c in (a, b):
-                continue
-            merged[c] = merged.get(c, 0j) + entry
-        known[b] = {}
-        if len(members[a]) < len(members[b]):
-            members[a], members[b] = members[b], members[a]
-        members[a] += members[b]
-        members[b] = []
-        parent[b] = a
-        size[a] += size[b]
-        version[a] += 1
-        size_a, version_a = size[a], version[a]
-        for c, entry in merged.items():  # the hot loop: bound() written out
-            neighbour = known[c]
-            neighbour.pop(b, None)
-            neighbour[a] = entry
-            pairs = size_a * size[c]
-            missing = pairs - entry.imag
-            value = (entry.real + max(missing, 0.0) * unknown_at) / pairs
-            if value >= cut:
-                exact = cross_sum is None or missing < 0.5
-                if a < c:
-                    heapq.heappush(heap, (-value, a, c, version_a, version[c], exact))
-                else:
-                    heapq.heappush(heap, (-value, c, a, version[c], version_a, exact))
-    return parent
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from dedup.group import AT_THRESHOLD, agglomerate, describe, group, related_pairs
+from dedup.group import describe, group, related_pairs
 from dedup.link import (
     link_exact,
 )
+from dedup.linkage import AT_THRESHOLD, agglomerate
 from tests.vectors import (
     FLOOR,
     angle_reps,
@@ -132,6 +133,37 @@ def test_linkage_on_links_above_a_floor_equals_scipy_on_every_pair(seed: int) ->
         labels = group(reps, links, 0.72, floor=floor)
         assert partition(labels) == {frozenset(g) for g in scipy_average_linkage(sims, 0.72)}
     assert sum(scored) < n * (n - 1) // 2  # far from every pair
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_zero_rule_is_average_linkage_with_every_unknown_pair_at_zero(
+    seed: int,
+) -> None:
+    """Without a scorer the loop runs compiled: scipy's average linkage on the matrix whose
+    pairs below the floor are 0, from start groups and weights as from single articles."""
+    x, _ = stories(40, seed=seed, dim=16)
+    reps = reps_of(x)
+    n = reps.n
+    sims = reps.matrix(np.arange(n))
+    for floor in (0.3, 0.5, 0.72):
+        links = link_exact(reps, floor)
+        zeroed = np.zeros_like(sims)
+        zeroed[links.i, links.j] = zeroed[links.j, links.i] = links.sim
+        np.fill_diagonal(zeroed, 1.0)
+        parent = agglomerate(
+            np.arange(n), np.ones(n), links.i, links.j, links.sim, 0.72, floor, None
+        )
+        assert groups_of(parent) == scipy_average_linkage(zeroed, 0.72), floor
+        # article 0 standing for three: scipy sees its two extra copies as articles
+        copies = np.concatenate([np.arange(n), [0, 0]])
+        weighed = zeroed[np.ix_(copies, copies)]
+        parent = agglomerate(
+            np.arange(n), np.r_[3.0, np.ones(n - 1)], links.i, links.j, links.sim, 0.72,
+            floor, None,
+        )  # fmt: skip
+        want = {frozenset(k if k < n else 0 for k in g) for g in
+                scipy_average_linkage(weighed, 0.72)}  # fmt: skip
+        assert groups_of(parent) == want, floor
 
 
 def test_unknown_pairs_count_as_zero_without_a_scorer() -> None:

@@ -24,6 +24,7 @@ ORDER: dict[str, float] = {
     "spread": 4.6,
     "link": 5,
     "group": 6,
+    "linkage": 5.5,
     "store": 7,
     "report": 8,
     "pipeline": 9,

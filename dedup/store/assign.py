@@ -26,8 +26,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from dedup.group import agglomerate
 from dedup.link import Links
+from dedup.linkage import agglomerate
 from dedup.represent.similarity import Representations
 
 Array = np.ndarray
@@ -124,8 +124,8 @@ def _link_component(
     key: Array,
     weight: Array,
 ) -> tuple[Array, dict[int, list[int]]]:
-    """Average linkage over one component's nodes from their start groups (dedup.group's
-    :func:`~dedup.group.agglomerate`): each node's final key, and the start keys each
+    """Average linkage over one component's nodes from their start groups (dedup.linkage's
+    :func:`~dedup.linkage.agglomerate`): each node's final key, and the start keys each
     survivor absorbed."""
     keys, at = np.unique(key[members], return_inverse=True)
     w = weight[members]
