@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -60,6 +62,34 @@ def test_a_static_model_encodes_whole_articles_without_a_window(static_dir: Path
     vectors = embed_articles(encoder, [article, Article(id="b", title="Other", text="words")])
     assert vectors.shape == (2, 8)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_static_model_runs_without_torch_and_gives_sentence_transformers_vectors(
+    static_dir: Path,
+) -> None:
+    from dedup.represent.static import StaticEncoder
+    from dedup.represent.transformer import SentenceTransformerEncoder, load_encoder
+
+    texts = ["The minister opened the data centre.", "", "Hội nghị ở Hà Nội", "word " * 900]
+    encoder = load_encoder(str(static_dir), device="cpu")
+    assert isinstance(encoder, StaticEncoder)
+    reference = SentenceTransformerEncoder(str(static_dir), device="cpu")
+    assert encoder.fingerprint == reference.fingerprint  # one cache serves both
+    assert (encoder.dim, encoder.window, encoder.prefix) == (
+        reference.dim, reference.window, reference.prefix,
+    )  # fmt: skip
+    assert encoder.count_tokens(texts) == reference.count_tokens(texts)
+    ours, theirs = encoder.encode(texts), reference.encode(texts)
+    assert np.abs(ours - theirs).max() < 1e-3
+    assert np.all(np.sum(ours * theirs, axis=1)[[0, 2, 3]] > 0.99999)
+    assert not ours[1].any()  # no tokens: no vector, as sentence-transformers gives
+    assert isinstance(load_encoder(str(static_dir), trainable=True), SentenceTransformerEncoder)
+    code = (
+        "import sys; from dedup.represent.transformer import load_encoder; "
+        f"e = load_encoder({str(static_dir)!r}); e.encode(['a text']); "
+        "sys.exit('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_cluster_runs_on_the_distilled_model(static_dir: Path, tmp_path: Path):

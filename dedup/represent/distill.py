@@ -164,7 +164,7 @@ def distill_model(
     check_out(out)
     from dedup.represent.transformer import load_encoder
 
-    encoder = load_encoder(model, device=device, progress=progress)
+    encoder = load_encoder(model, device=device, progress=progress, trainable=True)
     if encoder.static:
         raise InputError(f"model {model} is already static: distil from a transformer")
     auto_model = getattr(encoder.model[0], "auto_model", None)

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from dedup.represent import bundled, tuned
 from dedup.represent.encoder import FloatArray, normalise_rows
 from dedup.represent.fingerprint import model_fingerprint
 from dedup.represent.model_files import hub_cache_folder, model_source, source_dir, weights_identity
+from dedup.represent.static import STATIC_BATCH, STATIC_MAX_TOKENS, StaticEncoder, static_layout
 from dedup.represent.tuned import merge_adapter
 
 if TYPE_CHECKING:
@@ -47,11 +48,9 @@ logger = logging.getLogger(__name__)
 # A tokenizer whose model_max_length was never set reports a huge sentinel; fall back to this.
 _FALLBACK_MAX_TOKENS = 512
 _ABSURD_MAX_TOKENS = 1_000_000
-# A static model (a token table, e.g. distilled by `dedup distill`) has no window: a text's vector
-# is the mean of its tokens' vectors however long it is. Texts up to this many tokens are read
-# whole; longer ones are still cut, so that one huge record cannot hold a batch hostage.
-STATIC_MAX_TOKENS = 100_000
-STATIC_BATCH = 1024
+
+#: Models dedup makes on first use from what it ships (transformers, never static).
+_BUILT_IN = (NEWS_MODEL, bundled.BUNDLED_MODEL)
 
 _E5_RE = re.compile(r"(?:^|[^a-z0-9])e5(?:[^0-9]|$)")
 
@@ -365,10 +364,36 @@ class SentenceTransformerEncoder:
         return [len(ids) for ids in encoded["input_ids"]]
 
 
+@overload
 def load_encoder(
-    model: str, *, device: str = "auto", progress: bool = False, fast: bool = False
-) -> SentenceTransformerEncoder:
+    model: str,
+    *,
+    device: str = ...,
+    progress: bool = ...,
+    fast: bool = ...,
+    trainable: Literal[True],
+) -> SentenceTransformerEncoder: ...
+
+
+@overload
+def load_encoder(
+    model: str, *, device: str = ..., progress: bool = ..., fast: bool = ..., trainable: bool = ...
+) -> SentenceTransformerEncoder | StaticEncoder: ...
+
+
+def load_encoder(
+    model: str,
+    *,
+    device: str = "auto",
+    progress: bool = False,
+    fast: bool = False,
+    trainable: bool = False,
+) -> SentenceTransformerEncoder | StaticEncoder:
     """Load a sentence-transformers model for :func:`~dedup.represent.encoder.embed_articles`.
+
+    A static model on the CPU (``device`` auto or cpu) is a :class:`StaticEncoder`: no torch
+    (see :mod:`dedup.represent.static`); ``trainable`` asks for the torch model whatever it is
+    (`dedup tune` trains it).
 
     A local directory is loaded directly. A hub name is loaded from the local Hugging Face cache
     when it is there, with no network. Otherwise, with ``HF_HUB_OFFLINE`` or
@@ -378,4 +403,11 @@ def load_encoder(
     ``device`` is an :class:`InputError`. ``fast`` runs the model as int8 ONNX on the CPU,
     exported on first use and cached (see :mod:`dedup.represent.onnx`).
     """
+    if not trainable and device.strip().lower() in ("auto", "cpu") and model not in _BUILT_IN:
+        source, local_only = model_source(model)
+        if local_only and static_layout(Path(source)):
+            if fast:
+                logger.info("int8 ONNX (fast) changes nothing for static model %s", model)
+            logger.info("loading static model %s (numpy, no torch)", source)
+            return StaticEncoder(model, Path(source))
     return SentenceTransformerEncoder(model, device=device, progress=progress, fast=fast)

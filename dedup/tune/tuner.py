@@ -87,7 +87,7 @@ def tune_examples(
     """Tune ``model`` on ``train``, calibrate it on ``held`` (when there are enough) and
     write it to ``out``, built beside it and renamed into place whole."""
     stages = Stages(progress)
-    encoder = load_encoder(model, device=device)
+    encoder = load_encoder(model, device=device, trainable=True)
     base = for_directory(encoder.directory)
     prefix = encoder.prefix
     prefixed = [
