@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import random
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -620,3 +622,22 @@ def test_fields_named_by_the_user_are_read_from_those_columns_only(tmp_path: Pat
     assert article.meta["text"] == "n/a"  # not the text now: kept as any other column
     with pytest.raises(InputError, match="no record field body"):
         DEFAULT_FIELDS.naming({"body": "story"})
+
+
+def test_normalise_skips_the_work_a_text_does_not_need() -> None:
+    """normalise() translates only a text holding a character of its table (the search finds
+    exactly those, every code point checked) and cuts lines only when one has trailing
+    spaces: the same text as the whole work, on 20,000 random strings of the awkward ones."""
+    from dedup.read.decode import _TRANSLATE, _TRANSLATED, normalise
+
+    found = {c for c in range(0x110000) if _TRANSLATED.search(chr(c))}
+    assert found == set(_TRANSLATE)
+    assert normalise("a\r\nb\x0bc\u2029d\ufeff\x85e ") == "a\nb\nc\n\nd\ne"
+    assert normalise("Cafe\u0301  \nnext") == "Café\nnext"
+    rng = random.Random(5)
+    alphabet = "ab \t\n\r\x0b\x0c\x1c\x85\xa0\u2000\u2028\u2029\u3000\ufeff\u0301e"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        slow = unicodedata.normalize("NFC", text.replace("\r\n", "\n").translate(_TRANSLATE))
+        slow = "\n".join(line.rstrip() for line in slow.split("\n")).strip()
+        assert normalise(text) == slow, repr(text)

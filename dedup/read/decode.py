@@ -45,6 +45,12 @@ _TRANSLATE: dict[int, str | None] = {
     0x2029: "\n\n",
     0xFEFF: None,
 }
+# Any character _TRANSLATE changes: most texts have none, and a search is much quicker than
+# a translation that changes nothing.
+_TRANSLATED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+# Whitespace but a newline before a newline: only then has a line trailing spaces to drop
+# (str.isspace and re's \s are the same test).
+_TRAILING = re.compile(r"[^\S\n]\n")
 _SAMPLE = 8192
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -69,7 +75,11 @@ def normalise(text: str) -> str:
     Blank lines stay: the cleaning stage reads paragraphs from them.
     """
     text = _SURROGATE.sub("\ufffd", text)
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").translate(_TRANSLATE))
+    if _TRANSLATED.search(text):
+        text = text.replace("\r\n", "\n").translate(_TRANSLATE)
+    text = unicodedata.normalize("NFC", text)
+    if not _TRAILING.search(text):
+        return text.strip()
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
 

@@ -36,8 +36,9 @@ from dedup.represent.fingerprint import model_fingerprint
 from dedup.represent.kernels import bag_means
 from dedup.represent.model_files import weights_identity
 
-#: A static model has no window: a text's vector is the mean over all its tokens. This many
-#: tokens is the longest text taken whole (more is chunked, like any long text).
+#: A static model has no window of its own: a text's vector is the mean over the tokens its
+#: tokenizer gives (which may truncate). A text of more tokens than this is chunked, like any
+#: long text, so that one huge record cannot hold a batch hostage.
 STATIC_MAX_TOKENS = 100_000
 #: Texts tokenized per call: the per-call work is most of a static model's time.
 STATIC_BATCH = 1024
