@@ -6,14 +6,14 @@ glue A to an unrelated C through B. Since a mean never exceeds the largest term,
 lies inside one connected component of the graph of links at or above the threshold, and
 only the links inside such components matter.
 
-The linkage runs on the links (:func:`agglomerate`), in time close to linear in them: a pair
-that is not a link is known only to lie below the floor the links were found down to, so the
-mean of two groups is first bounded from above with the floor in its place; only when that
-bound reaches the threshold are the group pairs' missing pairs scored (each pair of articles
-at most once in a run). The result is exact average linkage, as on the full similarity
-matrix, whenever every pair that is not a link lies below the floor (an exact search; an
-approximate one misses few); and the work stays O(links) plus the pairs of groups that come
-close to merging, never c x c for a component of c articles.
+The linkage runs on the links (:func:`dedup.linkage.agglomerate`), in time close to linear
+in them: a pair that is not a link is known only to lie below the floor the links were found
+down to, so the mean of two groups is first bounded from above with the floor in its
+place; only when that bound reaches the threshold are the group pairs' missing pairs scored
+(each pair of articles at most once in a run). The result is exact average linkage, as on
+the full similarity matrix, whenever every pair that is not a link lies below the floor (an
+exact search; an approximate one misses few); and the work stays O(links) plus the pairs of
+groups that come close to merging, never c x c for a component of c articles.
 
 The input order never matters: the pipeline sorts articles canonically first, and ties are
 broken by that order.
