@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import BinaryIO
 
 import numpy as np
@@ -75,12 +76,12 @@ def _add(
     stages: Stages,
 ) -> Report:
     settings = dataclasses.replace(settings, window_days=store.window(settings))
-    if settings.engine == "ray":  # one Ray for both maps: per article, then what is new embedded
-        with ray_session(settings.ray_address):
-            return _add_cleaned(
-                articles, settings, store, inputs, skipped, encoder, all_stories, stages
-            )
-    return _add_cleaned(articles, settings, store, inputs, skipped, encoder, all_stories, stages)
+    # one Ray for both maps: per article, then what is new embedded
+    ray = ray_session(settings.ray_address) if settings.engine == "ray" else nullcontext()
+    with ray:
+        return _add_cleaned(
+            articles, settings, store, inputs, skipped, encoder, all_stories, stages
+        )
 
 
 def _add_cleaned(
