@@ -39,12 +39,20 @@ from dedup.errors import EngineError, one_line
 from dedup.models import Article, Skipped
 from dedup.prepare import Part, _Cleaned, every_skip, prepare_part, skipped_note
 from dedup.progress import Stage, Stages
-from dedup.represent.cache import SLICE, CacheUnavailable, Embedded, EmbeddingCache
+from dedup.represent.cache import (
+    SLICE,
+    CacheUnavailable,
+    Embedded,
+    EmbeddingCache,
+    copy_repeats,
+    place_found,
+    precision_note,
+)
 from dedup.represent.encoder import Encoder, embed_articles
 from dedup.represent.fingerprint import keys_in_space, vector_space
 from dedup.represent.lexical import LexicalCounts, LexicalVectors, Profile, weigh
 from dedup.represent.model_files import local_model_identity
-from dedup.represent.ray_engine import actor_count, quiet_data, ray_session
+from dedup.represent.ray_engine import actor_count, map_on_actors, ray_session
 
 __all__ = ["CacheReader", "PartWorker", "Spread", "prepare_on_ray"]
 
@@ -144,13 +152,7 @@ class PartWorker:
             import ray
 
             found = ray.get(self.reader.get.remote(keys))
-        vectors = np.zeros((len(keys), self.model.dim), dtype=np.float32)
-        first_of: dict[bytes, int] = {}
-        for row, key in enumerate(keys):
-            if key in found:
-                vectors[row] = found[key]
-            else:
-                first_of.setdefault(key, row)
+        vectors, first_of = place_found(keys, found, self.model.dim)
         todo = list(first_of.values())
         fresh = np.zeros(len(keys), dtype=bool)
         fresh[todo] = True
@@ -165,9 +167,7 @@ class PartWorker:
             precision = own if isinstance(own, str) else None
             if precision != self.model.precision and precision is not None:
                 stored = keys_in_space(vector_space(encoder), [articles[r] for r in todo])
-        for row, key in enumerate(keys):  # a text twice in the part: embedded once
-            if key not in found and first_of[key] != row:
-                vectors[row] = vectors[first_of[key]]
+        copy_repeats(vectors, keys, first_of)
         hits = sum(1 for key in keys if key in found)
         return _Done(number, part, keys, vectors, fresh, stored, hits, precision)
 
@@ -255,7 +255,6 @@ def _map(
     if not parts:
         return
     import ray
-    import ray.data
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     model = None
@@ -288,21 +287,8 @@ def _map(
     ]
     sizes = [len(part) for part in parts]
     parts.clear()  # the rows hold them now
-    quiet_data()
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-        PartWorker,
-        batch_size=1,
-        batch_format="numpy",
-        fn_constructor_kwargs={
-            "lexical": lexical[0],
-            "vectors": lexical[1],
-            "model": model,
-            "reader": reader,
-        },
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_gpus=1 if gpus else None,
-        num_cpus=None if gpus else 1,
-    )
+    kwargs = {"lexical": lexical[0], "vectors": lexical[1], "model": model, "reader": reader}
+    dataset = map_on_actors(rows, PartWorker, kwargs, actors, gpus)
     del rows
     try:
         for row in dataset.iter_rows():
@@ -378,8 +364,4 @@ def _dense(done: list[_Done], ranked: list[int], dim: int) -> FloatArray:
 def _precision_notes(done: list[_Done], encoder: Encoder) -> list[str]:
     own = getattr(encoder, "precision", None)
     ran = {d.precision for d in done if d.fresh.any() and d.precision not in (None, own)}
-    return [
-        f"the engine ran the model in {p}, this machine would in {own}: its vectors are cached"
-        f" as {p} ones, which lookups of {own} ones miss"
-        for p in sorted(str(p) for p in ran)
-    ]
+    return [precision_note(p, own) for p in sorted(str(p) for p in ran)]

@@ -41,8 +41,11 @@ __all__ = [
     "SliceEmbedder",
     "cache_paths",
     "cached_vectors",
+    "copy_repeats",
     "embed_cached",
     "embed_locally",
+    "place_found",
+    "precision_note",
 ]
 
 log = logging.getLogger(__name__)
@@ -266,13 +269,7 @@ def embed_cached(
             cache.close()
             cache, found = None, {}
 
-    out = np.zeros((len(articles), encoder.dim), dtype=np.float32)
-    first_of: dict[bytes, int] = {}
-    for row, key in enumerate(keys):
-        if key in found:
-            out[row] = found[key]
-        else:
-            first_of.setdefault(key, row)
+    out, first_of = place_found(keys, found, encoder.dim)
     todo = list(first_of.values())
     hits = sum(1 for key in keys if key in found)
     if progress is not None and len(articles) > len(todo):
@@ -297,10 +294,7 @@ def embed_cached(
             if precision != own and precision is not None:
                 space = vector_space(encoder, precision)
                 slice_keys = keys_in_space(space, [articles[r] for r in rows])
-                note = (
-                    f"the engine ran the model in {precision}, this machine would in {own}: "
-                    f"its vectors are cached as {precision} ones, which lookups of {own} ones miss"
-                )
+                note = precision_note(precision, own)
                 if note not in notes:
                     notes.append(note)
             if cache is not None:
@@ -313,11 +307,41 @@ def embed_cached(
     finally:
         if cache is not None:
             cache.close()
-    # Repeated texts take the vector of their first copy.
-    for row, key in enumerate(keys):
-        if key not in found and first_of[key] != row:
-            out[row] = out[first_of[key]]
+    copy_repeats(out, keys, first_of)
     return Embedded(out, tuple(notes), found=hits)
+
+
+def precision_note(ran: str, own: object) -> str:
+    """The warning for vectors an engine made in precision ``ran`` where this machine's model
+    runs in ``own``."""
+    return (
+        f"the engine ran the model in {ran}, this machine would in {own}: its vectors are cached"
+        f" as {ran} ones, which lookups of {own} ones miss"
+    )
+
+
+def place_found(
+    keys: Sequence[bytes], found: dict[bytes, FloatArray], dim: int
+) -> tuple[FloatArray, dict[bytes, int]]:
+    """A row per key, the vector ``found`` for it or zeros; and, for each key not found, the
+    first row that has it: the rows to embed (a text twice in ``keys`` is embedded once)."""
+    out = np.zeros((len(keys), dim), dtype=np.float32)
+    first_of: dict[bytes, int] = {}
+    for row, key in enumerate(keys):
+        if key in found:
+            out[row] = found[key]
+        else:
+            first_of.setdefault(key, row)
+    return out, first_of
+
+
+def copy_repeats(out: FloatArray, keys: Sequence[bytes], first_of: dict[bytes, int]) -> None:
+    """Once the rows of ``first_of`` are embedded: each later row of the same text takes the
+    vector of its first."""
+    for row, key in enumerate(keys):
+        first = first_of.get(key)
+        if first is not None and first != row:
+            out[row] = out[first]
 
 
 def cached_vectors(

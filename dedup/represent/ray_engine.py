@@ -39,6 +39,7 @@ __all__ = [
     "actor_count",
     "check_reachable",
     "embed_on_ray",
+    "map_on_actors",
     "quiet_data",
     "ray_session",
     "require_ray",
@@ -163,6 +164,26 @@ def quiet_data() -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
+def map_on_actors(
+    rows: list[dict[str, Any]], worker: type, kwargs: dict[str, Any], actors: int, gpus: int
+) -> Any:
+    """A Ray dataset of ``rows``, one block each, mapped a row at a time by a pool of
+    ``actors`` ``worker(**kwargs)`` actors (a GPU each when ``gpus``, else a CPU each; see
+    :func:`actor_count`), Ray Data kept quiet."""
+    import ray.data
+
+    quiet_data()
+    return ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+        worker,
+        batch_size=1,
+        batch_format="numpy",
+        fn_constructor_kwargs=kwargs,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_gpus=1 if gpus else None,
+        num_cpus=None if gpus else 1,
+    )
+
+
 def actor_count(work: int) -> tuple[int, int]:
     """The actors for ``work`` items: one per GPU when the cluster has GPUs, else one per CPU,
     never more than the items; and the GPUs each one takes (1, or 0 without GPUs)."""
@@ -209,7 +230,6 @@ def _run(
     batch_size: int,
 ) -> Iterator[tuple[int, FloatArray, str | None]]:
     import ray
-    import ray.data
 
     actors, gpus = actor_count(len(slices))
     log.info("ray: %d slices on %d %s actor(s)", len(slices), actors, "GPU" if gpus else "CPU")
@@ -217,21 +237,8 @@ def _run(
         {"slice": number, "articles": pickle.dumps(list(part), protocol=5)}
         for number, part in enumerate(slices)
     ]
-    quiet_data()
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-        SliceEncoder,
-        batch_size=1,
-        batch_format="numpy",
-        fn_constructor_kwargs={
-            "model": model,
-            "device": device,
-            "fast": fast,
-            "batch_size": batch_size,
-        },
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_gpus=1 if gpus else None,
-        num_cpus=None if gpus else 1,
-    )
+    kwargs = {"model": model, "device": device, "fast": fast, "batch_size": batch_size}
+    dataset = map_on_actors(rows, SliceEncoder, kwargs, actors, gpus)
     try:
         for row in dataset.iter_rows():
             number = int(row["slice"])
