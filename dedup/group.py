@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from dedup.link import Links
-from dedup.linkage import agglomerate, roots
+from dedup.linkage import agglomerate, pair_scorer, roots
 from dedup.models import SIMILARITY_MEMBERS
 from dedup.represent.similarity import Representations
 
@@ -101,12 +101,6 @@ def group(
         mine = big[li] != exact
         if not len(nodes):
             continue
-
-        def cross_sum(a: Array, b: Array, nodes: Array = nodes) -> float:
-            ii, jj = np.repeat(nodes[a], len(b)), np.tile(nodes[b], len(a))
-            pair = reps.pairs(originals[ii], originals[jj]).astype(np.float64)
-            return float(pair @ (weights[ii] * weights[jj]))
-
         found = agglomerate(
             np.arange(len(nodes)),
             weights[nodes],
@@ -115,7 +109,7 @@ def group(
             sims[mine],
             threshold,
             threshold if floor is None else min(floor, threshold),
-            cross_sum if exact else None,
+            pair_scorer(reps, originals[nodes], weights[nodes]) if exact else None,
         )
         parent[nodes] = nodes[roots(found)]
     story = np.arange(n, dtype=np.int64)

@@ -22,6 +22,8 @@ import numpy as np
 from numba import njit, types
 from numba.typed import Dict, List
 
+from dedup.represent.similarity import Representations
+
 Array = np.ndarray
 
 # Merges at a mean >= threshold - AT_THRESHOLD: a tiny epsilon keeps "at the threshold" inside.
@@ -30,6 +32,20 @@ AT_THRESHOLD = 1e-9
 #: ``cross_sum(a, b)``: the sum of the similarities of every pair of a node of ``a`` and a node
 #: of ``b`` (node indices), each pair weighed by the articles its two nodes stand for.
 CrossSum = Callable[[Array, Array], float]
+
+
+def pair_scorer(reps: Representations, rows: Array, weights: Array) -> CrossSum:
+    """``cross_sum`` for nodes that stand for the articles ``rows`` of ``reps``, node ``k``
+    weighing ``weights[k]`` articles: every cross pair scored by the run's similarity."""
+    w = np.asarray(weights, dtype=np.float64)
+
+    def cross_sum(a: Array, b: Array) -> float:
+        ii, jj = np.repeat(a, len(b)), np.tile(b, len(a))
+        sims = reps.pairs(rows[ii], rows[jj]).astype(np.float64)
+        return float(sims @ (w[ii] * w[jj]))
+
+    return cross_sum
+
 
 _ENTRIES = types.DictType(types.int64, types.complex128)  # type: ignore[no-untyped-call]
 

@@ -269,9 +269,8 @@ class Intake:
             threshold = settings.threshold_for(backend, calibration.thresholds)
             related = settings.related_for(backend, calibration.thresholds)
             warnings += self._settings_changed(backend, model, threshold)
-            merged = self._assign(
-                articles, represented, copy_of, links, threshold, min(related, threshold), touched
-            )
+            floor = settings.link_floor(backend, calibration.thresholds)  # as it was linked
+            merged = self._assign(articles, represented, copy_of, links, threshold, floor, touched)
         for story in sorted(s for s, status in touched.items() if status == "revised"):
             self._refresh_size(story)
         for story, status in sorted(touched.items()):

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from dedup.link import Links
-from dedup.linkage import agglomerate
+from dedup.linkage import agglomerate, pair_scorer, roots
 from dedup.represent.similarity import Representations
 
 Array = np.ndarray
@@ -131,11 +131,6 @@ def _link_component(
     w = weight[members]
     inside = np.isin(links.i, members) & np.isin(links.j, members)
 
-    def cross_sum(a: Array, b: Array) -> float:
-        ii, jj = np.repeat(a, len(b)), np.tile(b, len(a))
-        sims = reps.pairs(members[ii], members[jj]).astype(np.float64)
-        return float(sims @ (w[ii] * w[jj]))
-
     parent = agglomerate(
         at,
         w,
@@ -144,17 +139,11 @@ def _link_component(
         links.sim[inside],
         threshold,
         floor,
-        cross_sum,
+        pair_scorer(reps, members, w),
     )
-    root = [_find(parent, g) for g in range(len(keys))]
+    root = roots(parent)  # each start group's survivor
     absorbed: dict[int, list[int]] = {}
     for g, r in enumerate(root):
         if r != g and keys[g] < NEW:
             absorbed.setdefault(int(keys[r]), []).append(int(keys[g]))
-    return keys[np.asarray(root)[at]], absorbed
-
-
-def _find(parent: list[int], g: int) -> int:
-    while parent[g] != g:
-        g = parent[g]
-    return g
+    return keys[root[at]], absorbed
