@@ -28,7 +28,13 @@ from dedup.progress import Advance
 from dedup.represent import bundled, tuned
 from dedup.represent.encoder import FloatArray, normalise_rows
 from dedup.represent.fingerprint import model_fingerprint
-from dedup.represent.model_files import hub_cache_folder, model_source, source_dir, weights_identity
+from dedup.represent.model_files import (
+    hub_cache_folder,
+    local_model_dir,
+    model_source,
+    source_dir,
+    weights_identity,
+)
 from dedup.represent.static import STATIC_BATCH, STATIC_MAX_TOKENS, StaticEncoder, static_layout
 from dedup.represent.tuned import merge_adapter
 
@@ -48,9 +54,6 @@ logger = logging.getLogger(__name__)
 # A tokenizer whose model_max_length was never set reports a huge sentinel; fall back to this.
 _FALLBACK_MAX_TOKENS = 512
 _ABSURD_MAX_TOKENS = 1_000_000
-
-#: Models dedup makes on first use from what it ships (transformers, never static).
-_BUILT_IN = (NEWS_MODEL, bundled.BUNDLED_MODEL)
 
 _E5_RE = re.compile(r"(?:^|[^a-z0-9])e5(?:[^0-9]|$)")
 
@@ -403,11 +406,11 @@ def load_encoder(
     ``device`` is an :class:`InputError`. ``fast`` runs the model as int8 ONNX on the CPU,
     exported on first use and cached (see :mod:`dedup.represent.onnx`).
     """
-    if not trainable and device.strip().lower() in ("auto", "cpu") and model not in _BUILT_IN:
-        source, local_only = model_source(model)
-        if local_only and static_layout(Path(source)):
+    if not trainable and device.strip().lower() in ("auto", "cpu"):
+        directory = local_model_dir(model)  # no network: what is not here is no static model
+        if directory is not None and static_layout(directory):
             if fast:
                 logger.info("int8 ONNX (fast) changes nothing for static model %s", model)
-            logger.info("loading static model %s (numpy, no torch)", source)
-            return StaticEncoder(model, Path(source))
+            logger.info("loading static model %s (numpy, no torch)", directory)
+            return StaticEncoder(model, directory)
     return SentenceTransformerEncoder(model, device=device, progress=progress, fast=fast)
