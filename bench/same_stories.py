@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 from dedup.evaluate.scores import score_clusters
@@ -30,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     first, second = stories(args.first), stories(args.second)
     scores = score_clusters(first, second, dict.fromkeys(first))
-    multi = lambda s: sum(1 for n in _sizes(s).values() if n > 1)  # noqa: E731
+    multi = lambda s: sum(1 for n in Counter(s.values()).values() if n > 1)  # noqa: E731
     print(
         json.dumps(
             {
@@ -45,13 +46,6 @@ def main() -> None:
             indent=2,
         )
     )
-
-
-def _sizes(labels: dict[str, str]) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for story in labels.values():
-        sizes[story] = sizes.get(story, 0) + 1
-    return sizes
 
 
 if __name__ == "__main__":

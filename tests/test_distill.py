@@ -8,6 +8,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,19 @@ ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, list(args), env=ENV)
+
+
+def samples_report(model: Path, tmp_path: Path) -> dict[str, Any]:
+    """samples/ clustered (hybrid) on ``model``: the report.json, every article in a story."""
+    out = tmp_path / "report"
+    result = invoke(
+        "cluster", str(SAMPLES), "--model", str(model), "--backend", "hybrid",
+        "--out", str(out), "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert sum(len(s["members"]) for s in doc["stories"]) == 5
+    return doc
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +107,7 @@ def test_a_static_model_runs_without_torch_and_gives_sentence_transformers_vecto
 
 
 def test_cluster_runs_on_the_distilled_model(static_dir: Path, tmp_path: Path):
-    out = tmp_path / "report"
-    result = invoke(
-        "cluster", str(SAMPLES), "--model", str(static_dir), "--backend", "hybrid",
-        "--out", str(out), "-q",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert sum(len(s["members"]) for s in doc["stories"]) == 5
-    assert str(static_dir) in json.dumps(doc)
+    assert str(static_dir) in json.dumps(samples_report(static_dir, tmp_path))
 
 
 def test_distill_takes_a_vocabulary(tiny_model_dir: Path, tmp_path: Path):

@@ -9,19 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from dedup.cli import app
 from dedup.represent.distill import DISTILL_NOTE
-
-SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "articles"
-
-runner = CliRunner()
-ENV = {"COLUMNS": "100", "HF_HUB_OFFLINE": "1"}
-
-
-def invoke(*args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, list(args), env=ENV)
+from tests.test_distill import SAMPLES, invoke, samples_report
 
 
 def _corpus(path: Path, n: int) -> Path:
@@ -75,14 +65,7 @@ def test_a_trained_model_records_its_corpus_and_moves_towards_the_transformer(
 
 
 def test_cluster_runs_on_the_trained_model(trained: Path, tmp_path: Path) -> None:
-    out = tmp_path / "report"
-    result = invoke(
-        "cluster", str(SAMPLES), "--model", str(trained), "--backend", "hybrid",
-        "--out", str(out), "-q",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert sum(len(s["members"]) for s in doc["stories"]) == 5
+    samples_report(trained, tmp_path)
 
 
 def test_a_corpus_too_small_to_train_on_is_one_line(tiny_model_dir: Path, tmp_path: Path) -> None:
