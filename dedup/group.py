@@ -26,11 +26,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from dedup.link import Links
-from dedup.linkage import agglomerate, pair_scorer, roots
+from dedup.linkage import agglomerate, components, pair_scorer, roots, within, zero_rule
 from dedup.models import SIMILARITY_MEMBERS
 from dedup.represent.similarity import Representations
 
@@ -71,47 +69,42 @@ def group(
     """
     n = reps.n
     copy_of = np.arange(n) if copy_of is None else np.asarray(copy_of)
-    strong = links.sim >= threshold
-    copied = np.flatnonzero(copy_of != np.arange(n))
-    graph = sp.coo_matrix(
-        (
-            np.ones(int(strong.sum()) + len(copied), dtype=np.int8),
-            (
-                np.concatenate([links.i[strong], copied]),
-                np.concatenate([links.j[strong], copy_of[copied]]),
-            ),
-        ),
-        shape=(n, n),
-    )
-    _, component = connected_components(graph, directed=False)
+    component = components(copy_of, links.i, links.j, links.sim, threshold)
     size = np.bincount(component, minlength=n)
     # A component of two articles is one story (joined by a link at or above the threshold,
     # or copies of one article); three or more are linked on their originals.
     linked = size[component] > 2
     originals = np.flatnonzero(linked & (copy_of == np.arange(n)))
     weights = np.bincount(np.searchsorted(originals, copy_of[linked]), minlength=len(originals))
-    inside = linked[links.i] & (component[links.i] == component[links.j])
-    li = np.searchsorted(originals, links.i[inside])
-    lj = np.searchsorted(originals, links.j[inside])
-    sims = links.sim[inside]
     parent = np.arange(len(originals))
     big = size[component[originals]] > EXACT_COMPONENT_MAX
     for exact in (True, False):
         nodes = np.flatnonzero(big != exact)
-        mine = big[li] != exact
         if not len(nodes):
             continue
-        found = agglomerate(
-            np.arange(len(nodes)),
-            weights[nodes],
-            np.searchsorted(nodes, li[mine]),
-            np.searchsorted(nodes, lj[mine]),
-            sims[mine],
-            threshold,
-            threshold if floor is None else min(floor, threshold),
-            pair_scorer(reps, originals[nodes], weights[nodes]) if exact else None,
-        )
-        parent[nodes] = nodes[roots(found)]
+        # node_of[x]: article x's node in this pass (-1: none); the links are read through
+        # it, not copied: at 10^6 articles there are tens of millions of them
+        node_of = np.full(n, -1, dtype=np.int64)
+        node_of[originals[nodes]] = np.arange(len(nodes))
+        if exact:
+            li, lj, sims = within(node_of, component, links.i, links.j, links.sim)
+            found = roots(
+                agglomerate(
+                    np.arange(len(nodes)),
+                    weights[nodes],
+                    li,
+                    lj,
+                    sims,
+                    threshold,
+                    threshold if floor is None else min(floor, threshold),
+                    pair_scorer(reps, originals[nodes], weights[nodes]),
+                )
+            )
+        else:
+            found = zero_rule(
+                weights[nodes], links.i, links.j, links.sim, threshold, node_of, component
+            )
+        parent[nodes] = nodes[found]
     story = np.arange(n, dtype=np.int64)
     story[originals] = originals[parent]
     pairs = size[component] == 2

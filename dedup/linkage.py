@@ -47,9 +47,6 @@ def pair_scorer(reps: Representations, rows: Array, weights: Array) -> CrossSum:
     return cross_sum
 
 
-_ENTRIES = types.DictType(types.int64, types.complex128)  # type: ignore[no-untyped-call]
-
-
 def roots(parent: list[int]) -> Array:
     """Each group's surviving group: parents point to smaller numbers, so one pass in order
     resolves them."""
@@ -67,7 +64,7 @@ def agglomerate(
     sims: Array,
     threshold: float,
     floor: float,
-    cross_sum: CrossSum | None,
+    cross_sum: CrossSum,
 ) -> list[int]:
     """Average linkage of nodes ``0..m-1`` from the groups ``start`` (node -> group
     ``0..g-1``), cut at ``threshold``: the parent of each group (the group with the smaller
@@ -77,7 +74,8 @@ def agglomerate(
     node ``a`` stands for. A pair of nodes that is not a link is taken to lie below ``floor``:
     two groups' mean is bounded with ``floor`` in place of their unknown pairs, and when the
     bound reaches the threshold, ``cross_sum`` scores all their pairs (after which their mean
-    is exact: merging adds exact sums). Without ``cross_sum``, an unknown pair counts as 0.
+    is exact: merging adds exact sums). :func:`zero_rule` is the same loop with every unknown
+    pair at 0.
     Groups merge best mean first while it reaches the threshold; ties go to the pair of
     groups with the smaller numbers.
     """
@@ -93,10 +91,6 @@ def agglomerate(
     sums = np.bincount(at, weights=sims[keep] * pair_w, minlength=len(uniq))
     counts = np.bincount(at, weights=pair_w, minlength=len(uniq))
     cut = threshold - AT_THRESHOLD
-    if cross_sum is None:  # nothing to call back: the loop compiled, its state in arrays
-        ga, gb = np.divmod(uniq, n_groups)
-        found = _zero_rule(n_groups, np.asarray(size), ga, gb, sums, counts, cut)
-        return list(found.tolist())
     members: list[list[int]] = [[] for _ in range(n_groups)]
     for node, g in enumerate(start.tolist()):
         members[g].append(node)
@@ -173,57 +167,265 @@ def agglomerate(
     return parent
 
 
+def zero_rule(
+    weights: Array,
+    i: Array,
+    j: Array,
+    sims: Array,
+    threshold: float,
+    node_of: Array | None = None,
+    component: Array | None = None,
+) -> Array:
+    """:func:`agglomerate` from single nodes with every pair that is not a link counted as 0,
+    compiled: each node's root (the smallest node of its group).
+
+    ``i, j, sims``: links, each pair once. With ``node_of``, ``i`` and ``j`` are article
+    numbers, ``node_of[x]`` is article ``x``'s node (-1: not one), and only links between two
+    nodes count, and with ``component`` too only those inside one component: so a caller
+    passes the run's links as they are, not a filtered copy of them.
+
+    Its memory is the links once (both ways, 16 bytes each) plus a dict only for each group
+    that has merged, holding its sums with the groups it is linked to: a node that never
+    merges keeps its links where they are, and a group's entries are summed under each other
+    group's current number only when it merges again (a sum is the same whichever way its
+    links are added up, so nothing is kept twice or updated in place).
+    """
+    if node_of is None:
+        node_of = np.arange(len(weights))
+    if component is None:
+        component = np.zeros(len(node_of), dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    return _zero_rule(w, i, j, sims, node_of, component, threshold - AT_THRESHOLD)
+
+
+def within(
+    node_of: Array, component: Array, i: Array, j: Array, sims: Array
+) -> tuple[Array, Array, Array]:
+    """The links between two nodes of one component, as node numbers (``node_of`` as for
+    :func:`zero_rule`): read in two passes, so that nothing of the links' length is made but
+    the result."""
+    return _within(node_of, component, i, j, sims)  # type: ignore[no-any-return]
+
+
+@njit(cache=True)
+def _ends(
+    node_of: Array, component: Array, i: Array, j: Array, k: int
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Link ``k``'s two nodes, or -1, -1 when it is not between two nodes of one component."""
+    a, b = node_of[i[k]], node_of[j[k]]
+    if a >= 0 and b >= 0 and a != b and component[i[k]] == component[j[k]]:
+        return a, b
+    return -1, -1
+
+
+@njit(cache=True)
+def _within(
+    node_of: Array, component: Array, i: Array, j: Array, sims: Array
+) -> tuple[Array, Array, Array]:  # pragma: no cover - compiled
+    count = 0
+    for k in range(len(i)):
+        count += _ends(node_of, component, i, j, k)[0] >= 0
+    li, lj = np.empty(count, np.int64), np.empty(count, np.int64)
+    out = np.empty(count, sims.dtype)
+    at = 0
+    for k in range(len(i)):
+        a, b = _ends(node_of, component, i, j, k)
+        if a >= 0:
+            li[at], lj[at], out[at] = a, b, sims[k]
+            at += 1
+    return li, lj, out
+
+
+def components(copy_of: Array, i: Array, j: Array, sims: Array, threshold: float) -> Array:
+    """Each article's connected component (numbered by its smallest article) in the graph of
+    the links at or above ``threshold`` and of each copy to its original (``copy_of[x]``):
+    a union-find over the links as they are, nothing of their length made. A link is
+    compared with the threshold in its own precision, as ``sims >= threshold`` compares."""
+    at = sims.dtype.type(threshold)
+    return _components(np.asarray(copy_of, dtype=np.int64), i, j, sims, at)  # type: ignore[no-any-return]
+
+
+@njit(cache=True)
+def _components(
+    copy_of: Array, i: Array, j: Array, sims: Array, threshold: float
+) -> Array:  # pragma: no cover - compiled
+    root = np.arange(len(copy_of))
+    for x in range(len(copy_of)):
+        _join(root, x, copy_of[x])
+    for k in range(len(i)):
+        if sims[k] >= threshold:
+            _join(root, i[k], j[k])
+    for x in range(len(root)):
+        root[x] = root[root[x]]  # roots are the smallest: one pass in order resolves them
+    return root
+
+
+@njit(cache=True)
+def _join(root: Array, x: int, y: int) -> None:  # pragma: no cover - compiled
+    """One component of ``x``'s and ``y``'s, under the smaller root."""
+    rx, ry = _find(root, x), _find(root, y)
+    if rx < ry:
+        root[ry] = rx
+    elif ry < rx:
+        root[rx] = ry
+
+
+_SUMS = types.DictType(types.int64, types.float64)  # type: ignore[no-untyped-call]
+# The heap is filtered of entries that went stale once it holds this many, and then once it
+# holds twice what survived: each merge pushes one entry a neighbour, and most go stale.
+HEAP_FILTER_AT = 1 << 20
+
+
+@njit(cache=True)
+def _find(root: Array, x: int) -> int:  # pragma: no cover - compiled
+    r = x
+    while root[r] != r:
+        r = root[r]
+    while root[x] != r:  # the walked path points at the root from now on
+        up = root[x]
+        root[x] = r
+        x = up
+    return r
+
+
+@njit(cache=True)
+def _pair_mean(w: Array, a: int, b: int, sim: float) -> float:  # pragma: no cover - compiled
+    """The mean of two single nodes joined by a link: its sum over its weighed pair count, the
+    same arithmetic as a group pair's (so that ties fall alike)."""
+    return np.float64(sim) * (w[a] * w[b]) / (w[a] * w[b])  # type: ignore[no-any-return]
+
+
+@njit(cache=True)
+def _links_by_node(
+    w: Array, i: Array, j: Array, sims: Array, node_of: Array, component: Array
+) -> tuple[Array, Array, Array]:  # pragma: no cover - compiled
+    """The links of each node, both ways (node ``a``'s: ``start[a]`` to ``start[a + 1]`` of
+    ``other`` and ``sim``), each node's best first: by falling mean, then rising other node."""
+    m = len(w)
+    start = np.zeros(m + 1, np.int64)
+    for k in range(len(i)):
+        a, b = _ends(node_of, component, i, j, k)
+        if a >= 0:
+            start[a + 1] += 1
+            start[b + 1] += 1
+    start = np.cumsum(start)
+    fill = start[:-1].copy()
+    other = np.empty(start[-1], np.int32)
+    sim = np.empty(start[-1], np.float32)
+    for k in range(len(i)):
+        a, b = _ends(node_of, component, i, j, k)
+        if a >= 0:
+            other[fill[a]], sim[fill[a]] = b, sims[k]
+            other[fill[b]], sim[fill[b]] = a, sims[k]
+            fill[a] += 1
+            fill[b] += 1
+    for a in range(m):
+        lo, hi = start[a], start[a + 1]
+        if hi - lo < 2:
+            continue
+        order = np.argsort(other[lo:hi], kind="mergesort")
+        means = np.empty(hi - lo)
+        for t in range(hi - lo):
+            means[t] = -_pair_mean(w, a, other[lo + order[t]], sim[lo + order[t]])
+        order = order[np.argsort(means, kind="mergesort")]
+        other[lo:hi], sim[lo:hi] = other[lo:hi][order], sim[lo:hi][order]
+    return start, other, sim
+
+
+@njit(cache=True)
+def _push_next_link(
+    heap: list[tuple[float, int, int, int, int]],
+    at: Array,
+    start: Array,
+    other: Array,
+    sim: Array,
+    w: Array,
+    a: int,
+    cut: float,
+) -> None:  # pragma: no cover - compiled
+    """Push single node ``a``'s next link to a greater node (``at[a]``: where its links were
+    read to), as long as it reaches the cut: one entry a node waits in the heap, not one a
+    link."""
+    while at[a] < start[a + 1]:
+        b = other[at[a]] + 0  # an int64, as the heap's entries hold
+        at[a] += 1
+        if b > a:
+            value = _pair_mean(w, a, b, sim[at[a] - 1])
+            if value >= cut:
+                heapq.heappush(heap, (-value, a, b, 0, 0))
+            else:
+                at[a] = start[a + 1]  # its links are read best first: none left reaches it
+            return
+
+
 @njit(cache=True)
 def _zero_rule(
-    n_groups: int, size: Array, ga: Array, gb: Array, sums: Array, counts: Array, cut: float
-) -> Array:  # pragma: no cover - compiled; agglomerate's tests run it
-    """:func:`agglomerate`'s loop with every unknown pair at 0, over groups ``0..n_groups-1``
-    of ``size`` articles and the known sums and weighted counts of the group pairs
-    ``ga < gb``: the parent of each group."""
-    known = List.empty_list(_ENTRIES)
-    for _ in range(n_groups):
-        known.append(Dict.empty(types.int64, types.complex128))
-    for k in range(len(ga)):
-        entry = complex(sums[k], counts[k])
-        known[ga[k]][gb[k]] = entry
-        known[gb[k]][ga[k]] = entry
-    version = np.zeros(n_groups, np.int64)
-    parent = np.arange(n_groups)
-    heap = [(0.0, 0, 0, 0, 0)]  # typed by its first entry
+    w: Array, i: Array, j: Array, sims: Array, node_of: Array, component: Array, cut: float
+) -> Array:  # pragma: no cover - compiled; zero_rule's tests run it
+    """:func:`zero_rule`'s loop; ``cut``: the threshold less :data:`AT_THRESHOLD`.
+
+    The heap holds each single node's best link not yet taken (entries of two single nodes
+    have versions 0, 0; once one is taken or found stale, its node's next is pushed) and the
+    entries merges push: popped in the order one heap of every link would give them."""
+    m = len(w)
+    start, other, sim = _links_by_node(w, i, j, sims, node_of, component)
+    heap = [(0.0, 0, 0, 0, 0)]  # (-mean, a, b, version of a, of b), typed by its first entry
     heap.pop()
-    for k in range(len(ga)):
-        value = sums[k] / (size[ga[k]] * size[gb[k]])
-        if value >= cut:
-            heap.append((-value, ga[k], gb[k], 0, 0))
-    heapq.heapify(heap)
+    at = start[:-1].copy()
+    for a in range(m):
+        _push_next_link(heap, at, start, other, sim, w, a, cut)
+    root = np.arange(m)
+    size = w.copy()
+    version = np.zeros(m, np.int64)
+    slot = np.full(m, -1, np.int64)  # a merged group's sums: sums[slot[a]]
+    sums = List.empty_list(_SUMS)
+    filter_at = HEAP_FILTER_AT
     while len(heap):
         neg, a, b, va, vb = heapq.heappop(heap)
-        if va != version[a] or vb != version[b] or parent[a] != a or parent[b] != b:
-            continue  # stale
+        if va == 0 and vb == 0 and version[a] == 0 and root[a] == a:
+            _push_next_link(heap, at, start, other, sim, w, a, cut)
+        if va != version[a] or vb != version[b] or root[a] != a or root[b] != b:
+            continue  # stale: one of the two groups has changed since this entry
         if -neg < cut:
             break
-        if len(known[a]) < len(known[b]):  # the bigger dict is kept, the smaller added to it
-            smaller = known[a]
-            known[a] = known[b]
-            known[b] = smaller
-        merged, other = known[a], known[b]
-        merged.pop(a, 0j)
-        merged.pop(b, 0j)
-        for c, entry in other.items():
-            if c != a and c != b:
-                merged[c] = merged.get(c, 0j) + entry
-        known[b] = Dict.empty(types.int64, types.complex128)
-        parent[b] = a
+        for g in (a, b):  # a group merging for the first time: its sums from its links
+            if slot[g] < 0:
+                own = Dict.empty(types.int64, types.float64)
+                for e in range(start[g], start[g + 1]):
+                    c = _find(root, other[e])
+                    own[c] = own.get(c, 0.0) + np.float64(sim[e]) * (w[g] * w[other[e]])
+                slot[g] = len(sums)
+                sums.append(own)
+        root[b] = a  # a < b: the smaller number survives
         size[a] += size[b]
         version[a] += 1
-        for c, entry in merged.items():
-            neighbour = known[c]
-            neighbour.pop(b, 0j)
-            neighbour[a] = entry
-            value = entry.real / (size[a] * size[c])
+        merged = Dict.empty(types.int64, types.float64)
+        for g in (a, b):
+            for c, total in sums[slot[g]].items():
+                c = _find(root, c)  # a group that merged since: its current number
+                if c != a:
+                    merged[c] = merged.get(c, 0.0) + total
+        sums[slot[a]] = merged
+        sums[slot[b]] = Dict.empty(types.int64, types.float64)
+        for c, total in merged.items():
+            value = total / (size[a] * size[c])
             if value >= cut:
                 if a < c:
                     heapq.heappush(heap, (-value, a, c, version[a], version[c]))
                 else:
                     heapq.heappush(heap, (-value, c, a, version[c], version[a]))
-    return parent
+        if len(heap) > filter_at:
+            live = [heap[0]]
+            live.pop()
+            for entry in heap:
+                _, x, y, vx, vy = entry
+                fresh = vx == version[x] and vy == version[y] and root[x] == x and root[y] == y
+                waiting = vx == 0 and vy == 0 and version[x] == 0 and root[x] == x
+                if fresh or waiting:  # a single node's next link is read after this one
+                    live.append(entry)
+            heapq.heapify(live)
+            heap = live
+            filter_at = max(HEAP_FILTER_AT, 2 * len(heap))
+    for x in range(m):
+        root[x] = root[root[x]]  # roots are smaller numbers: one pass in order resolves them
+    return root

@@ -8,11 +8,12 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
+from dedup import group as group_module
 from dedup.group import describe, group, related_pairs
 from dedup.link import (
     link_exact,
 )
-from dedup.linkage import AT_THRESHOLD, agglomerate
+from dedup.linkage import AT_THRESHOLD, agglomerate, zero_rule
 from tests.vectors import (
     FLOOR,
     angle_reps,
@@ -106,7 +107,7 @@ def test_linkage_on_complete_graphs_equals_scipy() -> None:
         sims = reps_of(x).matrix(np.arange(len(x)))
         upper = np.triu_indices(len(x), 1)
         n = len(x)
-        parent = agglomerate(np.arange(n), np.ones(n), *upper, sims[upper], 0.7, 0.7, None)
+        parent = zero_rule(np.ones(n), *upper, sims[upper], 0.7)
         assert groups_of(parent) == scipy_average_linkage(sims, 0.7)
 
 
@@ -150,28 +151,57 @@ def test_the_compiled_zero_rule_is_average_linkage_with_every_unknown_pair_at_ze
         zeroed = np.zeros_like(sims)
         zeroed[links.i, links.j] = zeroed[links.j, links.i] = links.sim
         np.fill_diagonal(zeroed, 1.0)
-        parent = agglomerate(
-            np.arange(n), np.ones(n), links.i, links.j, links.sim, 0.72, floor, None
-        )
+        parent = zero_rule(np.ones(n), links.i, links.j, links.sim, 0.72)
         assert groups_of(parent) == scipy_average_linkage(zeroed, 0.72), floor
         # article 0 standing for three: scipy sees its two extra copies as articles
         copies = np.concatenate([np.arange(n), [0, 0]])
         weighed = zeroed[np.ix_(copies, copies)]
-        parent = agglomerate(
-            np.arange(n), np.r_[3.0, np.ones(n - 1)], links.i, links.j, links.sim, 0.72,
-            floor, None,
-        )  # fmt: skip
+        parent = zero_rule(np.r_[3.0, np.ones(n - 1)], links.i, links.j, links.sim, 0.72)
         want = {frozenset(k if k < n else 0 for k in g) for g in
                 scipy_average_linkage(weighed, 0.72)}  # fmt: skip
         assert groups_of(parent) == want, floor
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_group_links_big_components_on_the_zero_rule(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Components over EXACT_COMPONENT_MAX articles are linked on the run's links as they are
+    (zero_rule reads them through each pass's node numbers): scipy's average linkage on the
+    matrix whose pairs that are not links are 0, exact copies counted as articles."""
+    monkeypatch.setattr(group_module, "EXACT_COMPONENT_MAX", 0)
+    x, _ = stories(40, seed=seed, dim=16)
+    n = len(x)
+    copies = np.arange(0, n, 7)  # every seventh article twice more, after the others
+    every = np.concatenate([np.arange(n), copies, copies])
+    copy_of = np.concatenate([np.arange(n), copies, copies])
+    reps = reps_of(x[every])
+    links = link_exact(reps_of(x), 0.5)  # between the first of each kind only
+    zeroed = np.zeros((n, n))
+    zeroed[links.i, links.j] = zeroed[links.j, links.i] = links.sim
+    zeroed = zeroed[np.ix_(every, every)]
+    zeroed[every[:, None] == every[None, :]] = 1.0
+    labels = group(reps, links, 0.72, copy_of, floor=0.5)
+    assert partition(labels) == scipy_average_linkage(zeroed, 0.72)
+
+
+def test_copies_weigh_as_articles_on_the_zero_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A~B 0.9, B~C 0.8, A~C 0.46 (below the floor: not a link, so 0). B and ten copies of it:
+    # {A, B x 11} against C averages (11 x 0.8 + 0) / 12 = 0.73, which reaches 0.72; with B
+    # alone, (0.8 + 0) / 2 = 0.4 does not.
+    monkeypatch.setattr(group_module, "EXACT_COMPONENT_MAX", 0)
+    degrees = [0.0, 25.84, 62.71]
+    links = link_exact(angle_reps(degrees), 0.5)
+    assert len(links.i) == 2
+    alone = group(angle_reps(degrees), links, 0.72, floor=0.5)
+    assert partition(alone) == {frozenset({0, 1}), frozenset({2})}
+    copied = group(angle_reps(degrees + [25.84] * 10), links, 0.72, [0, 1, 2] + [1] * 10, floor=0.5)
+    assert partition(copied) == {frozenset(range(13))}
+
+
 def test_unknown_pairs_count_as_zero_without_a_scorer() -> None:
     # A~B and B~C strong, A~C not a link (counts as 0): the mean 0.45 stays below 0.7.
-    parent = agglomerate(
-        np.arange(3), np.ones(3), np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]),
-        0.7, 0.7, None,
-    )  # fmt: skip
+    parent = zero_rule(np.ones(3), np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]), 0.7)
     assert groups_of(parent) == {frozenset({0, 1}), frozenset({2})}
 
 
