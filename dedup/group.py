@@ -219,30 +219,48 @@ def describe(reps: Representations, labels: Array, copy_of: Array | None = None)
     return groups
 
 
+#: Related stories are measured this many article pairs at a time (and their candidates found
+#: this many links at a time): at 10^6 articles the pairs of every candidate at once ran to
+#: billions.
+RELATED_PAIRS = 1 << 20
+
+
 def related_pairs(
     reps: Representations, labels: Array, links: Links, floor: float, threshold: float
 ) -> list[tuple[int, int, float]]:
-    """Label pairs whose mean cross similarity is at least ``floor`` (and below ``threshold``)."""
-    a, b = labels[links.i], labels[links.j]
-    apart = a != b
-    lo, hi = np.minimum(a, b)[apart], np.maximum(a, b)[apart]
-    key = np.unique(lo.astype(np.int64) * (int(labels.max()) + 1) + hi)
-    candidates = [divmod(int(k), int(labels.max()) + 1) for k in key]
-    if not candidates:
+    """Label pairs whose mean cross similarity is at least ``floor`` (and below ``threshold``):
+    the label pairs a link joins, each measured on all its cross pairs, in batches of about
+    :data:`RELATED_PAIRS` pairs."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    keys = []
+    for at in range(0, len(links.i), RELATED_PAIRS):
+        a, b = labels[links.i[at : at + RELATED_PAIRS]], labels[links.j[at : at + RELATED_PAIRS]]
+        apart = a != b
+        keys.append(np.unique(np.minimum(a, b)[apart] * k + np.maximum(a, b)[apart]))
+    if not keys:
         return []
-    members = _members_by_label(labels)  # labels are 0..k-1: label x is members[x]
-    # Every cross pair of every candidate at once: one pass.
-    ii = np.concatenate([np.repeat(members[x], len(members[y])) for x, y in candidates])
-    jj = np.concatenate([np.tile(members[y], len(members[x])) for x, y in candidates])
-    counts = np.array([len(members[x]) * len(members[y]) for x, y in candidates])
-    owner = np.repeat(np.arange(len(candidates)), counts)
-    sims = reps.pairs(ii, jj)  # in slices: bounded memory
-    means = np.bincount(owner, weights=sims, minlength=len(candidates)) / counts
-    return [
-        (x, y, float(mean))
-        for (x, y), mean in zip(candidates, means, strict=True)
-        if floor <= mean < threshold
-    ]
+    x, y = np.divmod(np.unique(np.concatenate(keys)), k)
+    order = np.argsort(labels, kind="stable")  # label x's members: order[first[x]:first[x + 1]]
+    size = np.bincount(labels, minlength=k)
+    first = np.concatenate([[0], np.cumsum(size)])
+    counts = size[x] * size[y]
+    done = np.cumsum(counts)  # pairs of candidates 0..c
+    found: list[tuple[int, int, float]] = []
+    start = 0
+    while start < len(x):  # candidates start..stop-1: about RELATED_PAIRS pairs, at least one
+        before = int(done[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(done, before + RELATED_PAIRS, side="right")))
+        n_pairs = counts[start:stop]
+        owner = np.repeat(np.arange(stop - start), n_pairs)
+        t = np.arange(int(n_pairs.sum())) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
+        across = size[y[start:stop]][owner]  # pair t of a candidate: x's t // |y|, y's t % |y|
+        ii = order[first[x[start:stop]][owner] + t // across]
+        jj = order[first[y[start:stop]][owner] + t % across]
+        means = np.bincount(owner, weights=reps.pairs(ii, jj), minlength=stop - start) / n_pairs
+        keep = np.flatnonzero((means >= floor) & (means < threshold))
+        found += [(int(x[start + c]), int(y[start + c]), float(means[c])) for c in keep.tolist()]
+        start = stop
+    return found
 
 
 def story_order(groups: Sequence[Group], keys: Sequence[tuple[object, ...]]) -> list[int]:
