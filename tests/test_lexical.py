@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from dedup.models import Article
-from dedup.represent.lexical import fold, lexical_vectors, profile, rarity, shared_evidence
+from dedup.represent.lexical import (
+    LexicalCounts,
+    fold,
+    lexical_vectors,
+    profile,
+    rarity,
+    shared_evidence,
+)
 
 
 def art(title: str, text: str, lang: str) -> Article:
@@ -160,3 +168,21 @@ def test_title_ngrams_are_the_char_wb_vectoriser_s() -> None:
     for field in ("data", "indices", "indptr"):
         assert getattr(got, field).dtype == getattr(expected, field).dtype
         assert getattr(got, field).tobytes() == getattr(expected, field).tobytes()
+
+
+def test_stacked_counts_are_the_parts_one_under_another_and_the_parts_are_freed() -> None:
+    rng = np.random.default_rng(0)
+
+    def rows(n: int) -> sp.csr_matrix:
+        return sp.random(n, 1 << 20, density=3e-5, format="csr", dtype=np.float32, random_state=rng)
+
+    parts = [LexicalCounts(rows(r), rows(r), rows(r)) for r in (5, 0, 10, 30)]
+    fields = ("entities", "stems", "title")
+    want = [sp.vstack([getattr(p, f) for p in parts], format="csr") for f in fields]
+    given = list(parts)
+    got = LexicalCounts.stack(given)
+    assert given == []
+    for f, expected in zip(fields, want, strict=True):
+        stacked = getattr(got, f)
+        assert stacked.shape == expected.shape and stacked.dtype == np.float32
+        assert (stacked != expected).nnz == 0, f

@@ -155,13 +155,36 @@ class LexicalCounts:
     title: sp.csr_matrix
 
     @staticmethod
-    def stack(parts: Sequence[LexicalCounts]) -> LexicalCounts:
+    def stack(parts: list[LexicalCounts]) -> LexicalCounts:
+        """The parts' rows one under another, in order. Empties ``parts``, each part freed
+        once copied: the stacked rows and one part are held at once, not every row twice (a
+        million articles' title n-grams are gigabytes)."""
         if len(parts) == 1:
-            return parts[0]
+            return parts.pop()
+        parts.reverse()  # taken from the end: the first part first
+        fields = ("entities", "stems", "title")
+        rows = sum(p.title.shape[0] for p in parts)
+        cols = {f: getattr(parts[0], f).shape[1] if parts else N_FEATURES for f in fields}
+        nnz = {f: sum(getattr(p, f).nnz for p in parts) for f in fields}
+        # scipy keeps indices and indptr in one type: 32 bits while they fit
+        index = {f: np.int32 if nnz[f] < 2**31 else np.int64 for f in fields}
+        data = {f: np.empty(nnz[f], np.float32) for f in fields}
+        indices = {f: np.empty(nnz[f], index[f]) for f in fields}
+        indptr = {f: np.zeros(rows + 1, index[f]) for f in fields}
+        row = {f: 0 for f in fields}
+        while parts:
+            part = parts.pop()
+            for f in fields:
+                m, at, r = getattr(part, f), indptr[f][row[f]], row[f]
+                data[f][at : at + m.nnz] = m.data
+                indices[f][at : at + m.nnz] = m.indices
+                indptr[f][r + 1 : r + 1 + m.shape[0]] = at + m.indptr[1:]  # scipy's start at 0
+                row[f] += m.shape[0]
+            del part
         return LexicalCounts(
             *(
-                sp.vstack([getattr(p, f) for p in parts], format="csr")
-                for f in ("entities", "stems", "title")
+                sp.csr_matrix((data[f], indices[f], indptr[f]), shape=(rows, cols[f]))
+                for f in fields
             )
         )
 
