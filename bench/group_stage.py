@@ -1,0 +1,154 @@
+"""The group stage on a real run's links: `group`, `describe` and `related_pairs`, run by one or
+more checkouts on the same pickled input, each in a fresh process, side by side.
+
+    .venv/bin/python bench/group_stage.py dump CORPUS --model MODEL --out ARGS.pkl
+    .venv/bin/python bench/group_stage.py measure ARGS.pkl [--checkout DIR ...]
+
+``dump`` runs ``dedup cluster CORPUS --model MODEL --backend hybrid --window-days 7 --no-cache
+-v`` (the command of bench/million.py) up to grouping and pickles what ``group`` is given:
+the representations, the links, the threshold, the copies and the link floor. ``measure``
+loads them in a fresh process per checkout and step (``PYTHONPATH=DIR``; this one when none
+is named: memory one step freed and kept would hide the next one's), runs the steps once on
+a few links first (so that numba's compiling or loading its cache is not counted), then the
+step on everything: its CPU seconds (``process_time``) and its peak RSS over what was loaded
+(Linux: the peak is reset before the step through ``/proc/self/clear_refs`` and read from
+``VmHWM`` after it). Then it says whether every checkout gave the same stories and the same
+related pairs as the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dump(args: argparse.Namespace) -> None:
+    import dedup.pipeline as pipeline
+    from dedup.cli import app
+
+    def keep(reps, links, threshold, copy_of=None, *, floor=None):  # type: ignore[no-untyped-def]
+        with open(args.out, "wb") as f:
+            pickle.dump((reps, links, threshold, copy_of, floor), f, protocol=5)
+        print(f"{len(links.i):,} links written to {args.out}", file=sys.stderr)
+        raise SystemExit(0)
+
+    pipeline.group = keep  # the run stops where grouping would start
+    size = Path(args.corpus).stat().st_size + 1
+    sys.argv = ["dedup", "cluster", args.corpus, "--model", args.model, "--backend", "hybrid",
+                "--window-days", "7", "--no-cache", "--max-bytes", str(size),
+                "--out", tempfile.mkdtemp(), "-v"]  # fmt: skip
+    app()
+
+
+def _rss(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+    raise OSError(f"no {key} in /proc/self/status")
+
+
+STEPS = ("group", "describe", "related_pairs")
+
+
+def one(args: argparse.Namespace) -> None:
+    """In a fresh process: one step, timed; its figures and result written to ``args.result``
+    (``describe`` and ``related_pairs`` read the stories ``group`` wrote to ``args.labels``)."""
+    import gc
+    import time
+
+    import numpy as np
+
+    import dedup.group as grouping
+    from dedup.link import Links
+
+    with open(args.links, "rb") as f:
+        reps, links, threshold, copy_of, floor = pickle.load(f)
+    labels = None if args.step == "group" else np.load(args.labels)
+    few = Links(links.i[:1000], links.j[:1000], links.sim[:1000])
+    small, grouping.EXACT_COMPONENT_MAX = grouping.EXACT_COMPONENT_MAX, 0  # every path compiled
+    warm = grouping.group(reps, few, threshold, floor=floor)
+    grouping.related_pairs(reps, warm, few, floor, threshold)
+    grouping.describe(reps, warm[:50])
+    grouping.EXACT_COMPONENT_MAX = small
+    call = {
+        "group": lambda: grouping.group(reps, links, threshold, copy_of, floor=floor),
+        "describe": lambda: grouping.describe(reps, labels, copy_of),
+        "related_pairs": lambda: grouping.related_pairs(reps, labels, links, floor, threshold),
+    }[args.step]
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    base, start = _rss("VmRSS"), time.process_time()
+    out = call()
+    figures = {
+        "cpu_seconds": round(time.process_time() - start, 1),
+        "peak_mib_over_loaded": round(_rss("VmHWM") - base),
+    }
+    if args.step == "group":
+        np.save(args.labels, out)
+    with open(args.result, "wb") as f:
+        pickle.dump((figures, out if args.step == "related_pairs" else None), f)
+
+
+def measure(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    checkouts = args.checkout or [ROOT]
+    runs = []
+    for checkout in checkouts:
+        env = {**os.environ, "PYTHONPATH": str(Path(checkout).resolve())}
+        figures, related = {}, None
+        with tempfile.TemporaryDirectory() as tmp:
+            labels, result = Path(tmp) / "labels.npy", Path(tmp) / "result.pkl"
+            for step in STEPS:  # each in its own process: a step's peak is its own
+                subprocess.run(
+                    [sys.executable, __file__, "_one", step, str(args.links), str(labels),
+                     str(result)],
+                    check=True, env=env, cwd=tmp,
+                )  # fmt: skip
+                with open(result, "rb") as f:
+                    figures[step], found = pickle.load(f)
+                related = found if step == "related_pairs" else related
+            runs.append((str(checkout), figures, np.load(labels), related))
+    _, _, first_labels, first_related = runs[0]
+    report = {
+        checkout: {
+            **figures,
+            "stories": int(labels.max()) + 1 if len(labels) else 0,
+            "related_found": len(related),
+            "same_stories_as_first": bool((labels == first_labels).all()),
+            "same_related_as_first": related == first_related,
+        }
+        for checkout, figures, labels, related in runs
+    }
+    print(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dump", help="run dedup cluster up to grouping; pickle its input")
+    d.add_argument("corpus")
+    d.add_argument("--model", required=True)
+    d.add_argument("--out", type=Path, required=True)
+    m = sub.add_parser("measure", help="the group stage's steps by each checkout")
+    m.add_argument("links", type=Path)
+    m.add_argument("--checkout", type=Path, action="append", help="a checkout (repeatable)")
+    o = sub.add_parser("_one")
+    o.add_argument("step", choices=STEPS)
+    o.add_argument("links", type=Path)
+    o.add_argument("labels", type=Path)
+    o.add_argument("result", type=Path)
+    args = parser.parse_args()
+    {"dump": dump, "measure": measure, "_one": one}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
