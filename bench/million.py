@@ -21,7 +21,8 @@ worktree of an older commit: ``PYTHONPATH=CHECKOUT``) right after this one, and
 ``--semhash`` runs SemHash (``pip install semhash``) on the same corpus with the same static
 model (bench/semhash_run.py: embed every article's title and text, deduplicate at its default
 threshold): each in its own fresh process, one after the other in this one invocation, so
-their figures are side by side; the ratios are printed with them.
+their figures are side by side; the ratios are printed with them. The reports go to
+``DIR/report-N`` and ``DIR/report-before-N`` (N: the articles), for bench/same_stories.py.
 """
 
 from __future__ import annotations
@@ -144,9 +145,11 @@ def main() -> None:
             "--max-bytes", str(corpus.stat().st_size + 1), "--out", str(args.work / out), "-v",
         ]  # fmt: skip
 
-    runs: dict[str, dict[str, object]] = {"dedup": measure(cluster("report"), ROOT)}
+    # named by size: a 10^5 run beside a 10^6 one in the same work directory keeps both
+    report, report_before = f"report-{args.articles}", f"report-before-{args.articles}"
+    runs: dict[str, dict[str, object]] = {"dedup": measure(cluster(report), ROOT)}
     if args.before:
-        runs["dedup_before"] = measure(cluster("report-before"), args.before)
+        runs["dedup_before"] = measure(cluster(report_before), args.before)
     if args.semhash:
         runs["semhash"] = measure(
             [sys.executable, str(ROOT / "bench" / "semhash_run.py"), str(corpus), args.model]
@@ -154,7 +157,7 @@ def main() -> None:
     ours = float(runs["dedup"]["wall_seconds"])  # type: ignore[arg-type]
     result = {
         "articles": args.articles,
-        "command": " ".join(cluster("report")[1:]),
+        "command": " ".join(cluster(report)[1:]),
         **runs,
         "wall_ratio_to_dedup": {
             name: round(float(run["wall_seconds"]) / ours, 3)  # type: ignore[arg-type]
