@@ -52,9 +52,15 @@ def pair_scorer(reps: Representations, rows: Array, weights: Array) -> CrossSum:
 def roots(parent: list[int]) -> Array:
     """Each group's surviving group: parents point to smaller numbers, so one pass in order
     resolves them."""
-    root = np.arange(len(parent))
-    for x, p in enumerate(parent):
-        root[x] = root[p]
+    return _resolved(np.array(parent, dtype=np.int64))  # type: ignore[no-any-return]
+
+
+@njit(cache=True)
+def _resolved(root: Array) -> Array:  # pragma: no cover - compiled
+    """``root`` (each entry a smaller number or itself) pointing at the ends of its chains,
+    in place: one pass in order, since an entry's parent is resolved before it."""
+    for x in range(len(root)):
+        root[x] = root[root[x]]
     return root
 
 
@@ -257,9 +263,7 @@ def _components(
     for k in range(len(i)):
         if sims[k] >= threshold:
             _join(root, i[k], j[k])
-    for x in range(len(root)):
-        root[x] = root[root[x]]  # roots are the smallest: one pass in order resolves them
-    return root
+    return _resolved(root)  # roots are the smallest of their components
 
 
 @njit(cache=True)
@@ -294,7 +298,13 @@ def _find(root: Array, x: int) -> int:  # pragma: no cover - compiled
 def _pair_mean(w: Array, a: int, b: int, sim: float) -> float:  # pragma: no cover - compiled
     """The mean of two single nodes joined by a link: its sum over its weighed pair count, the
     same arithmetic as a group pair's (so that ties fall alike)."""
-    return np.float64(sim) * (w[a] * w[b]) / (w[a] * w[b])  # type: ignore[no-any-return]
+    return _pair_sum(w, a, b, sim) / (w[a] * w[b])  # type: ignore[no-any-return]
+
+
+@njit(cache=True)
+def _pair_sum(w: Array, a: int, b: int, sim: float) -> float:  # pragma: no cover - compiled
+    """A link's part of its two groups' sum: its similarity weighed by the articles of both."""
+    return np.float64(sim) * (w[a] * w[b])  # type: ignore[no-any-return]
 
 
 @njit(cache=True)
@@ -395,7 +405,7 @@ def _zero_rule(
                 own = Dict.empty(types.int64, types.float64)
                 for e in range(start[g], start[g + 1]):
                     c = _find(root, other[e])
-                    own[c] = own.get(c, 0.0) + np.float64(sim[e]) * (w[g] * w[other[e]])
+                    own[c] = own.get(c, 0.0) + _pair_sum(w, g, other[e], sim[e])
                 slot[g] = len(sums)
                 sums.append(own)
         root[b] = a  # a < b: the smaller number survives
@@ -428,6 +438,4 @@ def _zero_rule(
             heapq.heapify(live)
             heap = live
             filter_at = max(HEAP_FILTER_AT, 2 * len(heap))
-    for x in range(m):
-        root[x] = root[root[x]]  # roots are smaller numbers: one pass in order resolves them
-    return root
+    return _resolved(root)  # the survivor of a merge is the smaller number
