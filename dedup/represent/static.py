@@ -4,7 +4,8 @@ A static sentence-transformers model is a ``StaticEmbedding`` (a text's vector i
 its tokens' rows) and at most a ``Normalize``. Loading it through sentence-transformers costs
 torch and transformers, about 420 MB of memory and 5 s before the first article, for a mean
 of table rows; here the table is read with safetensors into numpy, the text cut by the
-model's own fast tokenizer (``tokenizers``, in Rust, on every core), and each text's rows
+model's own fast tokenizer (``tokenizers``, in Rust, on every core; once per distinct word
+where that gives the same ids, :mod:`dedup.represent.token_ids`), and each text's rows
 summed by a compiled loop (:func:`dedup.represent.kernels.bag_means`). The vectors are
 sentence-transformers' to float32 rounding for a float32 table; a float16 one (as model2vec
 writes it) is summed in float32 here where torch sums in float16, a cosine of at least
@@ -22,9 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from itertools import chain
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from dedup.represent.encoder import FloatArray, normalise_rows
 from dedup.represent.fingerprint import model_fingerprint
 from dedup.represent.kernels import bag_means
 from dedup.represent.model_files import weights_identity
+from dedup.represent.token_ids import TokenIds
 
 #: A static model has no window of its own: a text's vector is the mean over the tokens its
 #: tokenizer gives (which may truncate). A text of more tokens than this is chunked, like any
@@ -99,12 +99,11 @@ class StaticEncoder:
 
         self.name = model
         self.directory: Path | None = directory
-        try:
-            self._tokenizer: Any = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        try:  # the tokenizer's truncation holds (see the module's note), applied by TokenIds
+            self._ids = TokenIds(Tokenizer.from_file(str(directory / "tokenizer.json")))
             self._table = _table(directory)
         except Exception as exc:
             raise ModelError(f"cannot load model {model}: {one_line(exc)}") from exc
-        self._tokenizer.no_padding()  # its truncation stays: see the module's note
         made = tuned.note(directory)
         self.prefix = str(made.get("prefix", "")) if made is not None else ""
         self.max_tokens = STATIC_MAX_TOKENS
@@ -126,11 +125,10 @@ class StaticEncoder:
         step = max(batch_size, STATIC_BATCH)
         for start in range(0, len(texts), step):
             batch = [self.prefix + t for t in texts[start : start + step]]
-            ids = [e.ids for e in self._tokenizer.encode_batch(batch, add_special_tokens=False)]
-            offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-            np.cumsum([len(one) for one in ids], out=offsets[1:])
-            flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(offsets[-1]))
-            bag_means(self._table, flat, offsets, out[start : start + len(batch)])
+            for rows, ids, offsets in self._ids.parts(batch):
+                part = np.zeros((len(rows), self.dim), dtype=np.float32)
+                bag_means(self._table, ids, offsets, part)
+                out[start + rows] = part
             if progress is not None:
                 progress(len(batch))
         return normalise_rows(out)  # as sentence-transformers asked to normalise
@@ -139,5 +137,4 @@ class StaticEncoder:
         """Length of each text in the model's tokens (no special tokens in a static model)."""
         if not texts:
             return []
-        found = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [len(one.ids) for one in found]
+        return self._ids.count(texts)
