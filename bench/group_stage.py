@@ -13,7 +13,7 @@ a few links first (so that numba's compiling or loading its cache is not counted
 step on everything: its CPU seconds (``process_time``) and its peak RSS over what was loaded
 (Linux: the peak is reset before the step through ``/proc/self/clear_refs`` and read from
 ``VmHWM`` after it). Then it says whether every checkout gave the same stories and the same
-related pairs as the first.
+related pairs as the first, and by how much the related pairs' mean similarities differ.
 """
 
 from __future__ import annotations
@@ -124,7 +124,11 @@ def measure(args: argparse.Namespace) -> None:
             "stories": int(labels.max()) + 1 if len(labels) else 0,
             "related_found": len(related),
             "same_stories_as_first": bool((labels == first_labels).all()),
-            "same_related_as_first": related == first_related,
+            "same_related_as_first": [p[:2] for p in related] == [p[:2] for p in first_related],
+            "related_mean_largest_difference": max(
+                (abs(a[2] - b[2]) for a, b in zip(related, first_related, strict=False)),
+                default=0.0,
+            ),
         }
         for checkout, figures, labels, related in runs
     }

@@ -225,12 +225,20 @@ def describe(reps: Representations, labels: Array, copy_of: Array | None = None)
 RELATED_PAIRS = 1 << 20
 
 
+def _members(order: Array, first: Array, labels: Array) -> tuple[Array, Array]:
+    """The members of ``labels`` end to end (``order[first[x]:first[x + 1]]`` for each label
+    ``x``), and where each label's members begin."""
+    sizes = first[labels + 1] - first[labels]
+    at = np.concatenate([[0], np.cumsum(sizes)])
+    return order[np.repeat(first[labels] - at[:-1], sizes) + np.arange(at[-1])], at
+
+
 def related_pairs(
     reps: Representations, labels: Array, links: Links, floor: float, threshold: float
 ) -> list[tuple[int, int, float]]:
     """Label pairs whose mean cross similarity is at least ``floor`` (and below ``threshold``):
-    the label pairs a link joins, each measured on all its cross pairs, in batches of about
-    :data:`RELATED_PAIRS` pairs."""
+    the label pairs a link joins, each measured on all its cross pairs
+    (:meth:`Representations.cross`), in batches of about :data:`RELATED_PAIRS` pairs."""
     k = int(labels.max()) + 1 if len(labels) else 0
     keys = []
     for at in range(0, len(links.i), RELATED_PAIRS):
@@ -250,13 +258,12 @@ def related_pairs(
     while start < len(x):  # candidates start..stop-1: about RELATED_PAIRS pairs, at least one
         before = int(done[start - 1]) if start else 0
         stop = max(start + 1, int(np.searchsorted(done, before + RELATED_PAIRS, side="right")))
+        sims = reps.cross(
+            *_members(order, first, x[start:stop]), *_members(order, first, y[start:stop])
+        )
         n_pairs = counts[start:stop]
         owner = np.repeat(np.arange(stop - start), n_pairs)
-        t = np.arange(int(n_pairs.sum())) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
-        across = size[y[start:stop]][owner]  # pair t of a candidate: x's t // |y|, y's t % |y|
-        ii = order[first[x[start:stop]][owner] + t // across]
-        jj = order[first[y[start:stop]][owner] + t % across]
-        means = np.bincount(owner, weights=reps.pairs(ii, jj), minlength=stop - start) / n_pairs
+        means = np.bincount(owner, weights=sims, minlength=stop - start) / n_pairs
         keep = np.flatnonzero((means >= floor) & (means < threshold))
         found += [(int(x[start + c]), int(y[start + c]), float(means[c])) for c in keep.tolist()]
         start = stop

@@ -254,3 +254,30 @@ def test_languages_that_never_share_a_story_beside_ones_that_do_are_said() -> No
     assert scale_warning(langs, np.arange(3 * n), names) is None
     small = np.concatenate([langs[: 2 * n], np.full(n - 1, 2, dtype=np.int32)])
     assert scale_warning(small, labels[: 3 * n - 1], names) is None
+
+
+def test_blocks_of_pairs_score_as_the_pairs_do(tiny_model_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Related stories are measured block by block (a story's articles by another's): the
+    same similarities as pair by pair, on a real hybrid corpus (the seeds where CI has them,
+    else samples/; the tiny model)."""
+    from conftest import SAMPLES
+
+    from dedup.config import Settings
+    from dedup.pipeline import read_and_prepare
+
+    seeds = SAMPLES.parent.parent / "shared" / "seeds"
+    corpus = seeds if seeds.is_dir() else SAMPLES
+    settings = Settings(backend="hybrid", model=str(tiny_model_dir), device="cpu", cache=tmp_path)
+    reps = read_and_prepare([str(corpus)], settings).represented.reps
+    assert reps.lexical is not None and reps.dense is not None
+    rng = np.random.default_rng(5)
+    left = rng.integers(0, reps.n, 9)
+    right = rng.integers(0, reps.n, 11)
+    left_at, right_at = np.array([0, 2, 2, 7, 9]), np.array([0, 3, 4, 11, 11])  # empty blocks too
+    blocks = list(zip(left_at, left_at[1:], right_at, right_at[1:], strict=False))
+    i = np.concatenate([np.repeat(left[a:b], d - c) for a, b, c, d in blocks])
+    j = np.concatenate([np.tile(right[c:d], b - a) for a, b, c, d in blocks])
+    got = reps.cross(left, left_at, right, right_at)
+    assert len(got) == 2 * 3 + 0 * 1 + 5 * 7 + 0
+    assert np.abs(got - reps.pairs(i, j)).max() < 1e-6
+    assert got.min() < 0.5 < got.max()  # not all one value

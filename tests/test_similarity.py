@@ -214,3 +214,22 @@ def test_short_articles_are_centred_towards_the_mean_of_short_texts() -> None:
     share = centred_share(np.array([0, 0, 1, -1], dtype=np.int32))
     p = CENTRING_PRIOR
     assert share.tolist() == pytest.approx([2 / (2 + p), 2 / (2 + p), 1 / (1 + p), 0.0])
+
+
+def test_block_kernels_give_the_pairwise_sums() -> None:
+    import scipy.sparse as sp
+
+    from dedup.represent.kernels import block_pairs, cross_dot, rowwise_dense, rowwise_dot
+
+    rng = np.random.default_rng(3)
+    m = sp.random(40, 300, density=0.1, format="csr", dtype=np.float32, random_state=4)
+    dense = rng.normal(size=(40, 16)).astype(np.float32)
+    left, right = rng.integers(0, 40, 12), rng.integers(0, 40, 15)
+    left_at, right_at = np.array([0, 5, 5, 12]), np.array([0, 1, 9, 15])
+    i, j = block_pairs(left, left_at, right, right_at)
+    assert len(i) == 5 * 1 + 0 * 8 + 7 * 6
+    assert (i[:5] == left[:5]).all() and (j[:5] == right[0]).all()
+    assert (j[5:11] == right[9:15]).all() and (i[5:11] == left[5]).all()
+    assert np.array_equal(cross_dot(m, left, left_at, right, right_at), rowwise_dot(m, i, j))
+    want = np.einsum("ij,ij->i", dense[i], dense[j])
+    assert np.abs(rowwise_dense(dense, i, j) - want).max() < 1e-5

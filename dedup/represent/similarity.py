@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from dedup.represent.kernels import rowwise_dot
+from dedup.represent.kernels import block_pairs, cross_dot, rowwise_dense, rowwise_dot
 from dedup.represent.lexical import LexicalVectors
 from dedup.represent.scale import day_factor, shortness
 
@@ -362,10 +362,14 @@ class Representations:
             lambda v: np.maximum(v[i], v[j]),
             wanted,
         )
-        feats["same_lang"] = (self.langs[i] == self.langs[j]) & (self.langs[i] >= 0)
-        stated = self._stated()
-        feats["day_factor"] = day_factor(self.days[i], self.days[j], stated[i] & stated[j])
+        feats["same_lang"], feats["day_factor"] = self._pair_context(i, j)
         return feats
+
+    def _pair_context(self, i: Array, j: Array) -> tuple[Array, Array]:
+        """Whether each pair is in one language, and its day discount."""
+        stated = self._stated()
+        day = day_factor(self.days[i], self.days[j], stated[i] & stated[j])
+        return (self.langs[i] == self.langs[j]) & (self.langs[i] >= 0), day
 
     def pairs(self, i: Sequence[int] | Array, j: Sequence[int] | Array) -> Array:
         """Similarities of the pairs ``(i[k], j[k])``, scored :data:`PAIR_SLICE` at a time."""
@@ -380,6 +384,20 @@ class Representations:
             )
         feats = self.features(i, j, self.needed)
         return self._similarity(feats, feats["same_lang"], feats["day_factor"])
+
+    def cross(self, left: Array, left_at: Array, right: Array, right_at: Array) -> Array:
+        """The similarities :meth:`pairs` gives the pairs of every block ``k``,
+        ``left[left_at[k]:left_at[k + 1]]`` by ``right[right_at[k]:right_at[k + 1]]`` (block
+        after block, row by row), each left row read once for all its pairs, nothing gathered."""
+        blocks = [np.asarray(a, dtype=np.int64) for a in (left, left_at, right, right_at)]
+        i, j = block_pairs(*blocks)
+        feats = self._features(
+            lambda m: rowwise_dense(m, i, j),
+            lambda m: cross_dot(m, *blocks),
+            lambda v: np.maximum(v[i], v[j]),
+            self.needed,
+        )
+        return self._similarity(feats, *self._pair_context(i, j))
 
     def components(self, i: int, j: int) -> tuple[dict[str, float], float, float]:
         """What each signal adds to the fused sum of articles ``i`` and ``j`` (the fusion's
