@@ -157,3 +157,21 @@ def test_word_ids_lays_words_end_to_end_and_refuses_texts_with_an_unsafe_word():
     assert refused.tolist() == [False, True, False, False]
     assert offsets.tolist() == [0, 4, 4, 4, 8]
     assert ids.tolist() == [7, 8, 9, 4, 9, 7, 8, 7]  # the first and last cut at 4 ids
+
+
+def test_a_store_full_of_ids_starts_over(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Long unspaced words (a text of Chinese is one word to whitespace) fill the store with ids
+    long before they fill it with words: the store is bounded by both."""
+    from tokenizers import Tokenizer
+
+    monkeypatch.setattr(token_ids, "STORE_IDS", 200)
+    path = tiny_model_dir / "tokenizer.json"
+    ids = TokenIds(Tokenizer.from_file(str(path)))
+    texts = ["".join(t.split()) for t in _texts() if t.strip()]  # each text one long word
+    most = 0
+    for start in range(0, len(texts), 2):
+        batch = texts[start : start + 2]
+        assert _ours(ids, batch) == _reference(path, batch)
+        most = max(most, len(ids._pool))
+    assert most <= 200 + 2 * max(len(one) for one in _reference(path, texts))
+    assert most > 200  # the bound was reached, and the store started over

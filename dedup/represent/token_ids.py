@@ -24,7 +24,8 @@ otherwise:
 
 The ids are the tokenizer's, checked on 10^5 bench articles and the dev texts in 44 languages
 (``tests/test_static_ids.py`` checks them on the bundled model's tokenizer). The store keeps at
-most :data:`WORD_STORE` words (about 150 bytes each) and starts over past it.
+most :data:`WORD_STORE` words (about 150 bytes each) and :data:`STORE_IDS` token ids (8 bytes
+each: a text of Chinese, Japanese or Thai has few, long words) and starts over past either.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from dedup.represent.kernels import word_ids
 
 #: Distinct words kept with their ids; past it the store is emptied and filled again.
 WORD_STORE = 1 << 20
+#: Token ids kept for those words, 64 MB; past it the store is emptied and filled again too.
+STORE_IDS = 1 << 23
 #: Words told to the tokenizer in one text when the store learns them.
 LEARN_WORDS = 1024
 #: Normalisers that change a text character by character (a SentencePiece table by grapheme).
@@ -223,7 +226,7 @@ class TokenIds:
         ``rows`` (indices into ``texts``), their ids end to end, and each one's offsets."""
         whole = list(range(len(texts))) if not self.wordwise else []
         if self.wordwise:
-            if len(self._index) > WORD_STORE:
+            if len(self._index) > WORD_STORE or len(self._pool) > STORE_IDS:
                 self._start_over()
             index, awkward = self._index, self._whole
             lookup = index.get
