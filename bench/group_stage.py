@@ -10,7 +10,8 @@ the representations, the links, the threshold, the copies and the link floor. ``
 loads them in a fresh process per checkout and step (``PYTHONPATH=DIR``; this one when none
 is named: memory one step freed and kept would hide the next one's), runs the steps once on
 a few links first (so that numba's compiling or loading its cache is not counted), then the
-step on everything: its CPU seconds (``process_time``) and its peak RSS over what was loaded
+step on everything: its wall and CPU seconds (``process_time``: the pair kernels run in a
+thread per core, so the two differ) and its peak RSS over what was loaded
 (Linux: the peak is reset before the step through ``/proc/self/clear_refs`` and read from
 ``VmHWM`` after it). Then it says whether every checkout gave the same stories and the same
 related pairs as the first, and by how much the related pairs' mean similarities differ.
@@ -85,9 +86,10 @@ def one(args: argparse.Namespace) -> None:
     }[args.step]
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")
-    base, start = _rss("VmRSS"), time.process_time()
+    base, start, wall = _rss("VmRSS"), time.process_time(), time.perf_counter()
     out = call()
     figures = {
+        "wall_seconds": round(time.perf_counter() - wall, 1),
         "cpu_seconds": round(time.process_time() - start, 1),
         "peak_mib_over_loaded": round(_rss("VmHWM") - base),
     }

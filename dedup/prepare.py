@@ -11,7 +11,6 @@ import gc
 import hashlib
 import logging
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -20,7 +19,7 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
-from dedup.config import Settings
+from dedup.config import Settings, usable_cores
 from dedup.errors import InputError, one_line
 from dedup.models import Article, Skipped
 from dedup.progress import Advance, Stages
@@ -189,8 +188,7 @@ def _workers(n: int) -> int:
     use, for a corpus big enough to repay starting them."""
     if n < PARALLEL_MIN:
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, -(-n // PART)))
+    return max(1, min(usable_cores(), -(-n // PART)))
 
 
 def _in_parts(work: Callable[[Sequence[A]], R], items: list[A], advance: Advance) -> Iterator[R]:

@@ -233,3 +233,43 @@ def test_block_kernels_give_the_pairwise_sums() -> None:
     assert np.array_equal(cross_dot(m, left, left_at, right, right_at), rowwise_dot(m, i, j))
     want = np.einsum("ij,ij->i", dense[i], dense[j])
     assert np.abs(rowwise_dense(dense, i, j) - want).max() < 1e-5
+
+
+def test_pair_kernels_in_threads_give_one_threads_sums(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scipy.sparse as sp
+
+    from dedup.represent import kernels
+
+    rng = np.random.default_rng(5)
+    m = sp.random(60, 500, density=0.08, format="csr", dtype=np.float32, random_state=6)
+    dense = rng.normal(size=(60, 8)).astype(np.float32)
+    sizes = rng.integers(0, 6, (2, 25))  # empty blocks among them
+    left_at, right_at = (np.concatenate([[0], np.cumsum(s)]) for s in sizes)
+    left, right = rng.integers(0, 60, left_at[-1]), rng.integers(0, 60, right_at[-1])
+    i, j = kernels.block_pairs(left, left_at, right, right_at)
+
+    def each() -> tuple[np.ndarray, ...]:
+        return (
+            kernels.rowwise_dot(m, i, j),
+            kernels.cross_dot(m, left, left_at, right, right_at),
+            kernels.rowwise_dense(dense, i, j),
+        )
+
+    alone = each()
+    started: list[str] = []
+    real = kernels.ThreadPoolExecutor
+
+    def counted(workers: int, **kw: object) -> object:
+        started.append(str(workers))
+        return real(workers, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernels, "THREAD_MIN", 7)
+    monkeypatch.setattr(kernels, "usable_cores", lambda: 3)
+    monkeypatch.setattr(kernels, "ThreadPoolExecutor", counted)
+    threaded = each()
+    assert started == ["3", "3", "3"]  # every kernel cut its pairs into three parts
+    for one, three in zip(alone, threaded, strict=True):
+        assert one.dtype == three.dtype and np.array_equal(one, three)
+    assert np.array_equal(alone[0], alone[1])
+    empty = np.zeros(1, dtype=np.int64)
+    assert len(kernels.cross_dot(m, left[:0], empty, right[:0], empty)) == 0

@@ -13,6 +13,11 @@ a dense scratch row and each right row's looked up in it, nothing gathered: the 
 same order, are ``rowwise_dot``'s to the bit. ``rowwise_dense``: dense rows' dot products,
 pair by pair, nothing gathered.
 
+The pair kernels run in one thread per usable core when there is enough work (at least
+``THREAD_MIN`` pairs a thread), each thread on its own contiguous share of the pairs (of the
+blocks, for ``cross_dot``): the compiled loops let go of the GIL, and each pair's sum is taken
+as one thread would take it, so the results are the same to the bit.
+
 ``word_ids``: a static model's texts as token ids, each text's words' ids (kept once per
 distinct word) laid end to end, cut at the tokenizer's limit.
 
@@ -23,11 +28,43 @@ every token's row first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from dedup.config import usable_cores
+
 Array = np.ndarray
+
+# Pairs a thread must have to be worth starting (a thread costs about 0.1 ms; 2^14 pairs of
+# sparse rows take a few milliseconds).
+THREAD_MIN = 1 << 14
+
+
+def _threads(pairs: int) -> int:
+    return max(1, min(usable_cores(), pairs // THREAD_MIN))
+
+
+def _in_threads(run: Callable[[int, int], None], edges: Array) -> None:
+    """``run(a, b)`` for each part ``[a, b)`` between consecutive ``edges``, each part in its
+    own thread when there are several (joined before returning; an error in one is raised)."""
+    spans = list(pairwise(edges.tolist()))
+    if len(spans) <= 1:
+        for span in spans:
+            run(*span)
+        return
+    with ThreadPoolExecutor(len(spans), thread_name_prefix="dedup-kernel") as pool:
+        for _ in pool.map(lambda span: run(*span), spans):
+            pass
+
+
+def _even(n: int) -> Array:
+    """Edges cutting ``n`` pairs into one part per thread."""
+    return np.linspace(0, n, _threads(n) + 1).astype(np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -54,7 +91,13 @@ def _rowwise_dot(
 def rowwise_dot(m: sp.csr_matrix, i: Array, j: Array) -> Array:
     """``m[i[k]] . m[j[k]]`` for every ``k``, as float32."""
     out = np.zeros(len(i), dtype=np.float64)
-    _rowwise_dot(*_csr(m), np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64), out)
+    indptr, indices, data = _csr(m)
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+
+    def run(a: int, b: int) -> None:
+        _rowwise_dot(indptr, indices, data, i[a:b], j[a:b], out[a:b])
+
+    _in_threads(run, _even(len(i)))
     return out.astype(np.float32)
 
 
@@ -127,9 +170,22 @@ def cross_dot(
     m: sp.csr_matrix, left: Array, left_at: Array, right: Array, right_at: Array
 ) -> Array:
     """``m[i] . m[j]`` for every pair ``(i, j)`` of :func:`block_pairs`, as float32."""
-    out = np.zeros(_block_total(left_at, right_at), dtype=np.float64)
-    scratch = np.zeros(m.shape[1], dtype=np.float32)
-    _cross_dot(*_csr(m), left, left_at, right, right_at, scratch, out)
+    done = np.cumsum(np.diff(left_at) * np.diff(right_at))  # pairs of blocks 0..k
+    total = int(done[-1]) if len(done) else 0
+    out = np.zeros(total, dtype=np.float64)
+    indptr, indices, data = _csr(m)
+    parts = _threads(total)
+    # blocks cut where the pairs before them reach each thread's share
+    cuts = np.searchsorted(done, np.arange(1, parts) * (total / parts), side="right")
+    edges = np.unique(np.concatenate([[0], cuts, [len(done)]])).astype(np.int64)
+
+    def run(a: int, b: int) -> None:
+        scratch = np.zeros(m.shape[1], dtype=np.float32)  # a thread's own
+        start, stop = (int(done[a - 1]) if a else 0), (int(done[b - 1]) if b else 0)
+        blocks = (left, left_at[a : b + 1], right, right_at[a : b + 1])
+        _cross_dot(indptr, indices, data, *blocks, scratch, out[start:stop])
+
+    _in_threads(run, edges)
     return out.astype(np.float32)
 
 
@@ -145,7 +201,12 @@ def rowwise_dense(m: Array, i: Array, j: Array) -> Array:
     """``m[i[k]] . m[j[k]]`` for every ``k`` of a dense ``m``, no row gathered (BLAS's dot)."""
     m = np.ascontiguousarray(m)
     out = np.zeros(len(i), dtype=m.dtype)
-    _rowwise_dense(m, np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64), out)
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+
+    def run(a: int, b: int) -> None:
+        _rowwise_dense(m, i[a:b], j[a:b], out[a:b])
+
+    _in_threads(run, _even(len(i)))
     return out
 
 
