@@ -239,50 +239,56 @@ def clean_stage(
     """Each article cleaned, its event day found and (for the lexical backends) its profile
     made, in canonical order; the lexical vectors of them all when ``vectors`` (then no
     profiles: a million articles' profiles would not fit in memory, their counts do); and
-    every skip so far. InputError when no article is left. A big corpus is cleaned and
-    profiled on every core, a part at a time (:data:`PARALLEL_MIN`).
+    every skip so far. InputError when no article is left. A big corpus goes through
+    :func:`prepare_part` on every core, a part at a time (:data:`PARALLEL_MIN`): each article
+    is sent to a worker once, and comes back cleaned with its profile's counts.
 
     ``owned``: ``articles`` is a list the caller has no further use for; it is emptied, so
     that each article as read is freed once cleaned (a million of them are gigabytes)."""
-    failed: list[_Failed] = []  # by the article's place in ``articles``
+    lexical = settings.backend != "dense"  # every other backend compares the lexical vectors
     with stages.stage("clean", len(articles)) as step:
-        each: list[_Cleaned] = []
         places = list(enumerate(articles))
         if owned and isinstance(articles, list):
             articles.clear()
-        for kept, lost in _in_parts(_clean_part, places, step.advance):
-            each += kept
-            failed += lost
-        each.sort(key=lambda c: _order_key(c.article))
+        work = partial(prepare_part, lexical=lexical, vectors=vectors)
+        parts = list(_in_parts(work, places, step.advance))
+        each, ranked, failed = in_canonical_order(parts)
         step.count, step.note = len(each), skipped_note(len(failed))
     _check_usable(each, skipped, failed)
-    profiles: list[Profile] | None = None
-    lexical = None
-    if settings.backend != "dense":  # every other backend compares the lexical vectors
+    profiles, made = None, None
+    if lexical:
         with stages.stage("lexical", len(each)) as step:
-            before = len(failed)
-            placed = [(c.article, c.place) for c in each]
-            kept_all: list[_Cleaned] = []
-            counts: list[LexicalCounts] = []
-            made: list[Profile] = []
-            work = partial(_profile_part, vectors=vectors)
-            offset = 0
-            for where, part, lost in _in_parts(work, placed, step.advance):
-                kept_all += [each[offset + k] for k in where]
-                offset += PART
-                failed += lost
-                if isinstance(part, LexicalCounts):
-                    counts.append(part)
-                else:
-                    made += part
-            each = kept_all
-            step.count, step.note = len(each), skipped_note(len(failed) - before)
-            _check_usable(each, skipped, failed)
-            if vectors:
-                lexical = weigh(LexicalCounts.stack(counts))
-            else:
-                profiles = made
-    return each, profiles, lexical, _all_skipped(skipped, failed)
+            profiles, made = lexical_in_order(parts, ranked)
+            step.advance(len(each))
+    return each, profiles, made, _all_skipped(skipped, failed)
+
+
+def in_canonical_order(parts: Sequence[Part]) -> tuple[list[_Cleaned], list[int], list[_Failed]]:
+    """The articles the parts kept, in canonical order; where each was among them (the parts'
+    kept articles one after another); and every failure."""
+    kept = [c for p in parts for c in p.kept]
+    order = [k for p in parts for k in p.order]
+    ranked = sorted(range(len(kept)), key=order.__getitem__)
+    return [kept[k] for k in ranked], ranked, [f for p in parts for f in p.failed]
+
+
+def lexical_in_order(
+    parts: list[Part], ranked: Sequence[int]
+) -> tuple[list[Profile] | None, LexicalVectors | None]:
+    """The parts' profiles, or the corpus' lexical vectors weighed from their counts (as the
+    parts hold one or the other; neither without a lexical backend), in the order ``ranked``
+    gives (:func:`in_canonical_order`). Lets go of each part's counts once they are placed."""
+    made = [p.lexical for p in parts if p.lexical is not None]
+    for k, part in enumerate(parts):
+        parts[k] = part._replace(lexical=None)
+    if not made:
+        return None, None
+    if isinstance(made[0], LexicalCounts):
+        counts = [m for m in made if isinstance(m, LexicalCounts)]
+        made.clear()
+        return None, weigh(LexicalCounts.stack(counts, ranked))
+    listed = [p for m in made if isinstance(m, list) for p in m]
+    return [listed[k] for k in ranked], None
 
 
 def _all_skipped(skipped: Sequence[Skipped], failed: list[_Failed]) -> list[Skipped]:

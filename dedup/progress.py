@@ -29,12 +29,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The stages a run may go through, in their order: the name in the report's ``run.timings``
-#: -> the name shown and logged. A run of the lexical backend has no model to load nor
-#: anything to embed; one of the dense backend no lexical profiles; a rerun whose vectors are
-#: all in the embedding cache loads no model. A run of the ray engine has ``map`` in place of
-#: ``clean``, ``lexical`` and ``embed``: one map on the cluster does all three. ``write`` (the
-#: report files) and ``sweep`` (the thresholds of ``dedup evaluate clusters --sweep``) are the
-#: command line's; ``tune`` and ``calibrate`` are `dedup tune`'s.
+#: -> the name shown and logged. ``clean`` is one pass over each article: cleaned, its event
+#: day found and, for the lexical backends, its profile made; ``lexical`` then weighs the
+#: profiles over the corpus (a store's run makes its new articles' profiles there). A run of
+#: the lexical backend has no model to load nor anything to embed; one of the dense backend no
+#: lexical profiles; a rerun whose vectors are all in the embedding cache loads no model. A
+#: run of the ray engine has ``map`` in place of ``clean``, ``lexical`` and ``embed``: one map
+#: on the cluster does all three. ``write`` (the report files) and ``sweep`` (the thresholds
+#: of ``dedup evaluate clusters --sweep``) are the command line's; ``tune`` and ``calibrate``
+#: are `dedup tune`'s.
 STAGES: dict[str, str] = {
     "read": "read",
     "clean": "clean",

@@ -31,13 +31,20 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from dedup.config import Settings
 from dedup.errors import EngineError, one_line
 from dedup.models import Article, Skipped
-from dedup.prepare import Part, _Cleaned, every_skip, prepare_part, skipped_note
+from dedup.prepare import (
+    Part,
+    _Cleaned,
+    every_skip,
+    in_canonical_order,
+    lexical_in_order,
+    prepare_part,
+    skipped_note,
+)
 from dedup.progress import Stage, Stages
 from dedup.represent.cache import (
     SLICE,
@@ -50,7 +57,7 @@ from dedup.represent.cache import (
 )
 from dedup.represent.encoder import Encoder, embed_articles
 from dedup.represent.fingerprint import keys_in_space, vector_space
-from dedup.represent.lexical import LexicalCounts, LexicalVectors, Profile, weigh
+from dedup.represent.lexical import LexicalVectors, Profile
 from dedup.represent.model_files import local_model_identity
 from dedup.represent.ray_engine import actor_count, map_on_actors, ray_session
 
@@ -312,26 +319,12 @@ def _assemble(
 ) -> Spread:
     """The parts' results as one corpus in canonical order, as the local stages leave it."""
     done.sort(key=lambda d: d.number)
-    kept = [c for d in done for c in d.part.kept]
-    order = [k for d in done for k in d.part.order]
-    failed = [f for d in done for f in d.part.failed]
-    ranked = sorted(range(len(kept)), key=order.__getitem__)
-    each = [kept[k] for k in ranked]
+    parts = [d.part for d in done]
+    for k, d in enumerate(done):  # the parts' counts are then freed as they are placed
+        done[k] = d._replace(part=d.part._replace(lexical=None))
+    each, ranked, failed = in_canonical_order(parts)
     all_skipped = every_skip(each, skipped, failed)
-    made = [d.part.lexical for d in done if d.part.lexical is not None]
-    vectors = None
-    profiles = None
-    if made and all(isinstance(m, LexicalCounts) for m in made):
-        counts = LexicalCounts.stack([m for m in made if isinstance(m, LexicalCounts)])
-        rows = np.asarray(ranked, dtype=np.int64)
-        vectors = weigh(
-            LexicalCounts(
-                _rows(counts.entities, rows), _rows(counts.stems, rows), _rows(counts.title, rows)
-            )
-        )
-    elif made:
-        listed = [p for m in made if isinstance(m, list) for p in m]
-        profiles = [listed[k] for k in ranked]
+    profiles, vectors = lexical_in_order(parts, ranked)
     embedded = None
     if encoder is not None:
         embedded = Embedded(
@@ -340,10 +333,6 @@ def _assemble(
             found=sum(d.found for d in done),
         )
     return Spread(each, vectors, profiles, all_skipped, embedded)
-
-
-def _rows(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> sp.csr_matrix:
-    return sp.csr_matrix(matrix[rows])
 
 
 def _dense(done: list[_Done], ranked: list[int], dim: int) -> FloatArray:

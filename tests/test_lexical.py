@@ -186,3 +186,26 @@ def test_stacked_counts_are_the_parts_one_under_another_and_the_parts_are_freed(
         stacked = getattr(got, f)
         assert stacked.shape == expected.shape and stacked.dtype == np.float32
         assert (stacked != expected).nnz == 0, f
+
+
+def test_counts_stacked_in_an_order_are_the_rows_reordered() -> None:
+    rng = np.random.default_rng(1)
+
+    def rows(n: int) -> sp.csr_matrix:
+        return sp.random(n, 1 << 20, density=2e-5, format="csr", dtype=np.float32, random_state=rng)
+
+    parts = [LexicalCounts(rows(r), rows(r), rows(r)) for r in (7, 0, 12, 1, 20)]
+    order = rng.permutation(40)
+    fields = ("entities", "stems", "title")
+    want = [sp.vstack([getattr(p, f) for p in parts], format="csr")[order] for f in fields]
+    given = list(parts)
+    got = LexicalCounts.stack(given, order.tolist())
+    assert given == []
+    for f, expected in zip(fields, want, strict=True):
+        stacked = getattr(got, f)
+        assert stacked.shape == expected.shape and stacked.dtype == np.float32
+        for part in ("data", "indices", "indptr"):  # the same arrays, entries in row order
+            assert np.array_equal(getattr(stacked, part), getattr(expected, part)), (f, part)
+    one = [LexicalCounts(rows(3), rows(3), rows(3))]
+    alone = sp.csr_matrix(one[0].title[[2, 0, 1]])
+    assert (LexicalCounts.stack(one, [2, 0, 1]).title != alone).nnz == 0

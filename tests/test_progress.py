@@ -181,8 +181,10 @@ def test_a_cache_that_does_not_hold_the_corpus_is_looked_at_quietly(
 def test_an_article_that_breaks_a_stage_is_counted_and_listed_in_its_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Cleaning and the lexical profile are separate stages; an article that breaks either
-    is a skip, listed in the order the articles were given, whichever stage it broke."""
+    """Cleaning, the event day and the lexical profile are one pass over each article (the
+    clean stage); an article that breaks any of them is a skip, counted there and listed in
+    the order the articles were given, whichever step it broke. The lexical stage then weighs
+    the articles kept."""
     articles, _ = read_corpus([ARTICLES])
     first, last = articles[0].id, articles[-1].id
     real_clean, real_profile = dedup.prepare.clean_article, dedup.prepare.profile
@@ -204,9 +206,9 @@ def test_an_article_that_breaks_a_stage_is_counted_and_listed_in_its_order(
         articles, Settings(backend="lexical", cache=None), progress=recorder
     )
     assert recorder["clean"].total == recorder["clean"].done == N_SAMPLES
-    assert recorder["clean"].summary == "4 articles (1 skipped)"
-    assert recorder["lexical profile"].total == recorder["lexical profile"].done == 4
-    assert recorder["lexical profile"].summary == "3 articles (1 skipped)"
+    assert recorder["clean"].summary == "3 articles (2 skipped)"
+    assert recorder["lexical profile"].total == recorder["lexical profile"].done == 3
+    assert recorder["lexical profile"].summary == "3 articles"
     assert [s.reason for s in report.skipped] == [
         "the lexical profile failed: ValueError: no profile for this one",
         "cleaning failed: ValueError: cannot clean this one",

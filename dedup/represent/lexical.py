@@ -155,31 +155,49 @@ class LexicalCounts:
     title: sp.csr_matrix
 
     @staticmethod
-    def stack(parts: list[LexicalCounts]) -> LexicalCounts:
-        """The parts' rows one under another, in order. Empties ``parts``, each part freed
-        once copied: the stacked rows and one part are held at once, not every row twice (a
-        million articles' title n-grams are gigabytes)."""
-        if len(parts) == 1:
+    def stack(parts: list[LexicalCounts], order: Sequence[int] | None = None) -> LexicalCounts:
+        """The parts' rows one under another, in order; with ``order``, row ``r`` is the
+        ``order[r]``-th of them (a permutation: the corpus' canonical order), each part's rows
+        put straight in their places, no copy of the whole made to reorder it. Empties
+        ``parts``, each part freed once copied: the stacked rows and one part are held at
+        once, not every row twice (a million articles' title n-grams are gigabytes)."""
+        if len(parts) == 1 and order is None:
             return parts.pop()
         parts.reverse()  # taken from the end: the first part first
         fields = ("entities", "stems", "title")
         rows = sum(p.title.shape[0] for p in parts)
         cols = {f: getattr(parts[0], f).shape[1] if parts else N_FEATURES for f in fields}
-        nnz = {f: sum(getattr(p, f).nnz for p in parts) for f in fields}
+        # each row's number of entries, in the rows' new order
+        lengths = {f: _row_lengths([getattr(p, f) for p in reversed(parts)]) for f in fields}
+        where = np.arange(rows, dtype=np.int64)  # the row each of the parts' rows goes to
+        if order is not None:
+            ranked = np.asarray(order, dtype=np.int64)
+            where[ranked] = np.arange(rows, dtype=np.int64)
+            lengths = {f: n[ranked] for f, n in lengths.items()}
+        nnz = {f: int(n.sum()) for f, n in lengths.items()}
         # scipy keeps indices and indptr in one type: 32 bits while they fit
         index = {f: np.int32 if nnz[f] < 2**31 else np.int64 for f in fields}
         data = {f: np.empty(nnz[f], np.float32) for f in fields}
         indices = {f: np.empty(nnz[f], index[f]) for f in fields}
-        indptr = {f: np.zeros(rows + 1, index[f]) for f in fields}
-        row = {f: 0 for f in fields}
+        indptr = {f: np.concatenate([[0], np.cumsum(lengths[f])]).astype(index[f]) for f in fields}
+        row = 0
         while parts:
             part = parts.pop()
+            size = part.title.shape[0]
+            to = where[row : row + size]
             for f in fields:
-                m, at, r = getattr(part, f), indptr[f][row[f]], row[f]
-                data[f][at : at + m.nnz] = m.data
-                indices[f][at : at + m.nnz] = m.indices
-                indptr[f][r + 1 : r + 1 + m.shape[0]] = at + m.indptr[1:]  # scipy's start at 0
-                row[f] += m.shape[0]
+                m = getattr(part, f)
+                if order is None:  # rows in a run: one slice each
+                    at = indptr[f][row]
+                    data[f][at : at + m.nnz] = m.data
+                    indices[f][at : at + m.nnz] = m.indices
+                    continue
+                # each entry's place: its row's start there, plus its place in its row
+                start = indptr[f][to].astype(np.int64) - m.indptr[:-1]
+                place = np.repeat(start, np.diff(m.indptr)) + np.arange(m.nnz)
+                data[f][place] = m.data
+                indices[f][place] = m.indices
+            row += size
             del part
         return LexicalCounts(
             *(
@@ -187,6 +205,11 @@ class LexicalCounts:
                 for f in fields
             )
         )
+
+
+def _row_lengths(matrices: list[sp.csr_matrix]) -> np.ndarray:
+    """The number of entries of each row of ``matrices``, one under another."""
+    return np.concatenate([np.zeros(0, np.int64), *(np.diff(m.indptr) for m in matrices)])
 
 
 def _idf_normalise(counts: sp.csr_matrix, *, drop_common: bool = False) -> sp.csr_matrix:
