@@ -300,3 +300,23 @@ def test_old_reports_in_a_folder_are_recorded_skips_not_articles(corpus: Path) -
     named = invoke("cluster", str(corpus / "deduped.jsonl"), "--backend", "lexical", "--json")
     assert named.exit_code == 0, named.output
     assert json.loads(named.stdout)["summary"]["articles"] == 2
+
+
+def test_pieces_are_written_in_chunks_as_each_would_be_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON encoder's many small pieces are joined before they are encoded: the bytes are
+    those of each piece encoded alone, lone surrogates shown, even where a chunk ends between
+    the two halves of a pair that was never whole."""
+    from dedup.report import outputs
+
+    pieces = ["{", '"a": "x\udc80', "\ud83d", "\ude00", '"}', "", "é" * 7, "\n"]
+    want = b"".join(p.encode("utf-8", errors="backslashreplace") for p in pieces)
+    monkeypatch.setattr(outputs, "CHUNK_CHARS", 3)
+    chunks = list(outputs._encoded(pieces))
+    assert len(chunks) > 2 and b"".join(chunks) == want
+    target = tmp_path / "report.json"
+    staged = outputs._stage(target, iter(pieces))
+    assert staged is not None
+    outputs._commit([staged])
+    assert target.read_bytes() == want

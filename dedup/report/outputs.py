@@ -91,6 +91,27 @@ def written_through(path: Path) -> bool:
     return not stat.S_ISREG(mode) or _via_proc(path)[0]
 
 
+CHUNK_CHARS = 1 << 20
+
+
+def _encoded(pieces: Iterable[str]) -> Iterator[bytes]:
+    """``pieces`` as UTF-8, about :data:`CHUNK_CHARS` characters at a time: a JSON encoder
+    gives millions of tiny pieces, each encoded and written on its own cost more than making
+    them. Lone surrogates (undecodable input bytes) are shown, not a reason to lose a report;
+    joining pieces never makes a pair of them (a string keeps each code point)."""
+    held: list[str] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARS:
+            yield "".join(held).encode("utf-8", errors="backslashreplace")
+            held.clear()
+            size = 0
+    if held:
+        yield "".join(held).encode("utf-8", errors="backslashreplace")
+
+
 def _write_through(path: Path, pieces: Iterable[str]) -> None:
     """Write ``pieces`` into ``path`` as it is (see :func:`written_through`). A descriptor of
     this process (``/dev/stdout``) is written through a copy of it, as a shell does, so that
@@ -98,8 +119,8 @@ def _write_through(path: Path, pieces: Iterable[str]) -> None:
     own = _via_proc(path)[1]
     try:
         with os.fdopen(os.dup(own), "wb") if own is not None else open(path, "wb") as handle:
-            for piece in pieces:
-                handle.write(piece.encode("utf-8", errors="backslashreplace"))
+            for chunk in _encoded(pieces):
+                handle.write(chunk)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
     log.debug("wrote %s through (no atomic rename there)", path)
@@ -127,10 +148,9 @@ def _stage(path: Path, text: str | Iterable[str]) -> tuple[Path, Path] | None:
             delete=False,
         ) as handle:
             tmp = Path(handle.name)
-            for piece in pieces:
-                # Lone surrogates (undecodable input bytes) are shown, not a reason to lose
-                # a report.
-                size += handle.write(piece.encode("utf-8", errors="backslashreplace"))
+            file = handle.file  # not through the wrapper's lookup of ``write`` per chunk
+            for chunk in _encoded(pieces):
+                size += file.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         # The temporary file is private (0600); give the report the mode a new file would get.
