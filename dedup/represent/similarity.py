@@ -49,8 +49,8 @@ from dedup.represent.scale import day_factor, shortness
 
 Array = np.ndarray
 
-# Pairs scored at once by ``Representations.pairs``: the rows it gathers (two per pair, up to
-# 1.5 KB each for 384-dimensional vectors) stay within about 100 MB however many pairs.
+# Pairs scored at once by ``Representations.pairs``: their features (a few floats a pair) stay
+# small however many pairs; no row is gathered (the kernels read the rows in place).
 PAIR_SLICE = 1 << 15
 
 # The cosines of LexicalVectors' matrices, and the ones that also enter as square roots.
@@ -357,7 +357,7 @@ class Representations:
         i = np.asarray(i, dtype=np.int64)
         j = np.asarray(j, dtype=np.int64)
         feats = self._features(
-            lambda m: np.einsum("ij,ij->i", m[i], m[j]),
+            lambda m: rowwise_dense(m, i, j),
             lambda m: rowwise_dot(m, i, j),
             lambda v: np.maximum(v[i], v[j]),
             wanted,
