@@ -6,6 +6,7 @@ order; and exact copies, linked once.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import gc
 import hashlib
@@ -259,8 +260,22 @@ def clean_stage(
     if lexical:
         with stages.stage("lexical", len(each)) as step:
             profiles, made = lexical_in_order(parts, ranked)
+            del parts
+            give_back_freed_memory()
             step.advance(len(each))
     return each, profiles, made, _all_skipped(skipped, failed)
+
+
+def give_back_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; nothing where
+    there is none). The parts' counts arrive from the workers between the cleaned articles'
+    texts, and once stacked their space is free but held: holes inside the heap, which glibc
+    does not give back by itself (about 2 GB at 10^6 articles, held to the end of the run)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
 
 
 def in_canonical_order(parts: Sequence[Part]) -> tuple[list[_Cleaned], list[int], list[_Failed]]:
