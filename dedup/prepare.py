@@ -273,7 +273,7 @@ def give_back_freed_memory() -> None:
     does not give back by itself (about 2 GB at 10^6 articles, held to the end of the run)."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
+    except (OSError, AttributeError, TypeError):  # not glibc (Windows takes no None)
         return
     trim(0)
 

@@ -643,3 +643,22 @@ def test_a_pool_gives_the_same_report_as_one_process(monkeypatch: pytest.MonkeyP
     for doc in (alone, pooled):
         doc["run"].pop("timings")
     assert pooled == alone and len(pooled["stories"]) > 1
+
+
+@pytest.mark.parametrize("error", [OSError, AttributeError, TypeError])
+def test_a_c_library_without_malloc_trim_is_no_error(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """After the per-article pass the heap's freed pages are given back through glibc's
+    malloc_trim; where there is no such call (macOS, musl, Windows), nothing happens."""
+
+    def no_glibc(name: object) -> object:
+        raise error("no such library or symbol")
+
+    monkeypatch.setattr(prepare.ctypes, "CDLL", no_glibc)
+    prepare.give_back_freed_memory()  # no error
+    report = cluster_articles(
+        [Article(id="a", title="Storm Kirk", text="Storm Kirk hit Lisbon on Tuesday.")],
+        Settings(backend="lexical"),
+    )
+    assert report.articles == 1
