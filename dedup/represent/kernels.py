@@ -62,9 +62,13 @@ def _in_threads(run: Callable[[int, int], None], edges: Array) -> None:
             pass
 
 
-def _even(n: int) -> Array:
-    """Edges cutting ``n`` pairs into one part per thread."""
-    return np.linspace(0, n, _threads(n) + 1).astype(np.int64)
+def _over_pairs(
+    kernel: Callable[..., None], head: tuple[Array, ...], i: Array, j: Array, out: Array
+) -> None:
+    """``kernel(*head, i[a:b], j[a:b], out[a:b])`` for each thread's share ``[a, b)`` of the
+    pairs ``(i, j)``."""
+    edges = np.linspace(0, len(i), _threads(len(i)) + 1).astype(np.int64)
+    _in_threads(lambda a, b: kernel(*head, i[a:b], j[a:b], out[a:b]), edges)
 
 
 @njit(cache=True, nogil=True)
@@ -91,13 +95,8 @@ def _rowwise_dot(
 def rowwise_dot(m: sp.csr_matrix, i: Array, j: Array) -> Array:
     """``m[i[k]] . m[j[k]]`` for every ``k``, as float32."""
     out = np.zeros(len(i), dtype=np.float64)
-    indptr, indices, data = _csr(m)
     i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
-
-    def run(a: int, b: int) -> None:
-        _rowwise_dot(indptr, indices, data, i[a:b], j[a:b], out[a:b])
-
-    _in_threads(run, _even(len(i)))
+    _over_pairs(_rowwise_dot, _csr(m), i, j, out)
     return out.astype(np.float32)
 
 
@@ -202,11 +201,7 @@ def rowwise_dense(m: Array, i: Array, j: Array) -> Array:
     m = np.ascontiguousarray(m)
     out = np.zeros(len(i), dtype=m.dtype)
     i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
-
-    def run(a: int, b: int) -> None:
-        _rowwise_dense(m, i[a:b], j[a:b], out[a:b])
-
-    _in_threads(run, _even(len(i)))
+    _over_pairs(_rowwise_dense, (m,), i, j, out)
     return out
 
 
