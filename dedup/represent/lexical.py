@@ -161,8 +161,6 @@ class LexicalCounts:
         put straight in their places, no copy of the whole made to reorder it. Empties
         ``parts``, each part freed once copied: the stacked rows and one part are held at
         once, not every row twice (a million articles' title n-grams are gigabytes)."""
-        if len(parts) == 1 and order is None:
-            return parts.pop()
         parts.reverse()  # taken from the end: the first part first
         fields = ("entities", "stems", "title")
         rows = sum(p.title.shape[0] for p in parts)
@@ -183,21 +181,15 @@ class LexicalCounts:
         row = 0
         while parts:
             part = parts.pop()
-            size = part.title.shape[0]
-            to = where[row : row + size]
+            to = where[row : row + part.title.shape[0]]
             for f in fields:
                 m = getattr(part, f)
-                if order is None:  # rows in a run: one slice each
-                    at = indptr[f][row]
-                    data[f][at : at + m.nnz] = m.data
-                    indices[f][at : at + m.nnz] = m.indices
-                    continue
                 # each entry's place: its row's start there, plus its place in its row
                 start = indptr[f][to].astype(np.int64) - m.indptr[:-1]
                 place = np.repeat(start, np.diff(m.indptr)) + np.arange(m.nnz)
                 data[f][place] = m.data
                 indices[f][place] = m.indices
-            row += size
+            row += len(to)
             del part
         return LexicalCounts(
             *(
