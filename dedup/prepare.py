@@ -260,17 +260,16 @@ def clean_stage(
     if lexical:
         with stages.stage("lexical", len(each)) as step:
             profiles, made = lexical_in_order(parts, ranked)
-            del parts
-            give_back_freed_memory()
             step.advance(len(each))
     return each, profiles, made, _all_skipped(skipped, failed)
 
 
 def give_back_freed_memory() -> None:
     """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; nothing where
-    there is none). The parts' counts arrive from the workers between the cleaned articles'
-    texts, and once stacked their space is free but held: holes inside the heap, which glibc
-    does not give back by itself (about 2 GB at 10^6 articles, held to the end of the run)."""
+    there is none). The parts' counts arrive from the workers (the pool's or Ray's) between
+    the cleaned articles' texts, and once stacked their space is free but held: holes inside
+    the heap, which glibc does not give back by itself (about 2 GB at 10^6 articles, held to
+    the end of the run)."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError, TypeError):  # not glibc (Windows takes no None)
@@ -292,7 +291,8 @@ def lexical_in_order(
 ) -> tuple[list[Profile] | None, LexicalVectors | None]:
     """The parts' profiles, or the corpus' lexical vectors weighed from their counts (as the
     parts hold one or the other; neither without a lexical backend), in the order ``ranked``
-    gives (:func:`in_canonical_order`). Lets go of each part's counts once they are placed."""
+    gives (:func:`in_canonical_order`). Lets go of each part's counts once they are placed,
+    and gives the heap's freed pages back (:func:`give_back_freed_memory`)."""
     made = [p.lexical for p in parts if p.lexical is not None]
     for k, part in enumerate(parts):
         parts[k] = part._replace(lexical=None)
@@ -301,7 +301,9 @@ def lexical_in_order(
     if isinstance(made[0], LexicalCounts):
         counts = [m for m in made if isinstance(m, LexicalCounts)]
         made.clear()
-        return None, weigh(LexicalCounts.stack(counts, ranked))
+        vectors = weigh(LexicalCounts.stack(counts, ranked))
+        give_back_freed_memory()
+        return None, vectors
     listed = [p for m in made if isinstance(m, list) for p in m]
     return [listed[k] for k in ranked], None
 
