@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.link import Links
+from dedup.link import Links, distinct
 from dedup.linkage import agglomerate, components, pair_scorer, roots, within, zero_rule
 from dedup.models import SIMILARITY_MEMBERS
 from dedup.represent.similarity import Representations
@@ -176,14 +176,14 @@ def describe(reps: Representations, labels: Array, copy_of: Array | None = None)
     ]
     shared = [d for m, (d, _) in zip(every, distinct_sets, strict=True) if len(m) > 1]
     matrices = _matrices(reps, shared)
-    for members, (distinct, at) in zip(every, distinct_sets, strict=True):
+    for members, (articles, at) in zip(every, distinct_sets, strict=True):
         if len(members) == 1:
             one = np.ones(1, dtype=np.float32)
             groups.append(Group(members, one, None, None, one.reshape(1, 1)))
             continue
         n = len(members)
         matrix = next(matrices)
-        if len(distinct) == n:
+        if len(articles) == n:
             sims = matrix
             off = sims[~np.eye(n, dtype=bool)]
             cohesion_min, cohesion_mean = float(off.min()), float(off.mean())
@@ -199,7 +199,7 @@ def describe(reps: Representations, labels: Array, copy_of: Array | None = None)
             cohesion_mean = float((sims * pair_weight).sum() / (n * (n - 1)))
             rows = sims[at]  # member x distinct; a member's row, its article's
         # The medoid: highest mean similarity to the others; ties go to the earlier article.
-        row_sums = rows.sum(axis=1) if len(distinct) == n else rows @ np.bincount(at)
+        row_sums = rows.sum(axis=1) if len(articles) == n else rows @ np.bincount(at)
         centrality = (row_sums - 1.0) / (n - 1)
         medoid = int(np.argmax(centrality))
         to_centre = rows[medoid][at]  # ``at`` is 0..n-1 when there are no copies
@@ -244,10 +244,10 @@ def related_pairs(
     for at in range(0, len(links.i), RELATED_PAIRS):
         a, b = labels[links.i[at : at + RELATED_PAIRS]], labels[links.j[at : at + RELATED_PAIRS]]
         apart = a != b
-        keys.append(np.unique(np.minimum(a, b)[apart] * k + np.maximum(a, b)[apart]))
+        keys.append(distinct(np.minimum(a, b)[apart] * k + np.maximum(a, b)[apart], in_place=True))
     if not keys:
         return []
-    x, y = np.divmod(np.unique(np.concatenate(keys)), k)
+    x, y = np.divmod(distinct(np.concatenate(keys), in_place=True), k)
     order = np.argsort(labels, kind="stable")  # label x's members: order[first[x]:first[x + 1]]
     size = np.bincount(labels, minlength=k)
     first = np.concatenate([[0], np.cumsum(size)])

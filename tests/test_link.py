@@ -13,6 +13,7 @@ from dedup.group import group
 from dedup.link import (
     NO_DATE,
     date_ordinals,
+    distinct,
     find_links,
     link_ann,
     link_exact,
@@ -29,6 +30,17 @@ from tests.vectors import (
     reps_of,
     stories,
 )
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 7, 5_000])
+def test_distinct_is_numpys_unique_and_sorts_in_place_only_when_asked(size: int) -> None:
+    keys = np.random.default_rng(size).integers(-50, 3 * size + 1, size)  # repeats, negatives
+    given = keys.copy()
+    assert np.array_equal(distinct(keys), np.unique(given))
+    assert distinct(keys).dtype == keys.dtype
+    assert np.array_equal(keys, given)  # left as it was
+    assert np.array_equal(distinct(keys, in_place=True), np.unique(given))
+    assert np.array_equal(keys, np.sort(given))  # sorted where it lies
 
 
 def test_ann_agrees_with_exact_on_structured_vectors() -> None:
