@@ -62,14 +62,6 @@ def cache_root() -> Path:
     return user_cache_path("dedup", appauthor=False)
 
 
-def usable_cores() -> int:
-    """The cores this process may run on: its CPU affinity where the system tells it (a
-    container's or ``taskset``'s share), else every core."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
 def record_fields(chosen: Mapping[str, str]) -> dict[str, str]:
     """Record field -> the key or column named for it, stripped; InputError (the ``fields``
     setting) for a field records do not have or an empty name."""

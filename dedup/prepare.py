@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import ctypes
 import datetime as dt
-import gc
 import hashlib
 import logging
-import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
-from dedup.config import Settings, usable_cores
+from dedup.config import Settings
+from dedup.cores import in_processes, usable_cores
 from dedup.errors import InputError, one_line
 from dedup.models import Article, Skipped
 from dedup.progress import Advance, Stages
@@ -194,34 +192,25 @@ def _workers(n: int) -> int:
 
 def _in_parts(work: Callable[[Sequence[A]], R], items: list[A], advance: Advance) -> Iterator[R]:
     """``work`` over ``items`` a part at a time, in order: in a pool of processes when there
-    are enough items (forked, so the workers start with what this process has loaded).
-    Empties ``items``, and lets go of each part once its result is given: what the parts
-    hold is freed as the work goes, unless the caller keeps it."""
+    are enough items (:func:`dedup.cores.in_processes`). Empties ``items``, and lets go of
+    each part once its result is given: what the parts hold is freed as the work goes, unless
+    the caller keeps it."""
     parts: list[list[A] | None] = [items[k : k + PART] for k in range(0, len(items), PART)]
     workers = _workers(len(items))
     items.clear()
-    if workers == 1:
-        for k, part in enumerate(parts):
-            assert part is not None
-            parts[k] = None
-            yield work(part)
-            advance(len(part))
+
+    def done(k: int) -> None:
+        size = len(parts[k] or ())
+        parts[k] = None
+        advance(size)
+
+    if workers > 1:
+        yield from in_processes(work, parts, workers, done)  # type: ignore[arg-type]
         return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    # A forked worker shares this process' memory until it writes to it, and the garbage
-    # collector of a worker would write to every object it has (a million articles): frozen,
-    # they are left alone, and the pages stay shared.
-    gc.freeze()
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for k, done in enumerate(pool.map(work, parts)):
-                size = len(parts[k] or ())
-                parts[k] = None
-                yield done
-                advance(size)
-    finally:
-        gc.unfreeze()
+    for k, part in enumerate(parts):
+        assert part is not None
+        yield work(part)
+        done(k)
 
 
 def skipped_note(n: int) -> str:

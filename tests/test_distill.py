@@ -106,6 +106,48 @@ def test_a_static_model_runs_without_torch_and_gives_sentence_transformers_vecto
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+_UNNOTED: list[Any] = []  # the worker's function before the test below wraps it
+
+
+def _embed_slice_noting_the_process(number: int) -> Any:
+    """What a worker runs in the test below: the slice embedded, its process noted."""
+    (Path(os.environ["DEDUP_TEST_PIDS"]) / str(os.getpid())).touch()
+    return _UNNOTED[0](number)
+
+
+def test_a_static_models_slices_spread_over_processes_give_the_same_vectors(
+    static_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
+    from dedup.represent import cache
+    from dedup.represent.encoder import embed_articles
+    from dedup.represent.transformer import load_encoder
+
+    encoder = load_encoder(str(static_dir), device="cpu")
+    articles = [
+        Article(id=f"a{k}", title=f"Meeting {k % 7}", text=f"The minister said {k} " * (k % 9 + 1))
+        for k in range(41)
+    ]
+    alone = embed_articles(encoder, articles)
+    encoder.count_tokens(["the tokenizer's own threads used first"] * 256)
+    monkeypatch.setattr(cache, "SLICE", 3)  # 14 slices, 7 a process
+    monkeypatch.setattr(cache, "SPREAD_MIN_SLICES", 7)
+    monkeypatch.setattr(cache, "usable_cores", lambda: 4)
+    monkeypatch.setenv("DEDUP_TEST_PIDS", str(tmp_path))
+    _UNNOTED[:] = [cache._embed_slice]
+    monkeypatch.setattr(cache, "_embed_slice", _embed_slice_noting_the_process, raising=True)
+    told: list[int] = []
+    spread = cache.embed_cached(encoder, articles, None, progress=told.append)
+    assert np.array_equal(spread.vectors, alone)  # the same bits, in the same rows
+    assert sum(told) == len(articles)
+    pids = {int(p.name) for p in tmp_path.iterdir()}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert cache._spread is None
+    assert "tokenizers" not in capfd.readouterr().err  # no fork warning in the workers
+    assert cache.spread_over(encoder, 13) == 1  # too few slices: this process alone
+    monkeypatch.setattr(cache, "forks", lambda: False)
+    assert cache.spread_over(encoder, 14) == 1  # spawned workers would not have the slices
+
+
 def test_cluster_runs_on_the_distilled_model(static_dir: Path, tmp_path: Path):
     assert str(static_dir) in json.dumps(samples_report(static_dir, tmp_path))
 

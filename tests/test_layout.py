@@ -17,6 +17,7 @@ ORDER: dict[str, float] = {
     "models": 0,
     "progress": 0,
     "config": 1,
+    "cores": 1,
     "read": 2,
     "clean": 3,
     "represent": 4,

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.cores import forks, in_processes, usable_cores
 from dedup.errors import one_line
 from dedup.models import Article
 from dedup.progress import Advance
@@ -197,19 +198,60 @@ class EmbeddingCache:
             raise CacheUnavailable(f"cannot write {self.path}: {one_line(exc)}") from exc
 
 
+#: Slices each process must have before a static model's slices are spread over the cores
+#: (16 slices: 4,096 articles, where the per-article pool starts too).
+SPREAD_MIN_SLICES = 16
+
+# What a forked worker embeds: the encoder, the batch size and the slices, left here by the
+# process that forks it, read in place (never pickled).
+_spread: tuple[Encoder, int, Sequence[Sequence[Article]]] | None = None
+
+
+def _embed_slice(number: int) -> FloatArray:
+    assert _spread is not None, "a slice embedded outside embed_locally's processes"
+    encoder, batch_size, slices = _spread
+    return embed_articles(encoder, slices[number], batch_size=batch_size)
+
+
+def spread_over(encoder: Encoder, slices: int) -> int:
+    """Processes the local engine embeds ``slices`` slices in: one per usable core for a
+    static model (its encoding is Python on one core, with no threads of its own) with enough
+    slices; one (this process) for any other model, whose library uses every core itself,
+    and where processes are not forked (their slices are read in place)."""
+    if not getattr(encoder, "static", False) or not forks():
+        return 1
+    return max(1, min(usable_cores(), slices // SPREAD_MIN_SLICES))
+
+
 def embed_locally(encoder: Encoder, batch_size: int) -> SliceEmbedder:
-    """The local engine: each slice in turn, on this machine, with ``encoder``."""
+    """The local engine: the slices on this machine, with ``encoder``: in turn in this
+    process or, where :func:`spread_over` says, in a forked process per core, which reads its
+    slices in place (:func:`dedup.cores.in_processes`). The vectors are the same either way:
+    each slice is embedded alone."""
     precision = getattr(encoder, "precision", None)
 
     def embed(
         slices: Sequence[Sequence[Article]], progress: Advance | None
     ) -> Iterator[tuple[int, FloatArray, str | None]]:
-        for number, part in enumerate(slices):
-            yield (
-                number,
-                embed_articles(encoder, part, batch_size=batch_size, progress=progress),
-                precision,
-            )
+        workers = spread_over(encoder, len(slices))
+        if workers == 1:
+            for number, part in enumerate(slices):
+                vectors = embed_articles(encoder, part, batch_size=batch_size, progress=progress)
+                yield number, vectors, precision
+            return
+        global _spread
+        _spread = (encoder, batch_size, slices)
+
+        def done(number: int) -> None:
+            if progress is not None:
+                progress(len(slices[number]))
+
+        try:
+            spread = in_processes(_embed_slice, range(len(slices)), workers, done)
+            for number, vectors in enumerate(spread):
+                yield number, vectors, precision
+        finally:
+            _spread = None
 
     return embed
 
@@ -233,13 +275,15 @@ def embed_cached(
     :func:`~dedup.represent.model_files.local_model_identity`) is noted beside the vectors, so that
     :func:`cached_vectors` can find them next time without loading the model. ``progress`` is
     called with the number of articles done: those found in the cache at once, the others as
-    they are embedded. ``engine`` embeds the slices (default: :func:`embed_locally`, in one
-    process; ``encoder`` still makes the keys and is noted under ``identity``); a slice made in
+    they are embedded. ``engine`` embeds the slices (default: :func:`embed_locally`, on this
+    machine; ``encoder`` still makes the keys and is noted under ``identity``); a slice made in
     another key space than ``encoder``'s (another precision on the engine's devices) is stored
     under its own keys, with a warning.
     """
-    if engine is None:
-        if cache_dir is None or not articles:
+    if engine is None:  # one call, unless a static model's slices are spread over the cores
+        if not articles or (
+            cache_dir is None and spread_over(encoder, -(-len(articles) // SLICE)) == 1
+        ):
             return Embedded(
                 embed_articles(encoder, articles, batch_size=batch_size, progress=progress)
             )

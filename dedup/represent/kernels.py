@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from dedup.config import usable_cores
+from dedup.cores import usable_cores
 
 Array = np.ndarray
 
