@@ -38,9 +38,10 @@ def in_processes(
 
     A forked worker shares this process' memory until it writes to it, and the garbage
     collector of a worker would write to every object it has (a million articles): frozen,
-    they are left alone, and the pages stay shared. A Rust tokenizer that has used its own
-    threads here would warn in every worker that it turns them off; told so before the fork,
-    each worker tokenizes on its one core, in silence."""
+    they are left alone, and the pages stay shared. A Rust tokenizer (``tokenizers``) that has
+    used its own threads here has none in a forked worker: told before the fork that it has
+    one thread, each worker tokenizes on its one core (untold, one worker of a test hung
+    while the other did every part; the library's own remedy is a warning in every worker)."""
     context = multiprocessing.get_context("fork" if forks() else None)
     gc.freeze()
     told = os.environ.get("TOKENIZERS_PARALLELISM")
