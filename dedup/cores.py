@@ -44,22 +44,19 @@ def in_processes(
     while the other did every part; the library's own remedy is a warning in every worker)."""
     context = multiprocessing.get_context("fork" if forks() else None)
     gc.freeze()
-    told = os.environ.get("TOKENIZERS_PARALLELISM")
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = pool.map(work, parts)  # every worker forked here
-            _restore("TOKENIZERS_PARALLELISM", told)
+            told = os.environ.get("TOKENIZERS_PARALLELISM")
+            os.environ["TOKENIZERS_PARALLELISM"] = "false"
+            try:
+                results = pool.map(work, parts)  # every worker forked here
+            finally:  # this process keeps its tokenizer's threads
+                if told is None:
+                    del os.environ["TOKENIZERS_PARALLELISM"]
+                else:
+                    os.environ["TOKENIZERS_PARALLELISM"] = told
             for k, result in enumerate(results):
                 yield result
                 done(k)
     finally:
-        _restore("TOKENIZERS_PARALLELISM", told)
         gc.unfreeze()
-
-
-def _restore(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value

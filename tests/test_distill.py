@@ -136,7 +136,9 @@ def test_a_static_models_slices_spread_over_processes_give_the_same_vectors(
     _UNNOTED[:] = [cache._embed_slice]
     monkeypatch.setattr(cache, "_embed_slice", _embed_slice_noting_the_process, raising=True)
     told: list[int] = []
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
     spread = cache.embed_cached(encoder, articles, None, progress=told.append)
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == before  # only the workers were told
     assert np.array_equal(spread.vectors, alone)  # the same bits, in the same rows
     assert sum(told) == len(articles)
     pids = {int(p.name) for p in tmp_path.iterdir()}
