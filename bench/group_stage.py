@@ -118,7 +118,10 @@ def measure(args: argparse.Namespace) -> None:
                 with open(result, "rb") as f:
                     figures[step], found = pickle.load(f)
                 related = found if step == "related_pairs" else related
-            runs.append((str(checkout), figures, np.load(labels), related))
+            # a checkout named again (to take turns on a noisy machine) is a run of its own
+            named = [r[0] for r in runs]
+            name = f"{checkout} (run {len(runs) + 1})" if str(checkout) in named else str(checkout)
+            runs.append((name, figures, np.load(labels), related))
     _, _, first_labels, first_related = runs[0]
     report = {
         checkout: {

@@ -76,14 +76,16 @@ def main() -> None:
         one(args.corpus, args.backend)
         return
     runs = {}
-    for checkout in args.checkout or [ROOT]:
+    for k, checkout in enumerate(args.checkout or [ROOT]):
         env = {**os.environ, "PYTHONPATH": str(Path(checkout).resolve())}
         done = subprocess.run(
             [sys.executable, __file__, str(Path(args.corpus).resolve()), "--backend",
              args.backend, "--one"],
             check=True, env=env, capture_output=True, text=True, cwd=Path(checkout).resolve(),
         )  # fmt: skip
-        runs[str(checkout)] = json.loads(done.stdout.strip().splitlines()[-1])
+        # a checkout named again (to take turns on a noisy machine) is a run of its own
+        name = f"{checkout} (run {k + 1})" if str(checkout) in runs else str(checkout)
+        runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
     first = next(iter(runs.values()))["digest"]
     for run in runs.values():
         run["same_as_first"] = run["digest"] == first
