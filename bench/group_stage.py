@@ -49,7 +49,7 @@ def dump(args: argparse.Namespace) -> None:
     app()
 
 
-def _rss(key: str) -> float:
+def rss(key: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key):
             return int(line.split()[1]) / 1024
@@ -86,12 +86,12 @@ def one(args: argparse.Namespace) -> None:
     }[args.step]
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")
-    base, start, wall = _rss("VmRSS"), time.process_time(), time.perf_counter()
+    base, start, wall = rss("VmRSS"), time.process_time(), time.perf_counter()
     out = call()
     figures = {
         "wall_seconds": round(time.perf_counter() - wall, 1),
         "cpu_seconds": round(time.process_time() - start, 1),
-        "peak_mib_over_loaded": round(_rss("VmHWM") - base),
+        "peak_mib_over_loaded": round(rss("VmHWM") - base),
     }
     if args.step == "group":
         np.save(args.labels, out)

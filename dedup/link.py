@@ -292,15 +292,43 @@ def link_ann(
         found.append(np.minimum(i, j) * n + np.maximum(i, j))
         if progress is not None:
             progress(len(rows))
-    # A pair may come from both ends: score it once.
-    key = distinct(np.concatenate(found), in_place=True)
-    del found
-    i, j = key // n, key % n
+    return _scored(reps, found, n, floor, among)
+
+
+#: Candidate pairs are scored this many at a time by :func:`_scored`.
+SCORE_SLICE = 1 << 20
+
+
+def _scored(
+    reps: Representations, found: list[Array], n: int, floor: float, among: Array | None
+) -> Links:
+    """The candidate pairs ``found`` (keys ``i * n + j``; emptied) that score at least
+    ``floor``, in key order. A pair may come from both ends: it is scored once. Scored a slice
+    at a time, the pairs kept are moved to the front of the keys and their scores to the
+    front of one array: at 10^6 articles the candidates' ends and scores, all at once, held
+    gigabytes the links do not need."""
+    key = np.concatenate(found)
+    found.clear()
+    key = distinct(key, in_place=True)
+    sims = np.empty(len(key), dtype=np.float32)
+    kept, part = 0, key[:0]
+    for start in range(0, len(key), SCORE_SLICE):
+        part = key[start : start + SCORE_SLICE]
+        i, j = np.divmod(part, n)
+        if among is not None:
+            i, j = among[i], among[j]
+        scored = reps.pairs(i, j)
+        keep = scored >= floor
+        m = int(np.count_nonzero(keep))
+        key[kept : kept + m] = part[keep]  # a copy first: it may overlap the slice read
+        sims[kept : kept + m] = scored[keep]
+        kept += m
+    del part
+    i, j = np.divmod(key[:kept], n)
+    del key
     if among is not None:
         i, j = among[i], among[j]
-    sims = reps.pairs(i, j)
-    keep = sims >= floor
-    return Links(i[keep], j[keep], sims[keep])
+    return Links(i, j, sims[:kept].copy())
 
 
 def _members_by_cell(home: Array) -> list[Array]:

@@ -71,6 +71,35 @@ def test_linking_some_articles_numbers_them_as_the_corpus_does(method: str) -> N
     assert np.allclose(found.sim, alone.sim, atol=1e-6)
 
 
+@pytest.mark.parametrize("among", [False, True])
+def test_candidates_scored_a_slice_at_a_time_are_the_pairs_scored_at_once(
+    among: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring moves the pairs kept to the front of the candidates as it goes: with slices
+    of a few pairs, about half of them dropped, the links are the distinct candidates
+    scored all at once and cut at the floor, in key order."""
+    import dedup.link as link
+
+    x, _ = stories(80, seed=6)
+    reps = reps_of(x)
+    rows = np.flatnonzero(np.random.default_rng(3).random(reps.n) < 0.8) if among else None
+    n = reps.n if rows is None else len(rows)
+    rng = np.random.default_rng(4)
+    i, j = rng.integers(0, n, (2, 3000))
+    i, j = np.minimum(i, j)[i != j], np.maximum(i, j)[i != j]
+    found = list(np.array_split(i * n + j, 5))  # repeats across the parts
+    key = np.unique(i * n + j)
+    at_i, at_j = (key // n, key % n) if rows is None else (rows[key // n], rows[key % n])
+    sims = reps.pairs(at_i, at_j)
+    floor = float(np.median(sims))
+    monkeypatch.setattr(link, "SCORE_SLICE", 7)
+    scored = link._scored(reps, found, n, floor, rows)
+    keep = sims >= floor
+    assert found == [] and 0.3 < keep.mean() < 0.7
+    for got, want in ((scored.i, at_i[keep]), (scored.j, at_j[keep]), (scored.sim, sims[keep])):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
 def test_a_story_larger_than_k_keeps_all_its_pairs() -> None:
     x, _ = stories(60, seed=3)
     big = np.tile(x[:1], (40, 1)) + np.random.default_rng(0).normal(scale=0.01, size=(40, 48))

@@ -1,0 +1,93 @@
+"""The approximate search of the link stage (`link.link_ann`) on a real run's representations,
+by one or more checkouts, each in a fresh process, side by side.
+
+    .venv/bin/python bench/group_stage.py dump CORPUS --model MODEL --out ARGS.pkl
+    .venv/bin/python bench/link_stage.py ARGS.pkl [--checkout DIR ...]
+
+The input is what bench/group_stage.py dumps (the representations, the threshold and the link
+floor of a ``dedup cluster`` run). Each checkout (``PYTHONPATH=DIR``; this one when none is
+named) links every article from the floor up, keeping each one's neighbours complete at the
+threshold, as ``dedup cluster`` does, but without its time window (the dump holds no dates)
+and with exact copies linked like any article: more candidates than the run had. Reported:
+wall seconds, the peak RSS over what was loaded (``VmHWM``, reset through
+``/proc/self/clear_refs`` before the call), the links found, and whether every checkout found
+the same links, bit for bit, as the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from group_stage import ROOT, rss
+
+
+def one(links_file: str, result: str) -> None:
+    """In a fresh process: ``link_ann`` timed; its figures written to ``result``."""
+    import gc
+    import time
+
+    import numpy as np
+
+    from dedup.link import link_ann
+
+    with open(links_file, "rb") as f:
+        reps, _, threshold, _, floor = pickle.load(f)
+    floor = threshold if floor is None else min(floor, threshold)
+    link_ann(reps, floor, complete_at=threshold, among=np.arange(200))  # compiled first
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    base, start = rss("VmRSS"), time.perf_counter()
+    links = link_ann(reps, floor, complete_at=threshold)
+    wall = time.perf_counter() - start
+    digest = hashlib.sha1()
+    for array in (links.i, links.j, links.sim):
+        digest.update(array.dtype.str.encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    figures = {
+        "wall_seconds": round(wall, 1),
+        "peak_mib_over_loaded": round(rss("VmHWM") - base),
+        "links": len(links.i),
+        "digest": digest.hexdigest()[:16],
+    }
+    Path(result).write_text(json.dumps(figures))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("links", type=Path, help="a file bench/group_stage.py dump wrote")
+    parser.add_argument("--checkout", type=Path, action="append", help="a checkout (repeatable)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(str(args.links), args.one)
+        return
+    runs: dict[str, dict[str, object]] = {}
+    for checkout in args.checkout or [ROOT]:
+        env = {**os.environ, "PYTHONPATH": str(Path(checkout).resolve())}
+        with tempfile.TemporaryDirectory() as tmp:
+            result = Path(tmp) / "result.json"
+            subprocess.run(
+                [sys.executable, __file__, str(args.links.resolve()), "--one", str(result)],
+                check=True, env=env, cwd=tmp,
+            )  # fmt: skip
+            figures = json.loads(result.read_text())
+        # a checkout named again (to take turns on a noisy machine) is a run of its own
+        name = f"{checkout} (run {len(runs) + 1})" if str(checkout) in runs else str(checkout)
+        runs[name] = figures
+    first = next(iter(runs.values()))["digest"]
+    for figures in runs.values():
+        figures["same_links_as_first"] = figures["digest"] == first
+    print(json.dumps(runs, indent=2))
+
+
+if __name__ == "__main__":
+    main()
