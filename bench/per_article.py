@@ -134,14 +134,13 @@ def fuzz_articles(n: int, seed: int = 0) -> list[Any]:
 def warm_up(langs: set[str | None]) -> None:
     """Load once what a worker loads once (the language identifier, each language's word
     frequencies), so that the figures are per article."""
-    from wordfreq import zipf_frequency
-
     from dedup.clean import detect_language
+    from dedup.clean.frequency import zipf
 
     detect_language("A sentence long enough for the language identifier to load its model.")
     for lang in langs:
         try:
-            zipf_frequency("a", lang or "en")
+            zipf("a", lang or "en")
         except Exception:  # a language wordfreq has no list for: dedup knows it as unknown
             continue
 

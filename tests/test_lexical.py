@@ -116,25 +116,35 @@ def test_scripts_without_spaces_meet_on_pairs_of_syllables() -> None:
     assert len(ja_1 & ja_2) >= 15 and len(ja_1 & ja_other) <= 3
 
 
-def test_plain_words_look_up_as_wordfreq_does() -> None:
-    """A word of ASCII lower-case letters is looked up without wordfreq's tokenizer: the same
-    Zipf frequency, whether the language knows the word or not."""
-    from wordfreq import zipf_frequency
+def test_word_frequencies_are_wordfreq_s() -> None:
+    """dedup's compact lists give every word wordfreq's Zipf frequency (plain words without
+    its tokenizer, the rest through it: capitals, accents, digits, apostrophes, other
+    scripts, names of several words, unknown words), and its commonest words."""
+    import re
+    from itertools import chain
+    from pathlib import Path
 
-    from dedup.represent.tokens import _plain_tokens, _plain_words, _plain_zipf
+    from wordfreq import get_frequency_list, top_n_list, zipf_frequency
 
-    words = ["the", "said", "nvidia", "regierung", "hanoi", "xqzzv", "a", "istanbul", "ve"]
-    names = ["jensen huang", "to lam", "the new york times", "xqzzv news", "de la"]
-    for lang in ("en", "de", "tr", "vi", "es", "pl", "ar", "sr", "no", "fr"):
-        plain = _plain_words(lang)
-        assert plain is not None, lang
-        for word in words + names:
-            tokens = _plain_tokens(word)
-            assert tokens is not None
-            assert _plain_zipf(tokens, plain) == zipf_frequency(word, lang), (word, lang)
-    assert _plain_words("ja") is None  # cut by a tokenizer of its own: never the short cut
-    for other in ("Hanoi", "hà nội", "g7", "to  lam", " to", "l'arc", "e.g"):
-        assert _plain_tokens(other) is None
+    from dedup.clean.frequency import _list, commonest, zipf
+
+    samples = Path(__file__).resolve().parent.parent / "samples" / "articles"
+    seen = {w for f in sorted(samples.glob("*.txt")) for w in re.findall(r"\S+", f.read_text())}
+    words = [
+        *sorted(seen)[:: max(1, len(seen) // 400)],
+        "the", "said", "nvidia", "regierung", "hanoi", "xqzzv", "a", "istanbul", "ve",
+        "jensen huang", "to lam", "the new york times", "xqzzv news", "de la", "Hanoi",
+        "hà nội", "g7", "to  lam", " to", "l'arc", "e.g", "2024", "1,000", "covid-19", "Ü",
+        "Bundesregierung", "Präsident", "Erdoğan", "İstanbul", "صحيفة", "Москва", "",
+        "3.5%", "ｆｕｌｌ", "ﬁnance", "don't", "vs.", "x" * 40, "a1", "\u3161", "\ud800x",
+    ]  # fmt: skip
+    for lang in ("en", "de", "tr", "vi", "es", "pl", "ar", "sr", "no", "fr", "ru", "it"):
+        for word in words:
+            assert zipf(word, lang) == zipf_frequency(word, lang), (word, lang)
+        assert commonest(lang, 150) == top_n_list(lang, 150), lang
+        # No two words of a list share a hash ("a1" and "\u3161" did, hashed as str).
+        assert len(_list(lang).hashes) == len(set(chain.from_iterable(get_frequency_list(lang))))
+    assert not _list("ja").plain  # cut by a tokenizer of its own: never the short cut
 
 
 def test_title_ngrams_are_the_char_wb_vectoriser_s() -> None:

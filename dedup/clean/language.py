@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import Any
 
-from wordfreq import available_languages, top_n_list
+from wordfreq import available_languages
 
+from dedup.clean.frequency import commonest
 from dedup.clean.paragraphs import _n_letters, _Para
 
 # Fewer letters than this and a language guess is noise.
@@ -36,7 +37,7 @@ def _stopwords(lang: str | None) -> frozenset[str]:
     """The commonest words of a language: shared by any two texts, so they prove nothing."""
     if lang not in WORDFREQ_LANGUAGES:
         return frozenset()
-    return frozenset(w.casefold() for w in top_n_list(lang, 150))
+    return frozenset(w.casefold() for w in commonest(lang, 150))
 
 
 # --- language ------------------------------------------------------------------------------

@@ -17,12 +17,10 @@ from functools import cache
 from itertools import compress, pairwise
 from typing import NamedTuple
 
-from wordfreq import freq_to_zipf, get_frequency_dict, zipf_frequency, zipf_to_freq
-from wordfreq.language_info import get_language_info
-
 from dedup.clean import WORDFREQ_LANGUAGES
 from dedup.clean.dates import month_days
 from dedup.clean.fold import fold
+from dedup.clean.frequency import zipf
 from dedup.errors import one_line
 
 __all__ = ["Words", "rarity", "segment_tokens", "words_of"]
@@ -69,7 +67,7 @@ def _has_word_list(lang: str) -> bool:
     if lang not in WORDFREQ_LANGUAGES:
         return False
     try:
-        zipf_frequency("a", lang)
+        zipf("a", lang)
     except Exception as exc:  # ModuleNotFoundError, or a tokenizer's dictionary missing
         log.info("no word frequencies for %s: %s", lang, one_line(exc))
         return False
@@ -100,51 +98,7 @@ _RARITIES_KEPT = 200_000
 def _rarity(word: str, lang: str | None) -> float:
     if lang is None or not _has_word_list(lang):
         return UNKNOWN_LANGUAGE_RARITY
-    tokens = _plain_tokens(word)
-    plain = _plain_words(lang) if tokens is not None else None
-    if tokens is not None and plain is not None:
-        zipf = _plain_zipf(tokens, plain)
-    else:
-        zipf = zipf_frequency(word, lang)
-    return min(1.0, max(0.0, (COMMON_ZIPF - zipf) / COMMON_ZIPF))
-
-
-def _plain_tokens(word: str) -> list[str] | None:
-    """The words of ``word`` (a word, or a name of words one space apart) when they are all
-    ASCII lower-case letters, else None."""
-    if not (word.isascii() and word.islower()):
-        return None
-    tokens = word.split(" ")
-    return tokens if all(token.isalpha() for token in tokens) else None
-
-
-@cache
-def _plain_words(lang: str) -> dict[str, float] | None:
-    """wordfreq's frequencies of ``lang``, when its words are cut by its regular expression
-    (not by a tokenizer for Chinese, Japanese or Korean): there, words of ASCII lower-case
-    letters one space apart are its tokens, which its text preprocessing leaves as they are."""
-    if get_language_info(lang)["tokenizer"] != "regex":
-        return None
-    return get_frequency_dict(lang, "best")
-
-
-_NO_FREQUENCY = zipf_to_freq(0.0)
-
-
-def _plain_zipf(tokens: list[str], frequencies: dict[str, float]) -> float:
-    """``wordfreq.zipf_frequency(" ".join(tokens), lang)`` of words of ASCII lower-case
-    letters, without its tokenizer (most of a cold profile's time): each token looked up, the
-    frequencies combined and rounded as wordfreq 3 does (tests/test_lexical.py checks it
-    against zipf_frequency)."""
-    one_over = 0.0
-    for token in tokens:
-        found = frequencies.get(token)
-        if found is None:  # one unknown word makes the whole unknown
-            return round(freq_to_zipf(_NO_FREQUENCY), 2)
-        one_over += 1.0 / found
-    unrounded = max(1.0 / one_over, _NO_FREQUENCY)
-    freq = round(unrounded, math.floor(-math.log(unrounded, 10)) + 3)
-    return round(freq_to_zipf(freq), 2)
+    return min(1.0, max(0.0, (COMMON_ZIPF - zipf(word, lang)) / COMMON_ZIPF))
 
 
 _GAP_BREAKS_SENTENCE = re.compile(r"[.!?…:;\"“”«»(\[—–]\s*$")
