@@ -28,6 +28,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkouts import run_name
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -118,9 +121,7 @@ def measure(args: argparse.Namespace) -> None:
                 with open(result, "rb") as f:
                     figures[step], found = pickle.load(f)
                 related = found if step == "related_pairs" else related
-            # a checkout named again (to take turns on a noisy machine) is a run of its own
-            named = [r[0] for r in runs]
-            name = f"{checkout} (run {len(runs) + 1})" if str(checkout) in named else str(checkout)
+            name = run_name(checkout, [r[0] for r in runs])
             runs.append((name, figures, np.load(labels), related))
     _, _, first_labels, first_related = runs[0]
     report = {

@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkouts import mark_same_as_first, run_name
 from group_stage import ROOT, rss
 
 
@@ -80,12 +81,8 @@ def main() -> None:
                 check=True, env=env, cwd=tmp,
             )  # fmt: skip
             figures = json.loads(result.read_text())
-        # a checkout named again (to take turns on a noisy machine) is a run of its own
-        name = f"{checkout} (run {len(runs) + 1})" if str(checkout) in runs else str(checkout)
-        runs[name] = figures
-    first = next(iter(runs.values()))["digest"]
-    for figures in runs.values():
-        figures["same_links_as_first"] = figures["digest"] == first
+        runs[run_name(checkout, runs)] = figures
+    mark_same_as_first(runs, "same_links_as_first")
     print(json.dumps(runs, indent=2))
 
 

@@ -23,6 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkouts import mark_same_as_first, run_name
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -76,19 +79,15 @@ def main() -> None:
         one(args.corpus, args.backend)
         return
     runs = {}
-    for k, checkout in enumerate(args.checkout or [ROOT]):
+    for checkout in args.checkout or [ROOT]:
         env = {**os.environ, "PYTHONPATH": str(Path(checkout).resolve())}
         done = subprocess.run(
             [sys.executable, __file__, str(Path(args.corpus).resolve()), "--backend",
              args.backend, "--one"],
             check=True, env=env, capture_output=True, text=True, cwd=Path(checkout).resolve(),
         )  # fmt: skip
-        # a checkout named again (to take turns on a noisy machine) is a run of its own
-        name = f"{checkout} (run {k + 1})" if str(checkout) in runs else str(checkout)
-        runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
-    first = next(iter(runs.values()))["digest"]
-    for run in runs.values():
-        run["same_as_first"] = run["digest"] == first
+        runs[run_name(checkout, runs)] = json.loads(done.stdout.strip().splitlines()[-1])
+    mark_same_as_first(runs, "same_as_first")
     print(json.dumps(runs, indent=2))
 
 
