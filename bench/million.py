@@ -58,16 +58,20 @@ def tree(pid: int) -> list[int]:
     return found
 
 
+def own_pss_mib(pid: int) -> float:
+    """The PSS of process ``pid`` alone (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def pss_mib(pid: int) -> float:
-    total = 0
-    for p in tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+    """The PSS of ``pid`` and its descendants."""
+    return sum(own_pss_mib(p) for p in tree(pid))
 
 
 def seconds(value: str, unit: str) -> float:
