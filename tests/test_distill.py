@@ -110,8 +110,19 @@ _UNNOTED: list[Any] = []  # the worker's function before the test below wraps it
 
 
 def _embed_slice_noting_the_process(number: int) -> Any:
-    """What a worker runs in the test below: the slice embedded, its process noted."""
-    (Path(os.environ["DEDUP_TEST_PIDS"]) / str(os.getpid())).touch()
+    """What a worker runs in the test below: the slice embedded, its process noted. A
+    worker's first slice waits (up to a minute) until another worker has noted one: slices
+    this small, on a busy machine, were all done by one worker before the other started, and
+    the test counts the workers that did any. A worker that hangs still leaves one."""
+    import time
+
+    noted = Path(os.environ["DEDUP_TEST_PIDS"])
+    own = noted / str(os.getpid())
+    if not own.exists():
+        own.touch()
+        deadline = time.monotonic() + 60
+        while len(list(noted.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     return _UNNOTED[0](number)
 
 
