@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -216,7 +216,22 @@ def _sorted_links(found_i: list[Array], found_j: list[Array], found_s: list[Arra
     return Links(i[order], j[order], s[order])
 
 
-def _cells(dense: Array, nprobe: int) -> tuple[Array, Array]:
+class _Rows:
+    """The search vectors of the articles linked, read in place: rows of ``vectors``, or with
+    ``among``, of ``vectors[among]`` (numbered ``0..len(among)``), taken a few at a time, so
+    the originals of a corpus with copies are never copied whole (a gigabyte at 10^6)."""
+
+    def __init__(self, vectors: Array, among: Array | None) -> None:
+        self.vectors, self.among = vectors, among
+        self.n = len(vectors) if among is None else len(among)
+        self.dim = vectors.shape[1]
+
+    def __getitem__(self, idx: Array) -> Array:
+        picked = self.vectors[idx if self.among is None else self.among[idx]]
+        return np.ascontiguousarray(picked, dtype=np.float32)
+
+
+def _cells(dense: _Rows, nprobe: int) -> tuple[Array, Array]:
     """Spherical k-means cells: each article's own cell and the ``nprobe`` cells it visits.
 
     About sqrt(N nprobe) cells, which balances the two costs: assigning N articles to the
@@ -225,7 +240,7 @@ def _cells(dense: Array, nprobe: int) -> tuple[Array, Array]:
     """
     import faiss  # imported here: only large corpora need it
 
-    n, dim = dense.shape
+    n, dim = dense.n, dense.dim
     cells = max(1, min(math.isqrt(n * nprobe), n // TRAIN_PER_CELL))
     # Train on an evenly spaced sample (the corpus is in canonical order, so this is too).
     sample = distinct(np.linspace(0, n - 1, num=min(n, TRAIN_PER_CELL * cells)).astype(np.int64))
@@ -238,12 +253,15 @@ def _cells(dense: Array, nprobe: int) -> tuple[Array, Array]:
         min_points_per_centroid=1,
         max_points_per_centroid=TRAIN_PER_CELL,
     )
-    kmeans.train(np.ascontiguousarray(dense[sample]))
+    kmeans.train(dense[sample])
     index = faiss.IndexFlatIP(dim)
     assert kmeans.centroids is not None
     index.add(kmeans.centroids)
-    _, visits = index.search(dense, min(nprobe, cells))
-    return visits[:, 0].astype(np.int64), visits.astype(np.int64)
+    visits = np.empty((n, min(nprobe, cells)), dtype=np.int64)
+    for start in range(0, n, QUERY_ROWS):  # each row's cells do not depend on its block
+        rows = np.arange(start, min(n, start + QUERY_ROWS))
+        visits[rows] = index.search(dense[rows], visits.shape[1])[1]
+    return visits[:, 0].copy(), visits
 
 
 def link_ann(
@@ -273,23 +291,25 @@ def link_ann(
         raise InputError(f"k must be at least 1, got {k}")
     if nprobe < 1:
         raise InputError(f"nprobe must be at least 1, got {nprobe}")
-    vectors = reps.search_vectors if among is None else reps.search_vectors[among]
-    dense = np.ascontiguousarray(vectors, dtype=np.float32)
-    del vectors
-    n = len(dense)
+    dense = _Rows(reps.search_vectors, among)
+    n = dense.n
     if n < 2:
         return Links.empty()
     home, visits = _cells(dense, nprobe)
     by_cell = _members_by_cell(home)
     bound = reps.dense_floor(floor)
     keep_all = reps.dense_floor(max(floor, complete_at if complete_at is not None else floor))
+
+    def keyed(i: Array, j: Array) -> Array:
+        keep = _in_window(dates, window_days, i, j)
+        i, j = i[keep], j[keep]
+        key: Array = np.minimum(i, j) * n + np.maximum(i, j)
+        return key
+
     found: list[Array] = []
     for start in range(0, n, QUERY_ROWS):
         rows = np.arange(start, min(n, start + QUERY_ROWS))
-        i, j = _scan(dense, rows, visits[rows], by_cell, k, bound, keep_all)
-        keep = _in_window(dates, window_days, i, j)
-        i, j = i[keep], j[keep]
-        found.append(np.minimum(i, j) * n + np.maximum(i, j))
+        found += _scan(dense, rows, visits[rows], by_cell, k, bound, keep_all, keyed)
         if progress is not None:
             progress(len(rows))
     return _scored(reps, found, n, floor, among)
@@ -338,18 +358,22 @@ def _members_by_cell(home: Array) -> list[Array]:
 
 
 def _scan(
-    dense: Array,
+    dense: _Rows,
     rows: Array,
     visits: Array,
     by_cell: list[Array],
     k: int,
     bound: float,
     keep_all: float,
-) -> tuple[Array, Array]:
-    """Candidate pairs ``(row, neighbour)`` of ``rows`` against the cells they visit.
+    keyed: Callable[[Array, Array], Array],
+) -> list[Array]:
+    """Candidate pairs ``(row, neighbour)`` of ``rows`` against the cells they visit, as
+    ``keyed`` gives them (the window applied, one key a pair).
 
     Every neighbour whose cosine reaches ``keep_all``, and each row's ``k`` nearest that reach
-    ``bound`` (a running top ``k`` per row, merged cell by cell).
+    ``bound`` (a running top ``k`` per row, merged cell by cell). The strong ones are keyed
+    cell by cell: at 10^6 articles a block's strong pairs, both ends and the window's
+    temporaries made at once for the whole block, were spikes of 1.5 to 2 GB over the keys.
     """
     local = np.repeat(np.arange(len(rows)), visits.shape[1])
     cell = visits.ravel()
@@ -358,8 +382,7 @@ def _scan(
     edges = np.flatnonzero(np.diff(cell)) + 1
     best_s = np.full((len(rows), k), -np.inf, dtype=np.float32)
     best_j = np.full((len(rows), k), -1, dtype=np.int64)
-    strong_i: list[Array] = []
-    strong_j: list[Array] = []
+    keys: list[Array] = []
     for part in np.split(np.arange(len(cell)), edges):
         if not len(part) or not len(members := by_cell[int(cell[part[0]])]):
             continue
@@ -370,8 +393,7 @@ def _scan(
         own = np.flatnonzero(members[at] == rows[q])
         sims[own, at[own]] = -np.inf
         r, c = np.nonzero(sims >= keep_all)
-        strong_i.append(rows[q[r]])
-        strong_j.append(members[c])
+        keys.append(keyed(rows[q[r]], members[c]))
         if len(members) > k:  # this cell's k nearest per row
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             sims = np.take_along_axis(sims, top, axis=1)
@@ -384,6 +406,5 @@ def _scan(
         best_s[q] = np.take_along_axis(both_s, top, axis=1)
         best_j[q] = np.take_along_axis(both_j, top, axis=1)
     r, c = np.nonzero(best_s >= bound)
-    i = np.concatenate([rows[r], *strong_i])
-    j = np.concatenate([best_j[r, c], *strong_j])
-    return i, j
+    keys.append(keyed(rows[r], best_j[r, c]))
+    return keys

@@ -71,6 +71,32 @@ def test_linking_some_articles_numbers_them_as_the_corpus_does(method: str) -> N
     assert np.allclose(found.sim, alone.sim, atol=1e-6)
 
 
+def test_a_search_by_blocks_among_some_articles_is_the_whole_search_windowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The approximate search keys each cell's pairs, window applied, as it meets them, and
+    reads the articles it links where they lie: by blocks of a few rows, among some of a
+    corpus' articles, with a window, it finds the pairs one block over those articles' own
+    rows finds without the window, less the ones the window drops."""
+    import dedup.link as link
+
+    x, _ = stories(300, seed=8)
+    reps = reps_of(x)
+    rng = np.random.default_rng(5)
+    among = np.flatnonzero(rng.random(reps.n) < 0.75)
+    days = rng.integers(0, 30, len(among)) + dt.date(2024, 1, 1).toordinal()
+    days[rng.random(len(among)) < 0.1] = NO_DATE
+    whole = link_ann(reps.rows(among), FLOOR, complete_at=THRESHOLD)
+    monkeypatch.setattr(link, "QUERY_ROWS", 37)
+    found = link_ann(reps, FLOOR, complete_at=THRESHOLD, among=among, dates=days, window_days=5)
+    a, b = days[whole.i], days[whole.j]
+    near = (a == NO_DATE) | (b == NO_DATE) | (np.abs(a - b) <= 5)
+    assert 0.1 < near.mean() < 0.9  # the window drops some pairs and keeps others
+    assert found.i.tolist() == among[whole.i[near]].tolist()
+    assert found.j.tolist() == among[whole.j[near]].tolist()
+    assert np.allclose(found.sim, whole.sim[near], atol=1e-6)
+
+
 @pytest.mark.parametrize("among", [False, True])
 def test_candidates_scored_a_slice_at_a_time_are_the_pairs_scored_at_once(
     among: bool, monkeypatch: pytest.MonkeyPatch
