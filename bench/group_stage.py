@@ -29,9 +29,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkouts import run_name
-
-ROOT = Path(__file__).resolve().parent.parent
+from checkouts import ROOT, measured, run_name
 
 
 def dump(args: argparse.Namespace) -> None:
@@ -52,21 +50,12 @@ def dump(args: argparse.Namespace) -> None:
     app()
 
 
-def rss(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key):
-            return int(line.split()[1]) / 1024
-    raise OSError(f"no {key} in /proc/self/status")
-
-
 STEPS = ("group", "describe", "related_pairs")
 
 
 def one(args: argparse.Namespace) -> None:
     """In a fresh process: one step, timed; its figures and result written to ``args.result``
     (``describe`` and ``related_pairs`` read the stories ``group`` wrote to ``args.labels``)."""
-    import gc
-    import time
 
     import numpy as np
 
@@ -87,15 +76,7 @@ def one(args: argparse.Namespace) -> None:
         "describe": lambda: grouping.describe(reps, labels, copy_of),
         "related_pairs": lambda: grouping.related_pairs(reps, labels, links, floor, threshold),
     }[args.step]
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")
-    base, start, wall = rss("VmRSS"), time.process_time(), time.perf_counter()
-    out = call()
-    figures = {
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-        "cpu_seconds": round(time.process_time() - start, 1),
-        "peak_mib_over_loaded": round(rss("VmHWM") - base),
-    }
+    out, figures = measured(call)
     if args.step == "group":
         np.save(args.labels, out)
     with open(args.result, "wb") as f:

@@ -17,24 +17,17 @@ the same links, bit for bit, as the first.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import pickle
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkouts import mark_same_as_first, run_name
-from group_stage import ROOT, rss
+from checkouts import ROOT, digest_of, each_checkout, measured
 
 
 def one(links_file: str, result: str) -> None:
     """In a fresh process: ``link_ann`` timed; its figures written to ``result``."""
-    import gc
-    import time
 
     import numpy as np
 
@@ -44,21 +37,8 @@ def one(links_file: str, result: str) -> None:
         reps, _, threshold, _, floor = pickle.load(f)
     floor = threshold if floor is None else min(floor, threshold)
     link_ann(reps, floor, complete_at=threshold, among=np.arange(200))  # compiled first
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")
-    base, start = rss("VmRSS"), time.perf_counter()
-    links = link_ann(reps, floor, complete_at=threshold)
-    wall = time.perf_counter() - start
-    digest = hashlib.sha1()
-    for array in (links.i, links.j, links.sim):
-        digest.update(array.dtype.str.encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    figures = {
-        "wall_seconds": round(wall, 1),
-        "peak_mib_over_loaded": round(rss("VmHWM") - base),
-        "links": len(links.i),
-        "digest": digest.hexdigest()[:16],
-    }
+    links, figures = measured(lambda: link_ann(reps, floor, complete_at=threshold))
+    figures |= {"links": len(links.i), "digest": digest_of((links.i, links.j, links.sim))}
     Path(result).write_text(json.dumps(figures))
 
 
@@ -71,18 +51,8 @@ def main() -> None:
     if args.one:
         one(str(args.links), args.one)
         return
-    runs: dict[str, dict[str, object]] = {}
-    for checkout in args.checkout or [ROOT]:
-        env = {**os.environ, "PYTHONPATH": str(Path(checkout).resolve())}
-        with tempfile.TemporaryDirectory() as tmp:
-            result = Path(tmp) / "result.json"
-            subprocess.run(
-                [sys.executable, __file__, str(args.links.resolve()), "--one", str(result)],
-                check=True, env=env, cwd=tmp,
-            )  # fmt: skip
-            figures = json.loads(result.read_text())
-        runs[run_name(checkout, runs)] = figures
-    mark_same_as_first(runs, "same_links_as_first")
+    checkouts = args.checkout or [ROOT]
+    runs = each_checkout(__file__, [str(args.links.resolve())], checkouts, "same_links_as_first")
     print(json.dumps(runs, indent=2))
 
 
