@@ -290,7 +290,7 @@ def lexical_in_order(
     if isinstance(made[0], LexicalCounts):
         counts = [m for m in made if isinstance(m, LexicalCounts)]
         made.clear()
-        vectors = weigh(LexicalCounts.stack(counts, ranked))
+        vectors = weigh(LexicalCounts.stack(counts, ranked, give_back=give_back_freed_memory))
         give_back_freed_memory()
         return None, vectors
     listed = [p for m in made if isinstance(m, list) for p in m]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from dedup.models import Article
@@ -180,7 +181,13 @@ def test_title_ngrams_are_the_char_wb_vectoriser_s() -> None:
         assert getattr(got, field).tobytes() == getattr(expected, field).tobytes()
 
 
-def test_stacked_counts_are_the_parts_one_under_another_and_the_parts_are_freed() -> None:
+def test_stacked_counts_are_the_parts_one_under_another_and_the_parts_are_freed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """And the freed space is given back as the parts go: ``give_back`` is called each time
+    the parts freed since the last call reach ``GIVE_BACK_BYTES``."""
+    import dedup.represent.lexical as lexical
+
     rng = np.random.default_rng(0)
 
     def rows(n: int) -> sp.csr_matrix:
@@ -189,9 +196,20 @@ def test_stacked_counts_are_the_parts_one_under_another_and_the_parts_are_freed(
     parts = [LexicalCounts(rows(r), rows(r), rows(r)) for r in (5, 0, 10, 30)]
     fields = ("entities", "stems", "title")
     want = [sp.vstack([getattr(p, f) for p in parts], format="csr") for f in fields]
+    sizes = [
+        sum(
+            m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+            for m in (p.entities, p.stems, p.title)
+        )
+        for p in parts
+    ]
+    monkeypatch.setattr(lexical, "GIVE_BACK_BYTES", sizes[0] + sizes[1] + 1)
+    calls: list[int] = []
     given = list(parts)
-    got = LexicalCounts.stack(given)
+    got = LexicalCounts.stack(given, give_back=lambda: calls.append(len(given)))
     assert given == []
+    # after the third part (the first two are a byte short), and after the last, its own size
+    assert sizes[3] > sizes[0] + sizes[1] and calls == [1, 0]
     for f, expected in zip(fields, want, strict=True):
         stacked = getattr(got, f)
         assert stacked.shape == expected.shape and stacked.dtype == np.float32
@@ -219,3 +237,56 @@ def test_counts_stacked_in_an_order_are_the_rows_reordered() -> None:
     one = [LexicalCounts(rows(3), rows(3), rows(3))]
     alone = sp.csr_matrix(one[0].title[[2, 0, 1]])
     assert (LexicalCounts.stack(one, [2, 0, 1]).title != alone).nnz == 0
+
+
+def _weighed_whole(counts: sp.csr_matrix, drop_common: bool) -> sp.csr_matrix:
+    """The weighing done on the whole matrix at once, with scipy's row sums: what
+    ``_idf_normalise`` did before it took runs of rows."""
+    from dedup.represent.lexical import COMMON_FRACTION
+
+    matrix = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+    n = matrix.shape[0]
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+    if drop_common:
+        idf[df > COMMON_FRACTION * n] = 0.0
+    matrix.data *= idf[matrix.indices]
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    squares = sp.csr_matrix((matrix.data**2, matrix.indices, matrix.indptr), shape=matrix.shape)
+    norms = np.sqrt(np.asarray(squares.sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    matrix.data *= np.repeat((1.0 / norms).astype(np.float32), np.diff(matrix.indptr))
+    return matrix
+
+
+@pytest.mark.parametrize("entries", [1, 7, 100, 1 << 22])
+@pytest.mark.parametrize("drop_common", [False, True])
+def test_weighing_a_run_of_rows_at_a_time_is_weighing_the_whole_to_the_bit(
+    entries: int, drop_common: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of every length (empty ones, rows past a run's end, rows longer than a run), some
+    entries zero, a term in most rows (weighs nothing with ``drop_common``), indices out of
+    order within rows: each array the same, bit for bit, as the weighing of the whole."""
+    import dedup.represent.lexical as lexical
+
+    rng = np.random.default_rng(entries)
+    lengths = rng.choice([0, 1, 3, 40, 300], size=60)
+    rows = np.repeat(np.arange(60), lengths)
+    cols = rng.integers(0, 5000, len(rows))
+    cols[rng.random(len(rows)) < 0.2] = 17  # common
+    counts = sp.csr_matrix(
+        (1.0 + rng.random(len(rows), dtype=np.float32) * 3, (rows, cols)), shape=(60, 5000)
+    )
+    counts.data[rng.random(counts.nnz) < 0.05] = 0.0
+    counts.has_sorted_indices = False
+    for lo, hi in zip(counts.indptr[:-1], counts.indptr[1:], strict=True):
+        perm = lo + rng.permutation(hi - lo)  # entries out of order within their rows
+        counts.indices[lo:hi], counts.data[lo:hi] = counts.indices[perm], counts.data[perm]
+    want = _weighed_whole(counts, drop_common)
+    monkeypatch.setattr(lexical, "WEIGH_ENTRIES", entries)
+    got = lexical._idf_normalise(counts.copy(), drop_common=drop_common)
+    assert 0 < want.nnz < counts.nnz
+    for part in ("data", "indices", "indptr"):
+        assert getattr(got, part).dtype == getattr(want, part).dtype
+        assert np.array_equal(getattr(got, part), getattr(want, part)), part
