@@ -273,3 +273,46 @@ def test_pair_kernels_in_threads_give_one_threads_sums(monkeypatch: pytest.Monke
     assert np.array_equal(alone[0], alone[1])
     empty = np.zeros(1, dtype=np.int64)
     assert len(kernels.cross_dot(m, left[:0], empty, right[:0], empty)) == 0
+
+
+def _centred_whole(vectors: np.ndarray, langs: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
+    """Centring done on the whole corpus at once: what ``centre_by_language`` did before it
+    took runs of rows (``prior`` one vector or one per article)."""
+    from dedup.represent.scale import CENTRING_PRIOR
+
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    for code in np.unique(langs):
+        rows = langs == code
+        n = float(rows.sum())
+        mean = vectors[rows].mean(axis=0) * n
+        if prior is not None:
+            mean = mean + (prior[rows].mean(axis=0) if prior.ndim == 2 else prior) * CENTRING_PRIOR
+        out[rows] -= mean / (n + CENTRING_PRIOR)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(out / norms, dtype=np.float32)
+
+
+@pytest.mark.parametrize("rows", [1, 7, 64, 1 << 16])
+@pytest.mark.parametrize("prior", ["none", "mean", "by length"])
+def test_centring_a_run_of_rows_at_a_time_is_centring_the_whole_to_the_bit(
+    rows: int, prior: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Languages of many articles, of one, unknown ones (-1), a zero vector, articles of every
+    length: the centred vectors are those of the whole corpus centred at once, bit for bit."""
+    import dedup.represent.scale as scale
+
+    rng = np.random.default_rng(rows)
+    vectors = (rng.normal(size=(500, 24)) + np.eye(24)[0] * 3).astype(np.float32)
+    vectors[10] = 0.0
+    langs = rng.choice(np.array([-1, 0, 1, 2, 5], dtype=np.int32), 500, p=[0.1, 0.5, 0.3, 0.1, 0])
+    langs[77] = 5  # a language of one article
+    lengths = rng.integers(0, 2 * SHORT_CHARS, 500).astype(np.int32)
+    mean = rng.normal(size=24).astype(np.float32) if prior != "none" else None
+    short = rng.normal(size=24).astype(np.float32) if prior == "by length" else None
+    whole_prior = None if mean is None else scale.length_prior(mean, short, lengths)
+    want = _centred_whole(vectors, langs, whole_prior)
+    monkeypatch.setattr(scale, "CENTRE_ROWS", rows)
+    got = scale.centre_by_language(vectors, langs, mean, short, lengths)
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert not np.array_equal(got, _centred_whole(vectors, langs, None)) or prior == "none"

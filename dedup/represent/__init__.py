@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from dedup.config import HUB_MODEL, Settings
 from dedup.errors import ModelError
 from dedup.models import Article
@@ -26,7 +24,6 @@ from dedup.represent.scale import (
     centre_by_language,
     centred_share,
     language_codes,
-    length_prior,
 )
 from dedup.represent.similarity import Representations
 from dedup.represent.transformer import load_encoder
@@ -132,7 +129,7 @@ def represent(
         dense=dense,
         dense_centred=None
         if dense is None
-        else centre_by_language(dense, langs, _prior(calibration, lengths)),
+        else centre_by_language(dense, langs, calibration.mean, calibration.mean_short, lengths),
         lexical=lexical,
         fusions=calibration.fusions,
         stated=stated,
@@ -141,13 +138,6 @@ def represent(
         centred_share=centred_share(langs),
     )
     return Represented(reps, model, calibration, tuple(warnings))
-
-
-def _prior(calibration: Calibration, lengths: np.ndarray) -> np.ndarray | None:
-    """What each article's language mean is shrunk towards: the model's mean for its length."""
-    if calibration.mean is None:
-        return None
-    return length_prior(calibration.mean, calibration.mean_short, lengths)
 
 
 def _engine(settings: Settings, encoder: Encoder) -> SliceEmbedder | None:

@@ -55,22 +55,68 @@ CENTRING_PRIOR = 10.0
 SHORT_CHARS = 400
 
 
-def centre_by_language(vectors: Array, langs: Array, prior: Array | None = None) -> Array:
-    """Subtract each language's mean vector, shrunk towards ``prior`` (the model's mean over
-    many texts, when its calibration has one; else zero), then L2-normalise the rows.
-    ``prior`` is one vector, or one per article (the model's mean for texts of its length:
-    see :func:`length_prior`), averaged over each language's articles."""
-    out = np.array(vectors, dtype=np.float32, copy=True)
-    for code in np.unique(langs):
-        rows = langs == code
-        n = float(rows.sum())
-        mean = vectors[rows].mean(axis=0) * n
-        if prior is not None:
-            mean = mean + (prior[rows].mean(axis=0) if prior.ndim == 2 else prior) * CENTRING_PRIOR
-        out[rows] -= mean / (n + CENTRING_PRIOR)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.asarray(out / norms, dtype=np.float32)
+#: Rows :func:`centre_by_language` reads and scales at a time.
+CENTRE_ROWS = 1 << 16
+
+
+def centre_by_language(
+    vectors: Array,
+    langs: Array,
+    mean: Array | None = None,
+    mean_short: Array | None = None,
+    lengths: Array | None = None,
+) -> Array:
+    """Subtract each language's mean vector, shrunk towards the model's mean (``mean``, over
+    many texts, when its calibration has one; else zero), then L2-normalise the rows. With
+    ``mean_short`` and ``lengths``, an article's prior is the model's mean for a text of its
+    length (:func:`length_prior`), averaged over each language's articles.
+
+    Made :data:`CENTRE_ROWS` rows at a time beside the result: at 10^6 articles, the priors,
+    each language's rows and the norms' squares for the whole corpus at once were gigabytes.
+    Each language's sums are taken row after row, in the order numpy takes a mean over rows,
+    so the vectors are those of the whole at once, to the bit."""
+    n_rows, dim = vectors.shape
+    out = np.empty((n_rows, dim), dtype=np.float32)
+    per_article = mean is not None and mean_short is not None and lengths is not None
+    codes = np.unique(langs).tolist()
+    sums = {code: np.zeros(dim, dtype=np.float32) for code in codes}
+    prior_sums = {code: np.zeros(dim, dtype=np.float32) for code in codes}
+    for lo in range(0, n_rows, CENTRE_ROWS):
+        block, block_langs = out[lo : lo + CENTRE_ROWS], langs[lo : lo + CENTRE_ROWS]
+        block[:] = vectors[lo : lo + CENTRE_ROWS]
+        priors = None
+        if per_article:
+            assert mean is not None and lengths is not None
+            priors = length_prior(mean, mean_short, lengths[lo : lo + CENTRE_ROWS])
+        for code in np.unique(block_langs).tolist():
+            rows = block_langs == code
+            sums[code] = _summed(sums[code], block[rows])
+            if priors is not None:
+                prior_sums[code] = _summed(prior_sums[code], priors[rows])
+    shifts = {}
+    for code in codes:
+        count = int(np.count_nonzero(langs == code))
+        n = float(count)
+        shift = sums[code] / count * n
+        if per_article:
+            shift = shift + prior_sums[code] / count * CENTRING_PRIOR
+        elif mean is not None:
+            shift = shift + mean * CENTRING_PRIOR
+        shifts[code] = shift / (n + CENTRING_PRIOR)
+    for lo in range(0, n_rows, CENTRE_ROWS):
+        block, block_langs = out[lo : lo + CENTRE_ROWS], langs[lo : lo + CENTRE_ROWS]
+        for code in np.unique(block_langs).tolist():
+            rows = block_langs == code
+            block[rows] -= shifts[code]
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        block /= norms
+    return out
+
+
+def _summed(total: Array, rows: Array) -> Array:
+    """``total`` plus ``rows``, one row after another (numpy's order for a sum over rows)."""
+    return np.asarray(np.add.reduce(np.vstack([total[None], rows]), axis=0), dtype=np.float32)
 
 
 def centred_share(langs: Array) -> Array:
