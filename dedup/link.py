@@ -344,10 +344,15 @@ def _scored(
         sims[kept : kept + m] = scored[keep]
         kept += m
     del part
-    i, j = np.divmod(key[:kept], n)
-    del key
+    # The ends one at a time, the second in the keys' place: at 10^6 both ends of the links,
+    # and both again numbered as in ``reps``, were 2 GB at once beside the keys.
+    ends = key[:kept]
+    i = ends // n
     if among is not None:
-        i, j = among[i], among[j]
+        i = among[i]
+    np.remainder(ends, n, out=ends)
+    j = ends.copy() if among is None else among[ends]
+    del key, ends
     return Links(i, j, sims[:kept].copy())
 
 
