@@ -45,9 +45,14 @@ PARALLEL_MIN = 4_000
 PART = 1_000
 
 
+def _content(a: Article) -> bytes:
+    """The SHA-1 of an article's title and text. surrogatepass: a lone surrogate (half an
+    emoji) must not stop the run here, and two texts never give the same bytes."""
+    return hashlib.sha1(a.full_text.encode("utf-8", "surrogatepass")).digest()
+
+
 def _order_key(a: Article) -> tuple[str, str]:
-    # surrogatepass: a lone surrogate (half an emoji) must not stop the run here.
-    return hashlib.sha1(a.full_text.encode("utf-8", "surrogatepass")).hexdigest(), a.id
+    return _content(a).hex(), a.id
 
 
 def canonical_order(articles: Sequence[Article]) -> list[Article]:
@@ -57,11 +62,13 @@ def canonical_order(articles: Sequence[Article]) -> list[Article]:
 
 def copy_of(articles: Sequence[Article]) -> np.ndarray:
     """For each article, the first one with the same text, language and dates (itself if
-    none): such copies have the same representations, so the same similarity to everything."""
-    first: dict[tuple[str, str | None, object, object], int] = {}
+    none): such copies have the same representations, so the same similarity to everything.
+    The texts are told apart by their digests: each article's title and text made one string
+    for the lookup, and held as the key, left 2 GB of holes in the heap at 10^6 articles."""
+    first: dict[tuple[bytes, str | None, object, object], int] = {}
     return np.array(
         [
-            first.setdefault((a.full_text, a.lang, a.published, a.inferred), k)
+            first.setdefault((_content(a), a.lang, a.published, a.inferred), k)
             for k, a in enumerate(articles)
         ],
         dtype=np.int64,

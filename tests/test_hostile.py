@@ -531,6 +531,26 @@ def _wire_corpus(copies: int) -> list[Article]:
     return articles
 
 
+def test_exact_copies_are_one_text_language_and_dates() -> None:
+    """A copy is the same title and text read as one (however they split it), the same
+    language and the same dates; anything else, a lone surrogate too, is an article of its
+    own."""
+    import datetime as dt
+
+    day = dt.date(2024, 5, 1)
+    articles = [
+        Article(id="a", title="Flood", text="Rivers\n\nrose.\ud800", lang="en", published=day),
+        Article(id="b", title="Flood", text="Rivers\n\nrose.\ud800", lang="en", published=day),
+        Article(id="c", title="Flood", text="Rivers\n\nrose.\ud800", lang="de", published=day),
+        Article(id="d", title="Flood", text="Rivers\n\nrose.\ud800", lang="en"),
+        Article(id="e", title="Flood\n\nRivers", text="rose.\ud800", lang="en", published=day),
+        Article(id="f", title="Flood", text="Rivers\n\nrose.\udc00", lang="en", published=day),
+        Article(id="g", title="", text="Flood", lang="en"),
+        Article(id="h", title="Flood", text="", lang="en"),
+    ]
+    assert prepare.copy_of(articles).tolist() == [0, 0, 2, 3, 0, 5, 6, 6]
+
+
 def test_exact_copies_are_grouped_as_if_each_were_linked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Copies linked once by their first give the stories that linking every copy gives: the
     linkage weighs each first copy by its copies."""
