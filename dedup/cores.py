@@ -8,7 +8,7 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TypeVar
 
 A = TypeVar("A")
@@ -29,12 +29,24 @@ def forks() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+#: Parts each forked worker of :func:`in_processes` has handed to it and unfinished at most.
+AHEAD = 2
+
+
 def in_processes(
     work: Callable[[A], R], parts: Sequence[A], workers: int, done: Callable[[int], None]
 ) -> Iterator[R]:
-    """``work(part)`` for each of ``parts``, in order, in a pool of ``workers`` processes,
-    forked where the system can (so they start with what this process has loaded: a model, a
-    corpus they read in place); ``done(k)`` is called once part ``k``'s result is given.
+    """``work(part)`` for each of ``parts``, in order, shared between this process and
+    ``workers - 1`` others, forked where the system can (so they start with what this process
+    has loaded: a model, a corpus they read in place); ``done(k)`` is called once part
+    ``k``'s result is given.
+
+    Whoever is free takes the next part: each forked worker has up to :data:`AHEAD` parts
+    handed to it, and this process takes the next one itself rather than wait for a result.
+    It would otherwise wait idle through the whole pass, and each worker forked is one more
+    process' copies of the pages it touches (a worker reading articles writes their reference
+    counts: at 10^6 articles, gigabytes). A part this process did waits, if it must, for the
+    earlier ones to be given.
 
     A forked worker shares this process' memory until it writes to it, and the garbage
     collector of a worker would write to every object it has (a million articles): frozen,
@@ -43,20 +55,43 @@ def in_processes(
     one thread, each worker tokenizes on its one core (untold, one worker of a test hung
     while the other did every part; the library's own remedy is a warning in every worker)."""
     context = multiprocessing.get_context("fork" if forks() else None)
+    forked = max(1, workers - 1)
+    handed: dict[int, Future[R]] = {}  # parts handed to the forked workers, not yet given
+    kept: dict[int, R] = {}  # parts done here, not yet given
+    given = 0  # parts handed out, to the workers or kept here
     gc.freeze()
     try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(forked, mp_context=context) as pool:
+
+            def hand_out() -> None:
+                nonlocal given
+                busy = sum(not f.done() for f in handed.values())
+                while given < len(parts) and busy < AHEAD * forked:
+                    handed[given] = pool.submit(work, parts[given])
+                    given, busy = given + 1, busy + 1
+
             told = os.environ.get("TOKENIZERS_PARALLELISM")
             os.environ["TOKENIZERS_PARALLELISM"] = "false"
             try:
-                results = pool.map(work, parts)  # every worker forked here
+                hand_out()  # every worker forked here
             finally:  # this process keeps its tokenizer's threads
                 if told is None:
                     del os.environ["TOKENIZERS_PARALLELISM"]
                 else:
                     os.environ["TOKENIZERS_PARALLELISM"] = told
-            for k, result in enumerate(results):
-                yield result
+            k = 0
+            while k < len(parts):
+                if k in kept:
+                    yield kept.pop(k)
+                elif handed[k].done() or given == len(parts):
+                    yield handed.pop(k).result()
+                else:  # part k is still a worker's: do the next one here meanwhile
+                    kept[given] = work(parts[given])
+                    given += 1
+                    hand_out()
+                    continue
                 done(k)
+                k += 1
+                hand_out()
     finally:
         gc.unfreeze()

@@ -225,9 +225,9 @@ def spread_over(encoder: Encoder, slices: int) -> int:
 
 def embed_locally(encoder: Encoder, batch_size: int) -> SliceEmbedder:
     """The local engine: the slices on this machine, with ``encoder``: in turn in this
-    process or, where :func:`spread_over` says, in a forked process per core, which reads its
-    slices in place (:func:`dedup.cores.in_processes`). The vectors are the same either way:
-    each slice is embedded alone."""
+    process or, where :func:`spread_over` says, shared between this process and a forked one
+    for each other core, which reads its slices in place (:func:`dedup.cores.in_processes`).
+    The vectors are the same either way: each slice is embedded alone."""
     precision = getattr(encoder, "precision", None)
 
     def embed(
@@ -252,6 +252,9 @@ def embed_locally(encoder: Encoder, batch_size: int) -> SliceEmbedder:
                 yield number, vectors, precision
         finally:
             _spread = None
+            forget = getattr(encoder, "forget_words", None)
+            if forget is not None:  # this process embedded a share of the slices too
+                forget()
 
     return embed
 

@@ -133,6 +133,12 @@ class StaticEncoder:
                 progress(len(batch))
         return normalise_rows(out)  # as sentence-transformers asked to normalise
 
+    def forget_words(self) -> None:
+        """Empty the store of words' token ids (refilled as texts come): after a corpus
+        embedded a share here and the rest in forked workers, a store of up to 2^20 words
+        held for the rest of the run is memory no later stage uses."""
+        self._ids.forget()
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Length of each text in the model's tokens (no special tokens in a static model)."""
         if not texts:

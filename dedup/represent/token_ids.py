@@ -179,6 +179,10 @@ class TokenIds:
             )
         ]
 
+    def forget(self) -> None:
+        """Empty the store of words (it fills again as texts come)."""
+        self._start_over()
+
     def _start_over(self) -> None:
         self._index: dict[str, int] = {}
         self._pool = array("q")
