@@ -29,24 +29,32 @@ def forks() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-#: Parts each forked worker of :func:`in_processes` has handed to it and unfinished at most.
-AHEAD = 2
+#: Parts each forked worker of :func:`in_processes` has handed to it and unfinished at most,
+#: when this process works too (at 2, the worker of a per-article pass sat idle a fifth of
+#: the time, waiting for this process to hand it the next part).
+AHEAD = 4
 
 
 def in_processes(
-    work: Callable[[A], R], parts: Sequence[A], workers: int, done: Callable[[int], None]
+    work: Callable[[A], R],
+    parts: Sequence[A],
+    workers: int,
+    done: Callable[[int], None],
+    *,
+    here: bool = False,
 ) -> Iterator[R]:
-    """``work(part)`` for each of ``parts``, in order, shared between this process and
-    ``workers - 1`` others, forked where the system can (so they start with what this process
-    has loaded: a model, a corpus they read in place); ``done(k)`` is called once part
-    ``k``'s result is given.
+    """``work(part)`` for each of ``parts``, in order, in ``workers`` processes forked where
+    the system can (so they start with what this process has loaded: a model, a corpus they
+    read in place); ``done(k)`` is called once part ``k``'s result is given.
 
-    Whoever is free takes the next part: each forked worker has up to :data:`AHEAD` parts
-    handed to it, and this process takes the next one itself rather than wait for a result.
-    It would otherwise wait idle through the whole pass, and each worker forked is one more
-    process' copies of the pages it touches (a worker reading articles writes their reference
-    counts: at 10^6 articles, gigabytes). A part this process did waits, if it must, for the
-    earlier ones to be given.
+    ``here``: this process is one of the ``workers``. Whoever is free takes the next part:
+    each forked worker has up to :data:`AHEAD` parts handed to it, and this process takes the
+    next one itself rather than wait for a result; a part it did waits, if it must, for the
+    earlier ones to be given. One process fewer is forked: one fewer copy of the pages a
+    worker touches (reading an article writes its reference counts: sampled at 10^6 articles,
+    1.4 GB a worker embedding). What this process keeps from the work (a cache, a store of
+    words) is kept for the rest of the run, so it is for work that keeps little: after the
+    per-article pass, its caches held 570 MiB more through the later stages at 10^5.
 
     A forked worker shares this process' memory until it writes to it, and the garbage
     collector of a worker would write to every object it has (a million articles): frozen,
@@ -55,7 +63,7 @@ def in_processes(
     one thread, each worker tokenizes on its one core (untold, one worker of a test hung
     while the other did every part; the library's own remedy is a warning in every worker)."""
     context = multiprocessing.get_context("fork" if forks() else None)
-    forked = max(1, workers - 1)
+    forked = max(1, workers - 1) if here else workers
     handed: dict[int, Future[R]] = {}  # parts handed to the forked workers, not yet given
     kept: dict[int, R] = {}  # parts done here, not yet given
     given = 0  # parts handed out, to the workers or kept here
@@ -63,10 +71,10 @@ def in_processes(
     try:
         with ProcessPoolExecutor(forked, mp_context=context) as pool:
 
-            def hand_out() -> None:
+            def hand_out() -> None:  # every part at once when this process takes none
                 nonlocal given
                 busy = sum(not f.done() for f in handed.values())
-                while given < len(parts) and busy < AHEAD * forked:
+                while given < len(parts) and (busy < AHEAD * forked or not here):
                     handed[given] = pool.submit(work, parts[given])
                     given, busy = given + 1, busy + 1
 
@@ -83,7 +91,7 @@ def in_processes(
             while k < len(parts):
                 if k in kept:
                     yield kept.pop(k)
-                elif handed[k].done() or given == len(parts):
+                elif not here or handed[k].done() or given == len(parts):
                     yield handed.pop(k).result()
                 else:  # part k is still a worker's: do the next one here meanwhile
                     kept[given] = work(parts[given])

@@ -23,9 +23,8 @@ def test_parts_are_given_in_order_each_once_by_this_process_and_a_forked_one() -
     ``done(k)`` called right after part ``k``'s, whichever process did it."""
     events: list[tuple[str, int]] = []
     results = []
-    for square, pid in in_processes(
-        _slow_square, range(13), 2, lambda k: events.append(("done", k))
-    ):
+    noted = lambda k: events.append(("done", k))  # noqa: E731
+    for square, pid in in_processes(_slow_square, range(13), 2, noted, here=True):
         events.append(("given", len(results)))
         results.append((square, pid))
     assert [square for square, _ in results] == [k * k for k in range(13)]
@@ -40,6 +39,14 @@ def test_a_part_that_fails_fails_the_work_whichever_process_took_it() -> None:
     was still a worker's, before the earlier ones are given; no later part is given."""
     done: list[int] = []
     with pytest.raises(ValueError, match="part 13 breaks"):
-        for _ in in_processes(_slow_square, range(20), 2, done.append):
+        for _ in in_processes(_slow_square, range(20), 2, done.append, here=True):
             pass
     assert done == list(range(len(done))) and len(done) <= 13
+
+
+@pytest.mark.skipif(not forks(), reason="processes are forked only where the system forks")
+def test_without_this_process_every_part_is_a_forked_workers() -> None:
+    results = list(in_processes(_slow_square, range(9), 2, lambda k: None))
+    assert [square for square, _ in results] == [k * k for k in range(9)]
+    pids = {pid for _, pid in results}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2

@@ -247,7 +247,7 @@ def embed_locally(encoder: Encoder, batch_size: int) -> SliceEmbedder:
                 progress(len(slices[number]))
 
         try:
-            spread = in_processes(_embed_slice, range(len(slices)), workers, done)
+            spread = in_processes(_embed_slice, range(len(slices)), workers, done, here=True)
             for number, vectors in enumerate(spread):
                 yield number, vectors, precision
         finally:
