@@ -9,6 +9,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 A = TypeVar("A")
@@ -35,6 +36,45 @@ def forks() -> bool:
 AHEAD = 4
 
 
+@contextmanager
+def _one_thread_told() -> Iterator[None]:
+    """``TOKENIZERS_PARALLELISM=false`` while processes are forked (see :func:`in_processes`);
+    this process keeps its tokenizer's threads."""
+    told = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        yield
+    finally:
+        if told is None:
+            del os.environ["TOKENIZERS_PARALLELISM"]
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = told
+
+
+@contextmanager
+def forked_now(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``workers`` processes forked now, for a pass :func:`in_processes` runs later (given
+    them as ``pool``), shut down on leaving or once that pass is done; None where fewer than
+    two are asked for or the system does not fork.
+
+    Forked before this process reads a corpus, they never share its pages: a worker forked
+    after it holds every page of the corpus as it was, for as long as it lives, while this
+    process lets each article go once it is cleaned (sampled at 10^6 articles: 1.5 GB a
+    worker of the pass by its end)."""
+    if workers < 2 or not forks():
+        yield None
+        return
+    gc.freeze()
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        with _one_thread_told():
+            pool.submit(int).result()  # every worker forked here
+    finally:
+        gc.unfreeze()
+    with pool:
+        yield pool
+
+
 def in_processes(
     work: Callable[[A], R],
     parts: Sequence[A],
@@ -42,6 +82,7 @@ def in_processes(
     done: Callable[[int], None],
     *,
     here: bool = False,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Iterator[R]:
     """``work(part)`` for each of ``parts``, in order, in ``workers`` processes forked where
     the system can (so they start with what this process has loaded: a model, a corpus they
@@ -61,15 +102,21 @@ def in_processes(
     they are left alone, and the pages stay shared. A Rust tokenizer (``tokenizers``) that has
     used its own threads here has none in a forked worker: told before the fork that it has
     one thread, each worker tokenizes on its one core (untold, one worker of a test hung
-    while the other did every part; the library's own remedy is a warning in every worker)."""
-    context = multiprocessing.get_context("fork" if forks() else None)
+    while the other did every part; the library's own remedy is a warning in every worker).
+
+    ``pool``: workers forked before (:func:`forked_now`), used instead, and shut down once
+    the parts are done."""
     forked = max(1, workers - 1) if here else workers
     handed: dict[int, Future[R]] = {}  # parts handed to the forked workers, not yet given
     kept: dict[int, R] = {}  # parts done here, not yet given
     given = 0  # parts handed out, to the workers or kept here
-    gc.freeze()
+    frozen = pool is None  # workers forked before share nothing made since
+    if pool is None:
+        context = multiprocessing.get_context("fork" if forks() else None)
+        pool = ProcessPoolExecutor(forked, mp_context=context)
+        gc.freeze()
     try:
-        with ProcessPoolExecutor(forked, mp_context=context) as pool:
+        with pool:
 
             def hand_out() -> None:  # every part at once when this process takes none
                 nonlocal given
@@ -78,15 +125,8 @@ def in_processes(
                     handed[given] = pool.submit(work, parts[given])
                     given, busy = given + 1, busy + 1
 
-            told = os.environ.get("TOKENIZERS_PARALLELISM")
-            os.environ["TOKENIZERS_PARALLELISM"] = "false"
-            try:
-                hand_out()  # every worker forked here
-            finally:  # this process keeps its tokenizer's threads
-                if told is None:
-                    del os.environ["TOKENIZERS_PARALLELISM"]
-                else:
-                    os.environ["TOKENIZERS_PARALLELISM"] = told
+            with _one_thread_told():
+                hand_out()  # every worker forked here, unless forked before
             k = 0
             while k < len(parts):
                 if k in kept:
@@ -102,4 +142,5 @@ def in_processes(
                 k += 1
                 hand_out()
     finally:
-        gc.unfreeze()
+        if frozen:
+            gc.unfreeze()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
 from dedup.clean.dating import vet_corpus
 from dedup.config import Settings
+from dedup.cores import forked_now, usable_cores
 from dedup.errors import InputError
 from dedup.group import Group, describe, group, related_pairs, scale_warning, story_order
 from dedup.link import Links, date_ordinals, find_links
@@ -62,10 +64,13 @@ def read_and_prepare(
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Read ``inputs`` and :func:`prepare` them."""
+    """Read ``inputs`` and :func:`prepare` them. A local run on several cores forks the
+    workers of its per-article pass before it reads (:func:`dedup.cores.forked_now`)."""
     stages = Stages(progress)
-    articles, skipped, notes = read_stage(inputs, settings, stdin, stages)
-    prepared = _prepare(articles, settings, skipped, encoder, stages, owned=True)
+    local = settings.engine == "local" and any(name != "-" for name in inputs)
+    with forked_now(usable_cores() if local else 1) as pool:
+        articles, skipped, notes = read_stage(inputs, settings, stdin, stages)
+        prepared = _prepare(articles, settings, skipped, encoder, stages, owned=True, pool=pool)
     return prepared._replace(notes=tuple(notes))
 
 
@@ -132,12 +137,15 @@ def _prepare(
     stages: Stages,
     *,
     owned: bool = False,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Prepared:
-    """``owned``: see :func:`clean_stage`."""
+    """``owned``, ``pool``: see :func:`clean_stage`."""
     if settings.engine == "ray":
         given = articles if owned and isinstance(articles, list) else list(articles)
         return _prepare_on_ray(given, settings, skipped, encoder, stages)
-    each, _, lexical, every_skip = clean_stage(articles, settings, skipped, stages, owned=owned)
+    each, _, lexical, every_skip = clean_stage(
+        articles, settings, skipped, stages, owned=owned, pool=pool
+    )
     return prepare_cleaned(
         [c.article for c in each],
         [c.day for c in each],

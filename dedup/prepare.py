@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import NamedTuple, TypeVar
 
@@ -197,11 +198,17 @@ def _workers(n: int) -> int:
     return max(1, min(usable_cores(), -(-n // PART)))
 
 
-def _in_parts(work: Callable[[Sequence[A]], R], items: list[A], advance: Advance) -> Iterator[R]:
+def _in_parts(
+    work: Callable[[Sequence[A]], R],
+    items: list[A],
+    advance: Advance,
+    pool: ProcessPoolExecutor | None = None,
+) -> Iterator[R]:
     """``work`` over ``items`` a part at a time, in order: in a pool of processes when there
-    are enough items (:func:`dedup.cores.in_processes`). Empties ``items``, and lets go of
-    each part once its result is given: what the parts hold is freed as the work goes, unless
-    the caller keeps it."""
+    are enough items (:func:`dedup.cores.in_processes`; ``pool``: workers forked before the
+    items were read, :func:`dedup.cores.forked_now`). Empties ``items``, and lets go of each
+    part once its result is given: what the parts hold is freed as the work goes, unless the
+    caller keeps it."""
     parts: list[list[A] | None] = [items[k : k + PART] for k in range(0, len(items), PART)]
     workers = _workers(len(items))
     items.clear()
@@ -212,8 +219,10 @@ def _in_parts(work: Callable[[Sequence[A]], R], items: list[A], advance: Advance
         advance(size)
 
     if workers > 1:
-        yield from in_processes(work, parts, workers, done)  # type: ignore[arg-type]
+        yield from in_processes(work, parts, workers, done, pool=pool)  # type: ignore[arg-type]
         return
+    if pool is not None:
+        pool.shutdown()  # too few items to repay them
     for k, part in enumerate(parts):
         assert part is not None
         yield work(part)
@@ -232,6 +241,7 @@ def clean_stage(
     *,
     vectors: bool = True,
     owned: bool = False,
+    pool: ProcessPoolExecutor | None = None,
 ) -> tuple[list[_Cleaned], list[Profile] | None, LexicalVectors | None, list[Skipped]]:
     """Each article cleaned, its event day found and (for the lexical backends) its profile
     made, in canonical order; the lexical vectors of them all when ``vectors`` (then no
@@ -241,14 +251,16 @@ def clean_stage(
     is sent to a worker once, and comes back cleaned with its profile's counts.
 
     ``owned``: ``articles`` is a list the caller has no further use for; it is emptied, so
-    that each article as read is freed once cleaned (a million of them are gigabytes)."""
+    that each article as read is freed once cleaned (a million of them are gigabytes).
+    ``pool``: workers forked before the articles were read (:func:`dedup.cores.forked_now`),
+    which the pass uses if it runs in processes, and shuts down either way."""
     lexical = settings.backend != "dense"  # every other backend compares the lexical vectors
     with stages.stage("clean", len(articles)) as step:
         places = list(enumerate(articles))
         if owned and isinstance(articles, list):
             articles.clear()
         work = partial(prepare_part, lexical=lexical, vectors=vectors)
-        parts = list(_in_parts(work, places, step.advance))
+        parts = list(_in_parts(work, places, step.advance, pool))
         each, ranked, failed = in_canonical_order(parts)
         step.count, step.note = len(each), skipped_note(len(failed))
     _check_usable(each, skipped, failed)

@@ -665,6 +665,51 @@ def test_a_pool_gives_the_same_report_as_one_process(monkeypatch: pytest.MonkeyP
     assert pooled == alone and len(pooled["stories"]) > 1
 
 
+_READ: list[bool] = []  # set in the test's process once its corpus is read
+_REAL_PART = prepare.prepare_part
+
+
+def _part_noting_its_process(part: object, *args: object, **kwargs: object) -> object:
+    """The per-article part, its process noted with whether it had seen the corpus read."""
+    (Path(os.environ["DEDUP_TEST_PIDS"]) / f"{os.getpid()}-{bool(_READ)}").touch()
+    return _REAL_PART(part, *args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "fork"), reason="workers are forked only where the system forks"
+)
+def test_the_workers_of_a_run_that_reads_files_are_forked_before_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker forked after the corpus is read holds every page of it as read for as long as
+    it lives; forked before, it holds none, and each article is freed once cleaned."""
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in synthetic_corpus(12)), "utf-8")
+    noted = tmp_path / "pids"
+    noted.mkdir()
+    monkeypatch.setenv("DEDUP_TEST_PIDS", str(noted))
+    monkeypatch.setattr(prepare, "_workers", lambda n: 2)
+    monkeypatch.setattr(prepare, "PART", 7)
+    monkeypatch.setattr(prepare, "prepare_part", _part_noting_its_process)
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    real_read = pipeline.read_stage
+
+    def read_stage(*args: object, **kwargs: object) -> object:
+        read = real_read(*args, **kwargs)  # type: ignore[arg-type]
+        _READ.append(True)
+        return read
+
+    monkeypatch.setattr(pipeline, "read_stage", read_stage)
+    try:
+        prepared = pipeline.read_and_prepare([str(corpus)], Settings(backend="lexical"))
+    finally:
+        _READ.clear()
+    assert len(prepared.articles) == 60
+    seen = [name.split("-") for name in os.listdir(noted)]
+    assert seen and all(read == "False" for _, read in seen)
+    assert str(os.getpid()) not in {pid for pid, _ in seen}
+
+
 @pytest.mark.parametrize("error", [OSError, AttributeError, TypeError])
 def test_a_c_library_without_malloc_trim_is_no_error(
     monkeypatch: pytest.MonkeyPatch, error: type[Exception]
