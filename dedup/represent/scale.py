@@ -81,6 +81,7 @@ def centre_by_language(
     codes = np.unique(langs).tolist()
     sums = {code: np.zeros(dim, dtype=np.float32) for code in codes}
     prior_sums = {code: np.zeros(dim, dtype=np.float32) for code in codes}
+    counts = dict.fromkeys(codes, 0)
     for lo in range(0, n_rows, CENTRE_ROWS):
         block, block_langs = out[lo : lo + CENTRE_ROWS], langs[lo : lo + CENTRE_ROWS]
         block[:] = vectors[lo : lo + CENTRE_ROWS]
@@ -90,12 +91,12 @@ def centre_by_language(
             priors = length_prior(mean, mean_short, lengths[lo : lo + CENTRE_ROWS])
         for code in np.unique(block_langs).tolist():
             rows = block_langs == code
+            counts[code] += int(np.count_nonzero(rows))
             sums[code] = _summed(sums[code], block[rows])
             if priors is not None:
                 prior_sums[code] = _summed(prior_sums[code], priors[rows])
     shifts = {}
-    for code in codes:
-        count = int(np.count_nonzero(langs == code))
+    for code, count in counts.items():
         n = float(count)
         shift = sums[code] / count * n
         if per_article:

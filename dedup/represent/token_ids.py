@@ -149,7 +149,7 @@ class TokenIds:
         self.wordwise = self.wordwise and " " not in failing
         whole = [re.escape(t.content) for t in added] + [re.escape(c) for c in failing]
         self._whole = re.compile("|".join(whole)) if whole else None
-        self._start_over()
+        self.forget()
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
         return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
@@ -181,9 +181,6 @@ class TokenIds:
 
     def forget(self) -> None:
         """Empty the store of words (it fills again as texts come)."""
-        self._start_over()
-
-    def _start_over(self) -> None:
         self._index: dict[str, int] = {}
         self._pool = array("q")
         self._starts = array("q")
@@ -231,7 +228,7 @@ class TokenIds:
         whole = list(range(len(texts))) if not self.wordwise else []
         if self.wordwise:
             if len(self._index) > WORD_STORE or len(self._pool) > STORE_IDS:
-                self._start_over()
+                self.forget()
             index, awkward = self._index, self._whole
             lookup = index.get
             rows: list[int] = []
