@@ -6,7 +6,6 @@ order; and exact copies, linked once.
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import hashlib
 import logging
@@ -22,7 +21,7 @@ from dedup.config import Settings
 from dedup.cores import in_processes, usable_cores
 from dedup.errors import InputError, one_line
 from dedup.models import Article, Skipped
-from dedup.progress import Advance, Stages
+from dedup.progress import Advance, Stages, give_back_freed_memory
 from dedup.represent.days import stated_event_day
 from dedup.represent.lexical import (
     LexicalCounts,
@@ -272,19 +271,6 @@ def clean_stage(
     return each, profiles, made, _all_skipped(skipped, failed)
 
 
-def give_back_freed_memory() -> None:
-    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; nothing where
-    there is none). The parts' counts arrive from the workers (the pool's or Ray's) between
-    the cleaned articles' texts, and once stacked their space is free but held: holes inside
-    the heap, which glibc does not give back by itself (about 2 GB at 10^6 articles, held to
-    the end of the run)."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError, TypeError):  # not glibc (Windows takes no None)
-        return
-    trim(0)
-
-
 def in_canonical_order(parts: Sequence[Part]) -> tuple[list[_Cleaned], list[int], list[_Failed]]:
     """The articles the parts kept, in canonical order; where each was among them (the parts'
     kept articles one after another); and every failure."""
@@ -300,7 +286,7 @@ def lexical_in_order(
     """The parts' profiles, or the corpus' lexical vectors weighed from their counts (as the
     parts hold one or the other; neither without a lexical backend), in the order ``ranked``
     gives (:func:`in_canonical_order`). Lets go of each part's counts once they are placed,
-    and gives the heap's freed pages back (:func:`give_back_freed_memory`)."""
+    the heap's freed pages given back as they are stacked (:func:`give_back_freed_memory`)."""
     made = [p.lexical for p in parts if p.lexical is not None]
     for k, part in enumerate(parts):
         parts[k] = part._replace(lexical=None)
@@ -310,7 +296,6 @@ def lexical_in_order(
         counts = [m for m in made if isinstance(m, LexicalCounts)]
         made.clear()
         vectors = weigh(LexicalCounts.stack(counts, ranked, give_back=give_back_freed_memory))
-        give_back_freed_memory()
         return None, vectors
     listed = [p for m in made if isinstance(m, list) for p in m]
     return [listed[k] for k in ranked], None

@@ -2,6 +2,9 @@
 INFO when it ends (``clean: 1,447 articles in 2.3 s (3 skipped)``), and told as it goes to a
 :class:`Progress`, if one is given.
 
+A stage hands the heap's freed pages back to the system when it ends
+(:func:`give_back_freed_memory`): what it made and let go of stays free but held otherwise.
+
 A :class:`Progress` is what draws progress: the command line passes one that draws with rich on
 a terminal (``dedup.cli.display``); the library itself never draws anything, and its default,
 :data:`NO_PROGRESS`, does nothing. Anything with these three methods will do, a recorder in
@@ -10,6 +13,7 @@ tests included.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +27,7 @@ __all__ = [
     "Progress",
     "Stage",
     "Stages",
+    "give_back_freed_memory",
     "seconds",
 ]
 
@@ -87,6 +92,20 @@ class _NoProgress:
 
 #: The default: nothing is drawn.
 NO_PROGRESS: Progress = _NoProgress()
+
+
+def give_back_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; nothing where
+    there is none). What a stage frees is held otherwise: the arrays numpy allocates below
+    glibc's mmap threshold (which rises to 32 MiB once bigger ones are freed) and the small
+    objects of the articles leave holes inside the heap, which glibc does not give back by
+    itself. Measured at 10^6 articles, the holes left after linking were 1.7 GB and after
+    grouping 1.2 GB, held to the end of the run; the per-article parts' counts, 2 GB."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc (Windows takes no None)
+        return
+    trim(0)
 
 
 def seconds(value: float) -> str:
@@ -170,6 +189,7 @@ class Stages:
         try:
             yield stage
         finally:
+            give_back_freed_memory()  # its seconds are the stage's
             spent = time.perf_counter() - start
             self.timings[name] = self.timings.get(name, 0.0) + spent
         if stage.shown:

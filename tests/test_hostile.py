@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_reliability import synthetic_corpus
 from typer.testing import CliRunner
 
-from dedup import pipeline, prepare
+from dedup import pipeline, prepare, progress
 from dedup.cli import app
 from dedup.config import Settings
 from dedup.models import Article
@@ -714,14 +714,14 @@ def test_the_workers_of_a_run_that_reads_files_are_forked_before_it_reads(
 def test_a_c_library_without_malloc_trim_is_no_error(
     monkeypatch: pytest.MonkeyPatch, error: type[Exception]
 ) -> None:
-    """After the per-article pass the heap's freed pages are given back through glibc's
-    malloc_trim; where there is no such call (macOS, musl, Windows), nothing happens."""
+    """When a stage ends, the heap's freed pages are given back through glibc's malloc_trim;
+    where there is no such call (macOS, musl, Windows), nothing happens, and a run goes on."""
 
     def no_glibc(name: object) -> object:
         raise error("no such library or symbol")
 
-    monkeypatch.setattr(prepare.ctypes, "CDLL", no_glibc)
-    prepare.give_back_freed_memory()  # no error
+    monkeypatch.setattr(progress.ctypes, "CDLL", no_glibc)
+    progress.give_back_freed_memory()  # no error
     report = cluster_articles(
         [Article(id="a", title="Storm Kirk", text="Storm Kirk hit Lisbon on Tuesday.")],
         Settings(backend="lexical"),

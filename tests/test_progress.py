@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 import dedup.pipeline
 import dedup.prepare
+import dedup.progress
 from dedup.cli import app
 from dedup.cli.display import RichProgress
 from dedup.config import Settings
@@ -267,6 +268,22 @@ def test_a_stage_that_fails_is_timed_but_not_ended() -> None:
         raise RuntimeError("broken")
     assert "clean" in stages.timings
     assert recorder.open and recorder["clean"].summary is None
+
+
+def test_each_stage_gives_the_heaps_freed_pages_back_as_it_ends_failed_or_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given_back: list[bool] = []
+    monkeypatch.setattr(dedup.progress, "give_back_freed_memory", lambda: given_back.append(True))
+    stages = Stages()
+    with stages.stage("read"):
+        assert given_back == []
+    assert len(given_back) == 1
+    with pytest.raises(RuntimeError), stages.stage("clean"):
+        raise RuntimeError("broken")
+    assert len(given_back) == 2
+    monkeypatch.undo()
+    run([ARTICLES], Settings(backend="lexical", cache=None))  # glibc's own, for real
 
 
 def test_every_stage_has_a_name_to_show() -> None:
