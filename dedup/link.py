@@ -77,7 +77,7 @@ def resolve_method(reps: Representations, method: str) -> str:
     """The method that will run: ``exact`` or ``ann`` (``exact`` without dense vectors)."""
     if method not in METHODS:
         raise InputError(f"unknown neighbour method {method!r}: use one of {', '.join(METHODS)}")
-    if reps.dense is None:
+    if not reps.has_dense:
         return "exact"
     if method == "auto":
         return "ann" if reps.n >= ANN_MIN_ARTICLES else "exact"
@@ -285,7 +285,7 @@ def link_ann(
     nearest from ``floor`` up; the pairs are then scored with ``Representations.pairs``.
     ``among`` as for :func:`find_links`.
     """
-    if reps.dense is None:
+    if not reps.has_dense:
         raise InputError("approximate neighbours need dense vectors")
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")

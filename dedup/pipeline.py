@@ -52,7 +52,9 @@ def run(
     """Read ``inputs`` (files, directories, ``-`` for stdin in ``settings.stdin_format``) and
     group them into stories. ``progress`` is told of each stage as it goes (see
     :mod:`dedup.progress`)."""
-    prepared = read_and_prepare(inputs, settings, encoder=encoder, stdin=stdin, progress=progress)
+    prepared = read_and_prepare(
+        inputs, settings, encoder=encoder, stdin=stdin, progress=progress, raw=False
+    )
     return report_from(prepared, settings, inputs=inputs, progress=progress)
 
 
@@ -63,6 +65,7 @@ def read_and_prepare(
     encoder: Encoder | None = None,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
+    raw: bool = True,
 ) -> Prepared:
     """Read ``inputs`` and :func:`prepare` them. A local run on several cores forks the
     workers of its per-article pass before it reads (:func:`dedup.cores.forked_now`)."""
@@ -70,7 +73,9 @@ def read_and_prepare(
     local = settings.engine == "local" and any(name != "-" for name in inputs)
     with forked_now(usable_cores() if local else 1) as pool:
         articles, skipped, notes = read_stage(inputs, settings, stdin, stages)
-        prepared = _prepare(articles, settings, skipped, encoder, stages, owned=True, pool=pool)
+        prepared = _prepare(
+            articles, settings, skipped, encoder, stages, owned=True, pool=pool, raw=raw
+        )
     return prepared._replace(notes=tuple(notes))
 
 
@@ -123,10 +128,12 @@ def prepare(
     skipped: Sequence[Skipped] = (),
     encoder: Encoder | None = None,
     progress: Progress | None = None,
+    raw: bool = True,
 ) -> Prepared:
     """Clean each article (one that breaks a stage becomes a skip), order them canonically,
-    represent them, and find their exact copies. InputError when nothing usable is left."""
-    return _prepare(articles, settings, skipped, encoder, Stages(progress))
+    represent them, and find their exact copies. InputError when nothing usable is left.
+    ``raw``: keep the raw dense vectors (see :func:`dedup.represent.represent`)."""
+    return _prepare(articles, settings, skipped, encoder, Stages(progress), raw=raw)
 
 
 def _prepare(
@@ -138,11 +145,12 @@ def _prepare(
     *,
     owned: bool = False,
     pool: ProcessPoolExecutor | None = None,
+    raw: bool = True,
 ) -> Prepared:
     """``owned``, ``pool``: see :func:`clean_stage`."""
     if settings.engine == "ray":
         given = articles if owned and isinstance(articles, list) else list(articles)
-        return _prepare_on_ray(given, settings, skipped, encoder, stages)
+        return _prepare_on_ray(given, settings, skipped, encoder, stages, raw=raw)
     each, _, lexical, every_skip = clean_stage(
         articles, settings, skipped, stages, owned=owned, pool=pool
     )
@@ -155,6 +163,7 @@ def _prepare(
         stages=stages,
         lexical=lexical,
         notes=future_dates_note(each),
+        raw=raw,
     )
 
 
@@ -164,6 +173,8 @@ def _prepare_on_ray(
     skipped: Sequence[Skipped],
     encoder: Encoder | None,
     stages: Stages,
+    *,
+    raw: bool = True,
 ) -> Prepared:
     """:func:`prepare` with the per-article stages and the embedding in one map on the Ray
     cluster (:mod:`dedup.spread`). The model is loaded here first, as the represent stage
@@ -189,6 +200,7 @@ def _prepare_on_ray(
         lexical=spread.lexical,
         notes=[*future_dates_note(spread.each), *loaded],
         embedded=spread.embedded,
+        raw=raw,
     )
 
 
@@ -203,10 +215,12 @@ def prepare_cleaned(
     lexical: LexicalVectors | None,
     notes: Sequence[str] = (),
     embedded: Embedded | None = None,
+    raw: bool = True,
 ) -> Prepared:
     """:func:`prepare` from articles already cleaned, in canonical order, with their lexical
     vectors (None for the dense backend); ``notes``: warnings of the stages before, first
-    among the run's warnings; ``embedded``: their vectors, already made (the ray engine's)."""
+    among the run's warnings; ``embedded``: their vectors, already made (the ray engine's),
+    which are the represent stage's to overwrite; ``raw``: see :func:`prepare`."""
     cleaned = vet_corpus(list(articles))  # dates read from texts, against each other
     represented = represent(
         cleaned,
@@ -216,6 +230,7 @@ def prepare_cleaned(
         lexical=lexical,
         stated_days=list(stated_days),
         embedded=embedded,
+        raw=raw,
     )
     if notes:
         represented = dataclasses.replace(represented, warnings=(*notes, *represented.warnings))
@@ -264,7 +279,9 @@ def cluster_articles(
 ) -> Report:
     """Group already-read articles into stories and report them; ``inputs``: what they were
     read from, for the report."""
-    prepared = prepare(articles, settings, skipped=skipped, encoder=encoder, progress=progress)
+    prepared = prepare(
+        articles, settings, skipped=skipped, encoder=encoder, progress=progress, raw=False
+    )
     return report_from(prepared, settings, inputs=inputs, progress=progress)
 
 
@@ -284,7 +301,7 @@ def report_from(
     reps, model, calibration = represented.reps, represented.model, represented.calibration
     # A new list: a prepared corpus may be reported more than once.
     warnings = [*prepared.notes, *represented.warnings]
-    if settings.neighbours == "ann" and reps.dense is None:
+    if settings.neighbours == "ann" and not reps.has_dense:
         warnings.append("approximate neighbours need dense vectors: linked exactly instead")
     threshold = settings.threshold_for(reps.backend, calibration.thresholds)
     related_floor = settings.related_for(reps.backend, calibration.thresholds)

@@ -142,6 +142,7 @@ def _add_cleaned(
             encoder=encoder,
             stages=stages,
             lexical=vectors,
+            raw=False,  # the store keeps no vectors: the centred ones link and group
         )
         calibration = prepared.represented.calibration
         backend = prepared.represented.reps.backend

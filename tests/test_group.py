@@ -281,3 +281,34 @@ def test_blocks_of_pairs_score_as_the_pairs_do(tiny_model_dir, tmp_path) -> None
     assert len(got) == 2 * 3 + 0 * 1 + 5 * 7 + 0
     assert np.abs(got - reps.pairs(i, j)).max() < 1e-6
     assert got.min() < 0.5 < got.max()  # not all one value
+
+
+def test_a_run_that_groups_keeps_the_centred_vectors_alone_and_makes_the_same_stories(  # type: ignore[no-untyped-def]
+    tiny_model_dir, tmp_path, monkeypatch
+) -> None:
+    """A run that only groups keeps no raw dense vectors (the centred ones are made in their
+    place): the same centred vectors and the same stories as a prepared corpus that keeps
+    both; the raw cosine asked of it is an error, never another number; and a fusion that
+    weighs the raw cosine keeps them."""
+    from conftest import SAMPLES
+
+    from dedup.config import Settings
+    from dedup.pipeline import labels_for, read_and_prepare, report_from, run
+    from dedup.represent.similarity import Fusion
+
+    settings = Settings(backend="hybrid", model=str(tiny_model_dir), device="cpu", cache=tmp_path)
+    inputs = [str(SAMPLES / "articles")]
+    kept = read_and_prepare(inputs, settings)
+    alone = read_and_prepare(inputs, settings, raw=False)  # its vectors from the cache
+    both, centred = kept.represented.reps, alone.represented.reps
+    assert both.dense is not None and centred.dense is None and centred.dense_centred is not None
+    assert np.array_equal(centred.dense_centred, both.dense_centred)
+    report = report_from(alone, settings)
+    assert labels_for(report) == labels_for(report_from(kept, settings))
+    assert report.related == report_from(kept, settings).related
+    assert labels_for(run(inputs, settings)) == labels_for(report)
+    assert "dense" not in centred.features([0], [1]) and "dense" in both.features([0], [1])
+    with pytest.raises(ValueError, match="raw dense vectors were not kept"):
+        centred.features([0], [1], {"dense"})
+    monkeypatch.setattr(Fusion, "weighs_raw", property(lambda self: True))
+    assert read_and_prepare(inputs, settings, raw=False).represented.reps.dense is not None

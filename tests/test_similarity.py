@@ -316,3 +316,16 @@ def test_centring_a_run_of_rows_at_a_time_is_centring_the_whole_to_the_bit(
     got = scale.centre_by_language(vectors, langs, mean, short, lengths)
     assert got.dtype == np.float32 and np.array_equal(got, want)
     assert not np.array_equal(got, _centred_whole(vectors, langs, None)) or prior == "none"
+    # Made in the vectors themselves when the caller has no more use for them: the same bits.
+    mine = vectors.copy()
+    assert scale.centre_by_language(mine, langs, mean, short, lengths, overwrite=True) is mine
+    assert np.array_equal(mine, want)
+    # Vectors it cannot overwrite in float32 are left as they are.
+    wide, fixed = vectors.astype(np.float64), vectors.copy()
+    fixed.flags.writeable = False
+    for given in (wide, fixed):
+        kept = given.copy()
+        assert np.array_equal(
+            scale.centre_by_language(given, langs, mean, short, lengths, overwrite=True), want
+        )
+        assert np.array_equal(given, kept)

@@ -65,6 +65,8 @@ def centre_by_language(
     mean: Array | None = None,
     mean_short: Array | None = None,
     lengths: Array | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Array:
     """Subtract each language's mean vector, shrunk towards the model's mean (``mean``, over
     many texts, when its calibration has one; else zero), then L2-normalise the rows. With
@@ -74,9 +76,17 @@ def centre_by_language(
     Made :data:`CENTRE_ROWS` rows at a time beside the result: at 10^6 articles, the priors,
     each language's rows and the norms' squares for the whole corpus at once were gigabytes.
     Each language's sums are taken row after row, in the order numpy takes a mean over rows,
-    so the vectors are those of the whole at once, to the bit."""
+    so the vectors are those of the whole at once, to the bit. ``overwrite``: the caller has no
+    further use for ``vectors``, and when they are float32, writable and contiguous they become
+    the centred ones (the same bits as beside them): at 10^6 articles, 1 GB less."""
     n_rows, dim = vectors.shape
-    out = np.empty((n_rows, dim), dtype=np.float32)
+    in_place = (
+        overwrite
+        and vectors.dtype == np.float32
+        and vectors.flags.writeable
+        and vectors.flags.c_contiguous
+    )
+    out = vectors if in_place else np.empty((n_rows, dim), dtype=np.float32)
     per_article = mean is not None and mean_short is not None and lengths is not None
     codes = np.unique(langs).tolist()
     sums = {code: np.zeros(dim, dtype=np.float32) for code in codes}
@@ -84,7 +94,8 @@ def centre_by_language(
     counts = dict.fromkeys(codes, 0)
     for lo in range(0, n_rows, CENTRE_ROWS):
         block, block_langs = out[lo : lo + CENTRE_ROWS], langs[lo : lo + CENTRE_ROWS]
-        block[:] = vectors[lo : lo + CENTRE_ROWS]
+        if not in_place:
+            block[:] = vectors[lo : lo + CENTRE_ROWS]
         priors = None
         if per_article:
             assert mean is not None and lengths is not None

@@ -181,6 +181,11 @@ class Fusion:
         alone = frozenset() if self.alone is None else frozenset(self.alone.weights)
         return frozenset(self.same.weights) | frozenset(self.cross.weights) | alone
 
+    @property
+    def weighs_raw(self) -> bool:
+        """Whether a feature weighed is made of the raw dense cosine, not only the centred."""
+        return "dense" in _sources(self.needs)
+
     def cross_model(self, features: Mapping[str, Array]) -> Linear:
         """The linear model that scores one pair (``features`` of length 1) across languages:
         ``alone`` where it says more than ``cross``, as :meth:`fused` takes the larger."""
@@ -207,7 +212,8 @@ class Representations:
 
     ``backend`` is the backend that ran: ``dense``, ``lexical`` or ``hybrid``. ``dense`` holds
     the raw embeddings and ``dense_centred`` the per-language centred ones (the raw ones when
-    not given).
+    not given). A run that only groups keeps no raw embeddings when nothing it scores is made
+    of them (``dense`` None, ``dense_centred`` given): see :func:`dedup.represent.represent`.
     """
 
     backend: str
@@ -231,7 +237,7 @@ class Representations:
     centred_share: Array | None = None
 
     def __post_init__(self) -> None:
-        if self.backend in ("dense", "hybrid") and self.dense is None:
+        if self.backend in ("dense", "hybrid") and not self.has_dense:
             raise ValueError(f"backend {self.backend} needs dense vectors")
         if self.backend in ("lexical", "hybrid") and self.lexical is None:
             raise ValueError(f"backend {self.backend} needs lexical vectors")
@@ -241,6 +247,11 @@ class Representations:
     @property
     def n(self) -> int:
         return len(self.langs)
+
+    @property
+    def has_dense(self) -> bool:
+        """Whether there are dense vectors (raw, centred or both)."""
+        return self.dense is not None or self.dense_centred is not None
 
     @property
     def fusion(self) -> Fusion | None:
@@ -279,8 +290,10 @@ class Representations:
             for name in LEXICAL_MATRICES:
                 if sources is None or name in sources:
                     feats[name] = sparse_cos(getattr(self.lexical, name))
-        if self.dense is not None:
-            if sources is None or "dense" in sources:
+        if self.has_dense:
+            if sources is not None and "dense" in sources and self.dense is None:
+                raise ValueError("the raw dense vectors were not kept: the centred ones alone")
+            if self.dense is not None and (sources is None or "dense" in sources):
                 feats["dense"] = dense_cos(self.dense)
             if sources is None or "dense_centred" in sources:
                 # Without centred vectors (a caller's own Representations) they are the raw ones.
