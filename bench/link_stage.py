@@ -38,7 +38,9 @@ def one(links_file: str, result: str) -> None:
     floor = threshold if floor is None else min(floor, threshold)
     link_ann(reps, floor, complete_at=threshold, among=np.arange(200))  # compiled first
     links, figures = measured(lambda: link_ann(reps, floor, complete_at=threshold))
-    figures |= {"links": len(links.i), "digest": digest_of((links.i, links.j, links.sim))}
+    # The ends' values, whatever their type (int32 since the tenth round, int64 before).
+    ends = (links.i.astype(np.int64), links.j.astype(np.int64))
+    figures |= {"links": len(links.i), "digest": digest_of((*ends, links.sim))}
     Path(result).write_text(json.dumps(figures))
 
 

@@ -12,8 +12,10 @@ from dedup.errors import InputError
 from dedup.group import group
 from dedup.link import (
     NO_DATE,
+    Links,
     date_ordinals,
     distinct,
+    end_type,
     find_links,
     link_ann,
     link_exact,
@@ -33,14 +35,23 @@ from tests.vectors import (
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 7, 5_000])
-def test_distinct_is_numpys_unique_and_sorts_in_place_only_when_asked(size: int) -> None:
+@pytest.mark.parametrize("run", [3, 1 << 20])
+def test_distinct_is_numpys_unique_and_works_in_place_only_when_asked(
+    size: int, run: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dedup.link as link
+
+    monkeypatch.setattr(link, "COMPACT_RUN", run)  # runs of 3: a run's keys land in another
     keys = np.random.default_rng(size).integers(-50, 3 * size + 1, size)  # repeats, negatives
     given = keys.copy()
     assert np.array_equal(distinct(keys), np.unique(given))
     assert distinct(keys).dtype == keys.dtype
     assert np.array_equal(keys, given)  # left as it was
-    assert np.array_equal(distinct(keys, in_place=True), np.unique(given))
-    assert np.array_equal(keys, np.sort(given))  # sorted where it lies
+    found = distinct(keys, in_place=True)
+    assert np.array_equal(found, np.unique(given))
+    assert (size == 0 or np.shares_memory(found, keys)) and np.array_equal(
+        keys[: len(found)], found
+    )
 
 
 def test_ann_agrees_with_exact_on_structured_vectors() -> None:
@@ -69,6 +80,13 @@ def test_linking_some_articles_numbers_them_as_the_corpus_does(method: str) -> N
     assert found.i.tolist() == among[alone.i].tolist()
     assert found.j.tolist() == among[alone.j].tolist()
     assert np.allclose(found.sim, alone.sim, atol=1e-6)
+    # The ends in int32, however they were found or numbered (half the links' memory).
+    assert {a.dtype for a in (found.i, found.j, alone.i, alone.j)} == {np.dtype(np.int32)}
+
+
+def test_the_ends_of_links_are_int32_until_a_corpus_outgrows_it() -> None:
+    assert end_type(2**31 - 1) is np.int32 and end_type(2**31) is np.int64
+    assert Links.empty().i.dtype == np.int32
 
 
 def test_a_search_by_blocks_among_some_articles_is_the_whole_search_windowed(
@@ -119,11 +137,18 @@ def test_candidates_scored_a_slice_at_a_time_are_the_pairs_scored_at_once(
     sims = reps.pairs(at_i, at_j)
     floor = float(np.median(sims))
     monkeypatch.setattr(link, "SCORE_SLICE", 7)
+    monkeypatch.setattr(link, "COMPACT_RUN", 11)
+    # The parts' freed space given back as they are joined: every two parts, and at the end.
+    given_back: list[int] = []
+    monkeypatch.setattr(link, "give_back_freed_memory", lambda: given_back.append(len(found)))
+    monkeypatch.setattr(link, "GIVE_BACK_BYTES", found[0].nbytes + found[1].nbytes - 8)
     scored = link._scored(reps, found, n, floor, rows)
     keep = sims >= floor
     assert found == [] and 0.3 < keep.mean() < 0.7
+    assert given_back == [5, 5, 0]
     for got, want in ((scored.i, at_i[keep]), (scored.j, at_j[keep]), (scored.sim, sims[keep])):
-        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert np.array_equal(got, want)
+    assert scored.i.dtype == scored.j.dtype == np.int32 and scored.sim.dtype == np.float32
 
 
 def test_a_story_larger_than_k_keeps_all_its_pairs() -> None:
