@@ -61,9 +61,8 @@ NO_DATE = np.iinfo(np.int64).min
 
 @dataclass(frozen=True)
 class Links:
-    """Pairs ``i < j`` whose similarity reached the lower (related) threshold; ``i`` and ``j``
-    are int32 for a corpus of fewer than 2^31 articles (:func:`end_type`): at 10^6 articles,
-    69 M links, half a gigabyte less from linking to the report than in int64."""
+    """Pairs ``i < j`` whose similarity reached the lower (related) threshold; ``i``, ``j``
+    int32 below 2^31 articles (:func:`end_type`: at 10^6, half a GB less than int64)."""
 
     i: Array
     j: Array
@@ -76,7 +75,6 @@ class Links:
 
 
 def end_type(n: int) -> type[np.signedinteger[Any]]:
-    """The integer type of the links' ends in a corpus of ``n`` articles."""
     return np.int32 if n <= np.iinfo(np.int32).max else np.int64
 
 
@@ -142,9 +140,8 @@ def distinct(values: Array, *, in_place: bool = False) -> Array:
     sorting. numpy 2.3 on finds them with a hash table, which at millions of mostly distinct
     keys (pairs, label pairs) takes about a microsecond a key once it outgrows the caches:
     140 M pair keys in 287 s, sorted in 11 (docs/benchmarks.md). ``in_place``: ``values``
-    may be sorted where it lies and the distinct ones moved to its front (its caller has no
-    further use for it): the result is then a view of that front, and no second array of the
-    keys is made beside them (at 10^6 articles, about 140 M candidates of 8 bytes)."""
+    is sorted where it lies and the distinct ones moved to its front, :data:`COMPACT_RUN` at a
+    time (its caller has no further use for it): the result is a view of that front."""
     values = np.asarray(values)
     ordered = values if in_place else values.copy()
     ordered.sort()
@@ -158,13 +155,8 @@ def distinct(values: Array, *, in_place: bool = False) -> Array:
     at = 0  # each run's distinct keys moved down, none read after it is written over
     for lo in range(0, len(ordered), COMPACT_RUN):
         kept = ordered[lo : lo + COMPACT_RUN][first[lo : lo + COMPACT_RUN]]
-        ordered[at : at + len(kept)] = kept
-        at += len(kept)
+        ordered[at : at + len(kept)], at = kept, at + len(kept)
     return ordered[:at]
-
-
-#: :func:`distinct` in place moves the keys to the front this many at a time.
-COMPACT_RUN = 1 << 20
 
 
 def date_ordinals(dates: Sequence[dt.date | None]) -> Array:
@@ -340,17 +332,13 @@ def link_ann(
 
 def _joined(parts: list[Array]) -> Array:
     """``np.concatenate(parts)``, emptying ``parts`` as each is copied and giving the heap's
-    freed pages back every :data:`GIVE_BACK_BYTES`: the candidates' keys come cell by cell,
-    small arrays in the heap, whose space glibc holds once freed, beside their copy, to the
-    end of the search. With :func:`distinct` in place and the links' int32 ends, the 10^6
-    run's linking peaked 1,458 MiB lower (docs/benchmarks.md, tenth round)."""
-    key = np.empty(sum(len(p) for p in parts), dtype=np.int64)
-    at = freed = 0
+    freed pages back every :data:`GIVE_BACK_BYTES`: the keys come cell by cell, small arrays
+    in the heap, whose space glibc held freed beside their copy (docs/benchmarks.md, tenth
+    round: with :func:`distinct` in place and int32 ends, linking's peak 1,458 MiB lower)."""
+    key, at, freed = np.empty(sum(len(p) for p in parts), dtype=np.int64), 0, 0
     for k, part in enumerate(parts):
-        key[at : at + len(part)] = part
-        at += len(part)
-        freed += part.nbytes
-        parts[k] = key[:0]  # let go
+        key[at : at + len(part)], parts[k] = part, key[:0]  # copied, let go
+        at, freed = at + len(part), freed + part.nbytes
         if freed >= GIVE_BACK_BYTES:
             give_back_freed_memory()
             freed = 0
@@ -359,11 +347,9 @@ def _joined(parts: list[Array]) -> Array:
     return key
 
 
-#: :func:`_joined` gives the heap's freed pages back each time it has freed this much.
-GIVE_BACK_BYTES = 256 << 20
-
-#: Candidate pairs are scored this many at a time by :func:`_scored`.
-SCORE_SLICE = 1 << 20
+# Scored this many candidate pairs at a time by _scored; _joined gives back every this many
+# bytes freed; distinct moves the keys to the front this many at a time.
+SCORE_SLICE, GIVE_BACK_BYTES, COMPACT_RUN = 1 << 20, 256 << 20, 1 << 20
 
 
 def _scored(

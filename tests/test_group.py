@@ -310,5 +310,5 @@ def test_a_run_that_groups_keeps_the_centred_vectors_alone_and_makes_the_same_st
     assert "dense" not in centred.features([0], [1]) and "dense" in both.features([0], [1])
     with pytest.raises(ValueError, match="raw dense vectors were not kept"):
         centred.features([0], [1], {"dense"})
-    monkeypatch.setattr(Fusion, "weighs_raw", property(lambda self: True))
+    monkeypatch.setattr(Fusion, "needs", property(lambda self: frozenset({"dense"})))
     assert read_and_prepare(inputs, settings, raw=False).represented.reps.dense is not None

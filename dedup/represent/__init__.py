@@ -129,7 +129,7 @@ def represent(
     centred = None
     if dense is not None:
         fusion = (calibration.fusions or {}).get(backend)
-        keep = raw or (fusion is not None and fusion.weighs_raw)
+        keep = raw or (fusion is not None and "dense" in fusion.needs)  # the raw cosine
         centred = centre_by_language(
             dense, langs, calibration.mean, calibration.mean_short, lengths, overwrite=not keep
         )

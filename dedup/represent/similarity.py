@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -181,11 +181,6 @@ class Fusion:
         alone = frozenset() if self.alone is None else frozenset(self.alone.weights)
         return frozenset(self.same.weights) | frozenset(self.cross.weights) | alone
 
-    @property
-    def weighs_raw(self) -> bool:
-        """Whether a feature weighed is made of the raw dense cosine, not only the centred."""
-        return "dense" in _sources(self.needs)
-
     def cross_model(self, features: Mapping[str, Array]) -> Linear:
         """The linear model that scores one pair (``features`` of length 1) across languages:
         ``alone`` where it says more than ``cross``, as :meth:`fused` takes the larger."""
@@ -211,9 +206,8 @@ class Representations:
     """What the represent stage made of the corpus, row ``k`` for article ``k``.
 
     ``backend`` is the backend that ran: ``dense``, ``lexical`` or ``hybrid``. ``dense`` holds
-    the raw embeddings and ``dense_centred`` the per-language centred ones (the raw ones when
-    not given). A run that only groups keeps no raw embeddings when nothing it scores is made
-    of them (``dense`` None, ``dense_centred`` given): see :func:`dedup.represent.represent`.
+    the raw embeddings (None when not kept: :func:`dedup.represent.represent`) and
+    ``dense_centred`` the per-language centred ones (the raw ones when not given).
     """
 
     backend: str
@@ -249,8 +243,7 @@ class Representations:
         return len(self.langs)
 
     @property
-    def has_dense(self) -> bool:
-        """Whether there are dense vectors (raw, centred or both)."""
+    def has_dense(self) -> bool:  # raw, centred or both
         return self.dense is not None or self.dense_centred is not None
 
     @property
@@ -266,14 +259,13 @@ class Representations:
 
     def _centred(self) -> Array:
         centred = self.dense if self.dense_centred is None else self.dense_centred
-        assert centred is not None
+        assert centred is not None, "no dense vectors"
         return centred
 
     @property
     def needed(self) -> frozenset[str]:
         """The features the backend's similarity is computed from."""
-        fusion = self.fusion
-        return frozenset({"dense_centred"}) if fusion is None else fusion.needs
+        return frozenset({"dense_centred"}) if self.fusion is None else self.fusion.needs
 
     def _features(
         self,
@@ -291,10 +283,10 @@ class Representations:
                 if sources is None or name in sources:
                     feats[name] = sparse_cos(getattr(self.lexical, name))
         if self.has_dense:
-            if sources is not None and "dense" in sources and self.dense is None:
-                raise ValueError("the raw dense vectors were not kept: the centred ones alone")
             if self.dense is not None and (sources is None or "dense" in sources):
                 feats["dense"] = dense_cos(self.dense)
+            elif sources is not None and "dense" in sources:
+                raise ValueError("the raw dense vectors were not kept: the centred ones alone")
             if sources is None or "dense_centred" in sources:
                 # Without centred vectors (a caller's own Representations) they are the raw ones.
                 centred = self.dense_centred
@@ -436,9 +428,7 @@ class Representations:
 
         lexical = self.lexical
         if lexical is not None:
-            lexical = type(lexical)(
-                entities=lexical.entities[idx], stems=lexical.stems[idx], title=lexical.title[idx]
-            )
+            lexical = type(lexical)(*(getattr(lexical, f.name)[idx] for f in fields(lexical)))
         return dataclasses.replace(
             self,
             langs=self.langs[idx],
