@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dedup.errors import InputError
-from dedup.progress import Advance, give_back_freed_memory
+from dedup.progress import GIVE_BACK_BYTES, Advance, give_back_freed_memory
 from dedup.represent.similarity import Representations
 
 log = logging.getLogger(__name__)
@@ -347,9 +347,9 @@ def _joined(parts: list[Array]) -> Array:
     return key
 
 
-# Scored this many candidate pairs at a time by _scored; _joined gives back every this many
-# bytes freed; distinct moves the keys to the front this many at a time.
-SCORE_SLICE, GIVE_BACK_BYTES, COMPACT_RUN = 1 << 20, 256 << 20, 1 << 20
+# Scored this many candidate pairs at a time by _scored; distinct moves the keys to the
+# front this many at a time.
+SCORE_SLICE, COMPACT_RUN = 1 << 20, 1 << 20
 
 
 def _scored(

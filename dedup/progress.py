@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 __all__ = [
+    "GIVE_BACK_BYTES",
     "NO_PROGRESS",
     "STAGES",
     "Advance",
@@ -92,6 +93,11 @@ class _NoProgress:
 
 #: The default: nothing is drawn.
 NO_PROGRESS: Progress = _NoProgress()
+
+
+#: Bytes a loop that lets go of many small arrays frees between two calls of
+#: :func:`give_back_freed_memory` (the lexical counts' stacking, linking's candidate keys).
+GIVE_BACK_BYTES = 1 << 28
 
 
 def give_back_freed_memory() -> None:

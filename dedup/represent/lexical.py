@@ -35,7 +35,7 @@ from sklearn.feature_extraction import FeatureHasher
 
 from dedup.clean.fold import fold
 from dedup.models import Article
-from dedup.progress import Advance
+from dedup.progress import GIVE_BACK_BYTES, Advance
 from dedup.represent.tokens import rarity, segment_tokens, words_of
 
 __all__ = [
@@ -256,9 +256,6 @@ def _idf_normalise(counts: sp.csr_matrix, *, drop_common: bool = False) -> sp.cs
         data *= np.repeat((1.0 / norms).astype(np.float32), lengths)
     return matrix
 
-
-#: Bytes of parts :meth:`LexicalCounts.stack` frees between two calls of its ``give_back``.
-GIVE_BACK_BYTES = 1 << 28
 
 #: Entries of a matrix :func:`_idf_normalise` scales at a time (16 MB of float32).
 WEIGH_ENTRIES = 1 << 22
