@@ -25,7 +25,7 @@ from dedup.represent.scale import (
     centred_share,
     language_codes,
 )
-from dedup.represent.similarity import Representations
+from dedup.represent.similarity import Representations, sources_of
 from dedup.represent.transformer import load_encoder
 
 __all__ = ["Represented", "load_model", "represent"]
@@ -129,7 +129,7 @@ def represent(
     centred = None
     if dense is not None:
         fusion = (calibration.fusions or {}).get(backend)
-        keep = raw or (fusion is not None and "dense" in fusion.needs)  # the raw cosine
+        keep = raw or (fusion is not None and "dense" in sources_of(fusion.needs))
         centred = centre_by_language(
             dense, langs, calibration.mean, calibration.mean_short, lengths, overwrite=not keep
         )

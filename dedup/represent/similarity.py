@@ -106,7 +106,7 @@ def add_derived(feats: dict[str, Array], wanted: Set[str] | None = None) -> dict
     return feats
 
 
-def _sources(names: Set[str]) -> set[str]:
+def sources_of(names: Set[str]) -> set[str]:
     """The cosines the features ``names`` are made of (``sqrt_entities_x_stems`` -> entities,
     stems)."""
     out: set[str] = set()
@@ -276,7 +276,7 @@ class Representations:
     ) -> dict[str, Array]:
         """The features ``wanted`` (every one when None) and the cosines they are made of;
         ``pair_max`` gives, from a value per article, the larger of each pair's two."""
-        sources = None if wanted is None else _sources(wanted)
+        sources = None if wanted is None else sources_of(wanted)
         feats: dict[str, Array] = {}
         if self.lexical is not None:
             for name in LEXICAL_MATRICES:
