@@ -277,3 +277,7 @@ def test_a_model_distilled_from_the_bundled_one_is_named_by_its_recipe(
     (copies[1] / DISTILL_NOTE).write_text(json.dumps(note), encoding="utf-8")
     table = calibration.for_model(calibration.model_key(copies[1]))
     assert table.own and table.model is not None and "256 dimensions" in table.model
+    # ...fitted on the one scale every corpus is put on, as the bundled model's table is: the
+    # model alone across languages, the mean of short texts, the lift of short texts.
+    assert table.fusions["hybrid"].alone is not None
+    assert table.mean_short is not None and table.short_lift > 0
