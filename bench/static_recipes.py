@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,18 +43,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ITN = ROOT.parent / "shared" / "eval" / "itn_dev"
 
 
-def frequent_words(n: int) -> list[str]:
+def frequent_words(tokenizer: Any, n: int) -> list[str]:
     """wordfreq's ``n`` most frequent words of each of its languages, as written and with a
-    capital (titles, names), of letters only and 4 or more of them, that the bundled model's
-    tokenizer cuts into two or more tokens."""
+    capital (titles, names), of letters only and 4 or more of them, that ``tokenizer`` (the
+    bundled model's) cuts into two or more tokens."""
     import unicodedata
 
     import wordfreq
 
-    from dedup.config import default_model
-    from dedup.represent.transformer import load_encoder
-
-    tokenizer = load_encoder(default_model(), trainable=True).model.tokenizer
     seen: set[str] = set()
     words = []
     for language in sorted(wordfreq.available_languages(wordlist="best")):
@@ -68,32 +65,29 @@ def frequent_words(n: int) -> list[str]:
     return words
 
 
-def tokenizer_model(words: list[str]):  # type: ignore[no-untyped-def]
-    """The bundled model, its tokenizer as model2vec reads it, and the same with ``words``."""
+def tokenizer_models(encoder: Any, words: list[str]) -> tuple[Any, Any]:
+    """The bundled model's tokenizer as model2vec reads it, and the same with ``words``."""
     from model2vec.tokenizer import clean_and_create_vocabulary
     from skeletoken import TokenizerModel
 
-    from dedup.config import default_model
-    from dedup.represent.transformer import load_encoder
-
-    encoder = load_encoder(default_model(), trainable=True)
     original = TokenizerModel.from_transformers_tokenizer(encoder.model.tokenizer)
     original = original.prune_added_tokens()
     model = original.deep_copy()
     if model.adds_prefix_space is not None:
         model.adds_prefix_space = True
-    return encoder, original, clean_and_create_vocabulary(model, words, token_remove_regex=None)
+    return original, clean_and_create_vocabulary(model, words, token_remove_regex=None)
 
 
-def raw_vectors(work: Path, words: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Every token's vector from the transformer, before PCA and weighting (made once)."""
+def raw_vectors(work: Path, encoder: Any, words: list[str]) -> tuple[Any, np.ndarray]:
+    """The tokenizer with ``words`` added, and the transformer's vector of each of its tokens
+    before PCA and weighting, in its order (computed once, then read from ``work``)."""
+    original, model = tokenizer_models(encoder, words)
     vectors, tokens = work / f"raw-{len(words)}.npy", work / f"raw-{len(words)}-tokens.json"
     if not vectors.exists():
         from model2vec.distill.inference import create_embeddings
         from model2vec.tokenizer import turn_tokens_into_ids
         from skeletoken.external.transformers import reshape_embeddings
 
-        encoder, original, model = tokenizer_model(words)
         made = model.sorted_vocabulary
         ids = turn_tokens_into_ids(made, original)
         transformer = reshape_embeddings(encoder.model[0].auto_model, original)
@@ -102,19 +96,17 @@ def raw_vectors(work: Path, words: list[str]) -> tuple[np.ndarray, list[str]]:
         )
         np.save(vectors, raw.astype(np.float32))
         tokens.write_text(json.dumps(made), encoding="utf-8")
-    return np.load(vectors), json.loads(tokens.read_text(encoding="utf-8"))
+    row = {token: k for k, token in enumerate(json.loads(tokens.read_text(encoding="utf-8")))}
+    return model, np.load(vectors)[[row[t] for t in model.sorted_vocabulary]]
 
 
-def make_recipe(out: Path, raw: np.ndarray, tokens: list[str], words: list[str], sif: float,
-                dims: int) -> None:  # fmt: skip
+def make_recipe(out: Path, model: Any, raw: np.ndarray, sif: float, dims: int) -> None:
     from model2vec.distill.inference import apply_pca, compute_weights
     from model2vec.model import StaticModel
     from model2vec.quantization import DType, quantize_embeddings
 
-    _, _, model = tokenizer_model(words)
-    row = {token: k for k, token in enumerate(tokens)}
-    table = raw[[row[t] for t in model.sorted_vocabulary]].astype(np.float64)
-    table = apply_pca(table, dims) * compute_weights(len(table), sif_coefficient=sif)[:, None]
+    table = apply_pca(raw.astype(np.float64), dims)
+    table *= compute_weights(len(table), sif_coefficient=sif)[:, None]
     config = {"apply_pca": dims, "sif_coefficient": sif, "normalize": True, "pooling": "mean"}
     StaticModel(
         vectors=quantize_embeddings(table, DType("float16")),
@@ -166,17 +158,21 @@ def main() -> None:
     parser.add_argument("--lifts", type=float, nargs="+", default=[0.0, 1.75])
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    words = frequent_words(args.top_words) if args.top_words else []
+    from dedup.config import default_model
+    from dedup.represent.transformer import load_encoder
+
+    encoder = load_encoder(default_model(), trainable=True)  # once, for every step below
+    words = frequent_words(encoder.model.tokenizer, args.top_words) if args.top_words else []
     package = args.work / "package"
     shutil.rmtree(package, ignore_errors=True)
     shutil.copytree(ROOT / "dedup", package / "dedup")
-    raw, tokens = raw_vectors(args.work, words)
+    model, raw = raw_vectors(args.work, encoder, words)
     for sif in args.sif:
         for dims in args.dims:
             name = f"sif{sif:g}-dims{dims}-words{len(words)}"
             out = args.work / name
             shutil.rmtree(out, ignore_errors=True)
-            make_recipe(out, raw, tokens, words, sif, dims)
+            make_recipe(out, model, raw, sif, dims)
             print(json.dumps({"recipe": name, **score(out, package, args.lifts)}), flush=True)
 
 
