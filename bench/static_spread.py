@@ -36,7 +36,7 @@ def main() -> None:
     read, skipped, _ = read_stage([args.corpus], settings, None, stages)
     read = read[: args.articles]
     each, _, _, _ = clean_stage(read, settings, skipped, stages, owned=True)
-    articles = [c.article for c in each]
+    articles = each.articles  # as a run holds them: columns
     encoder = load_encoder(args.model, device="cpu")
     spread_min = cache.SPREAD_MIN_SLICES
     figures, vectors = {}, {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -11,11 +12,12 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 
 from dedup.clean.dating import vet_corpus
+from dedup.columns import dates_of, strings_of
 from dedup.config import Settings
 from dedup.cores import forked_now, usable_cores
 from dedup.errors import InputError
 from dedup.group import Group, describe, group, related_pairs, scale_warning, story_order
-from dedup.link import Links, date_ordinals, find_links
+from dedup.link import NO_DATE, Links, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.prepare import (
     canonical_order,
@@ -113,7 +115,7 @@ class Prepared(NamedTuple):
     """A corpus made ready to group at any threshold: what `dedup cluster` and
     `dedup evaluate clusters --sweep` share, so that a sweep scores what a run would make."""
 
-    articles: list[Article]  # cleaned, in canonical order; rows of the representations
+    articles: Sequence[Article]  # cleaned, in canonical order (as columns in a run); rows
     skipped: list[Skipped]  # read's skips, then the articles that broke a stage
     represented: Represented
     copy_of: np.ndarray  # per article, the first one it is an exact copy of (or itself)
@@ -155,8 +157,8 @@ def _prepare(
         articles, settings, skipped, stages, owned=owned, pool=pool
     )
     return prepare_cleaned(
-        [c.article for c in each],
-        [c.day for c in each],
+        each.articles,
+        each.stated_days,
         settings,
         skipped=every_skip,
         encoder=encoder,
@@ -191,8 +193,8 @@ def _prepare_on_ray(
                 settings = dataclasses.replace(settings, backend="lexical")
         spread = prepare_on_ray(articles, settings, skipped, stages, encoder)
     return prepare_cleaned(
-        [c.article for c in spread.each],
-        [c.day for c in spread.each],
+        spread.each.articles,
+        spread.each.stated_days,
         settings,
         skipped=spread.skipped,
         encoder=encoder,
@@ -221,7 +223,7 @@ def prepare_cleaned(
     vectors (None for the dense backend); ``notes``: warnings of the stages before, first
     among the run's warnings; ``embedded``: their vectors, already made (the ray engine's),
     which are the represent stage's to overwrite; ``raw``: see :func:`prepare`."""
-    cleaned = vet_corpus(list(articles))  # dates read from texts, against each other
+    cleaned = vet_corpus(articles)  # dates read from texts, against each other
     represented = represent(
         cleaned,
         settings,
@@ -259,8 +261,10 @@ def link(
         method=settings.neighbours,
         k=settings.neighbour_k,
         complete_at=threshold,
-        dates=date_ordinals(
-            [articles[k].date(text_dates=settings.trust_text_dates) for k in originals]
+        dates=np.where(
+            (days := dates_of(articles, text_dates=settings.trust_text_dates)[originals]) > 0,
+            days.astype(np.int64),
+            NO_DATE,
         ),
         window_days=settings.window_days,
         progress=progress,
@@ -314,7 +318,7 @@ def report_from(
         groups = describe(reps, labels, copy_of)
         related = related_pairs(reps, labels, links, related_floor, threshold)
         if (
-            scale := scale_warning(reps.langs, labels, language_names([a.lang for a in cleaned]))
+            scale := scale_warning(reps.langs, labels, language_names(strings_of(cleaned, "lang")))
         ) is not None:
             warnings.append(scale)
         step.what = f"{len(groups):,} stories of {len(cleaned):,} articles"
@@ -350,14 +354,17 @@ def _stories(
     """The groups as stories ``S1``, ``S2``... in story order, and the related pairs by their
     stories' ranks; ``text_dates``: dates read from texts count in the stories' date spans."""
 
+    # Only an order among equals: a date read from the text places a story as well as a
+    # published one (and keeps story ids what they were), though it is shown as neither.
+    dates = dates_of(cleaned, text_dates=True)
+    langs = strings_of(cleaned, "lang")
+
     def tie_key(g: int) -> tuple[object, ...]:
-        members = [cleaned[k] for k in groups[g].members]
-        # Only an order among equals: a date read from the text places a story as well as a
-        # published one (and keeps story ids what they were), though it is shown as neither.
-        found = (a.date(text_dates=True) for a in members)
-        dates = [d.isoformat() for d in found if d is not None]
-        crossing = len({a.lang for a in members if a.lang}) > 1
-        return (not crossing, min(dates) if dates else "9999", int(groups[g].members.min()))
+        members = groups[g].members
+        known = dates[members][dates[members] > 0]
+        first = dt.date.fromordinal(int(known.min())).isoformat() if len(known) else "9999"
+        crossing = len({langs[k] for k in members.tolist() if langs[k]}) > 1
+        return (not crossing, first, int(members.min()))
 
     order = story_order(groups, [tie_key(g) for g in range(len(groups))])
     story_id: dict[int, str] = {}
@@ -400,7 +407,7 @@ def training_corpus(inputs: Sequence[str], model: str, device: str) -> Corpus:
     if dense is None:  # the dense backend always has them
         raise InputError(f"model {model} gave no vectors for the corpus")
     first = np.flatnonzero(prepared.copy_of == np.arange(len(prepared.articles)))
-    return Corpus([prepared.articles[k].full_text for k in first], dense[first])
+    return Corpus([prepared.articles[k].full_text for k in first.tolist()], dense[first])
 
 
 def labels_for(report: Report) -> dict[str, str]:

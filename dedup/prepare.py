@@ -17,6 +17,7 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
+from dedup.columns import ArticleColumns, Block
 from dedup.config import Settings
 from dedup.cores import in_processes, usable_cores
 from dedup.errors import InputError, one_line
@@ -84,16 +85,82 @@ class _Cleaned(NamedTuple):
     future: dt.date | None = None  # a published date after the run day, dropped
 
 
-def future_dates_note(each: Sequence[_Cleaned]) -> list[str]:
+_NO_DAY = -1  # in Kept.days: no event day stated
+
+
+class Kept(Sequence[_Cleaned]):
+    """The articles kept by the stages that see each alone, as columns: a part's, as a worker
+    sends it back (no article object crosses between processes), or the corpus', the parts'
+    joined in canonical order. Row ``k`` is ``_Cleaned(places[k], articles[k], ...)``."""
+
+    __slots__ = ("articles", "days", "futures", "places")
+
+    def __init__(
+        self,
+        articles: ArticleColumns,
+        places: np.ndarray,
+        days: np.ndarray,
+        futures: dict[int, dt.date],
+    ) -> None:
+        self.articles = articles
+        self.places = places  # int64: each article's place in the input
+        self.days = days  # int16: its stated event day, _NO_DAY for none
+        self.futures = futures  # row: a published date after the run day, dropped
+
+    @staticmethod
+    def of(each: Sequence[_Cleaned]) -> Kept:
+        return Kept(
+            ArticleColumns.joined([Block.of([c.article for c in each])]),
+            np.array([c.place for c in each], dtype=np.int64),
+            np.array([_NO_DAY if c.day is None else c.day for c in each], dtype=np.int16),
+            {k: c.future for k, c in enumerate(each) if c.future is not None},
+        )
+
+    @staticmethod
+    def joined(parts: Sequence[Kept], order: Sequence[int]) -> Kept:
+        """The parts' rows one after another, then row ``r`` the ``order[r]``-th of them."""
+        at = np.asarray(order, dtype=np.int64)
+        offsets = np.cumsum([0, *(len(p) for p in parts)])
+        futures = {
+            int(s) + k: d
+            for p, s in zip(parts, offsets, strict=False)
+            for k, d in p.futures.items()
+        }
+        rank = np.empty(len(at), dtype=np.int64)
+        rank[at] = np.arange(len(at))
+        return Kept(
+            ArticleColumns.concat([p.articles for p in parts]).take(at),
+            np.concatenate([np.zeros(0, np.int64), *(p.places for p in parts)])[at],
+            np.concatenate([np.zeros(0, np.int16), *(p.days for p in parts)])[at],
+            {int(rank[k]): d for k, d in futures.items()},
+        )
+
+    @property
+    def stated_days(self) -> list[int | None]:
+        return [None if d == _NO_DAY else d for d in self.days.tolist()]
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+    def __getitem__(self, k: int) -> _Cleaned:  # type: ignore[override]
+        day = int(self.days[k])
+        return _Cleaned(
+            int(self.places[k]),
+            self.articles[k],
+            None if day == _NO_DAY else day,
+            self.futures.get(k if k >= 0 else len(self) + k),
+        )
+
+
+def future_dates_note(each: Kept) -> list[str]:
     """The warning for the published dates cleaning dropped as after the run day (one for
     all of them), or none."""
-    dropped = [c for c in each if c.future is not None]
-    if not dropped:
+    if not each.futures:
         return []
-    first = min(dropped, key=lambda c: c.article.id)
+    first = min(each.futures, key=lambda k: each.articles[k].id)
     return [
-        f"{len(dropped)} article(s) dated after today, which is no publication date: left"
-        f" undated (first: {first.article.id}, {first.future})"
+        f"{len(each.futures)} article(s) dated after today, which is no publication date: left"
+        f" undated (first: {each.articles[first].id}, {each.futures[first]})"
     ]
 
 
@@ -159,7 +226,7 @@ class Part(NamedTuple):
     hashed counts (one row each) or the profiles themselves; and the articles that broke a
     stage."""
 
-    kept: list[_Cleaned]
+    kept: Kept
     order: list[tuple[str, str]]
     lexical: LexicalCounts | list[Profile] | None
     failed: list[_Failed]
@@ -177,7 +244,7 @@ def prepare_part(part: Sequence[tuple[int, Article]], lexical: bool, vectors: bo
         where, made, lost = _profile_part([(c.article, c.place) for c in kept], vectors)
         kept = [kept[k] for k in where]
         failed += lost
-    return Part(kept, [_order_key(c.article) for c in kept], made, failed)
+    return Part(Kept.of(kept), [_order_key(c.article) for c in kept], made, failed)
 
 
 def every_skip(
@@ -241,7 +308,7 @@ def clean_stage(
     vectors: bool = True,
     owned: bool = False,
     pool: ProcessPoolExecutor | None = None,
-) -> tuple[list[_Cleaned], list[Profile] | None, LexicalVectors | None, list[Skipped]]:
+) -> tuple[Kept, list[Profile] | None, LexicalVectors | None, list[Skipped]]:
     """Each article cleaned, its event day found and (for the lexical backends) its profile
     made, in canonical order; the lexical vectors of them all when ``vectors`` (then no
     profiles: a million articles' profiles would not fit in memory, their counts do); and
@@ -271,13 +338,17 @@ def clean_stage(
     return each, profiles, made, _all_skipped(skipped, failed)
 
 
-def in_canonical_order(parts: Sequence[Part]) -> tuple[list[_Cleaned], list[int], list[_Failed]]:
+def in_canonical_order(parts: Sequence[Part]) -> tuple[Kept, list[int], list[_Failed]]:
     """The articles the parts kept, in canonical order; where each was among them (the parts'
     kept articles one after another); and every failure."""
-    kept = [c for p in parts for c in p.kept]
     order = [k for p in parts for k in p.order]
-    ranked = sorted(range(len(kept)), key=order.__getitem__)
-    return [kept[k] for k in ranked], ranked, [f for p in parts for f in p.failed]
+    ranked = sorted(range(len(order)), key=order.__getitem__)
+    del order
+    return (
+        Kept.joined([p.kept for p in parts], ranked),
+        ranked,
+        [f for p in parts for f in p.failed],
+    )
 
 
 def lexical_in_order(

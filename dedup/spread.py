@@ -37,8 +37,8 @@ from dedup.config import Settings
 from dedup.errors import EngineError, one_line
 from dedup.models import Article, Skipped
 from dedup.prepare import (
+    Kept,
     Part,
-    _Cleaned,
     every_skip,
     in_canonical_order,
     lexical_in_order,
@@ -74,7 +74,7 @@ class Spread(NamedTuple):
     their profiles (as asked; None for the dense backend); every skip so far; their vectors
     (None without a model)."""
 
-    each: list[_Cleaned]
+    each: Kept
     lexical: LexicalVectors | None
     profiles: list[Profile] | None
     skipped: list[Skipped]
@@ -152,7 +152,7 @@ class PartWorker:
         none = np.zeros(0, dtype=bool)
         if self.model is None:
             return _Done(number, part, [], None, none, [], 0, None)
-        articles = [c.article for c in part.kept]
+        articles = part.kept.articles
         keys = keys_in_space(self.model.space, articles)
         found: dict[bytes, FloatArray] = {}
         if self.reader is not None and keys:

@@ -15,6 +15,7 @@ ORDER: dict[str, float] = {
     "version": 0,
     "errors": 0,
     "models": 0,
+    "columns": 0,
     "progress": 0,
     "config": 1,
     "cores": 1,

@@ -270,7 +270,7 @@ def clean_corpus(
         out.append(clean_article(article, keep_all=keep_all, today=today))
         if progress is not None:
             progress(1)
-    out = vet_corpus(out)
+    out = list(vet_corpus(out))
     log.debug("cleaned %d articles", len(out))
     return out
 

@@ -48,13 +48,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
+import numpy as np
 from anyascii import anyascii
 
 from dedup.clean.dates import find_date, find_mentions
+from dedup.columns import ArticleColumns, ordinals_of, strings_of
 from dedup.models import Article, DateSource
 from dedup.read.record_dates import crawl_date
 
@@ -144,29 +145,29 @@ def infer_date(
     return None
 
 
-def vet_corpus(articles: Sequence[Article]) -> list[Article]:
+def vet_corpus(articles: Sequence[Article]) -> Sequence[Article]:
     """The articles, a ``text`` inferred date dropped where it is far from every firmer date
-    of the corpus (see the module's notes); the others unchanged."""
-    anchors = sorted(
-        d.toordinal()
-        for a in articles
-        if (d := a.published or (a.inferred if a.inferred_from != "text" else None)) is not None
-    )
+    of the corpus (see the module's notes); the others unchanged. Columns stay columns: the
+    dates are read from them, and only the blocks with a date dropped are copied."""
+    published, inferred = ordinals_of(articles, "published"), ordinals_of(articles, "inferred")
+    sources = strings_of(articles, "inferred_from")
+    from_text = np.array([s == "text" for s in sources], dtype=bool).reshape(-1)
+    firm = np.where(published > 0, published, np.where(from_text, 0, inferred))
+    anchors = np.sort(firm[firm > 0])
     if len(anchors) < MIN_ANCHORS:
-        return list(articles)
-
-    def near(date: dt.date) -> bool:
-        day = date.toordinal()
-        k = bisect_left(anchors, day)
-        gaps = [abs(anchors[i] - day) for i in (k - 1, k) if 0 <= i < len(anchors)]
-        return min(gaps) <= CORPUS_MARGIN_DAYS
-
-    return [
-        replace(a, inferred=None, inferred_from=None)
-        if a.inferred_from == "text" and a.inferred is not None and not near(a.inferred)
-        else a
-        for a in articles
-    ]
+        return articles if isinstance(articles, ArticleColumns) else list(articles)
+    asked = np.flatnonzero(from_text & (inferred > 0))
+    days = inferred[asked]
+    k = np.searchsorted(anchors, days)
+    below = np.abs(days - anchors[np.maximum(k - 1, 0)])
+    above = np.abs(anchors[np.minimum(k, len(anchors) - 1)] - days)
+    far = asked[np.minimum(below, above) > CORPUS_MARGIN_DAYS].tolist()
+    if isinstance(articles, ArticleColumns):
+        return articles.without_inferred(far)
+    out = list(articles)
+    for row in far:
+        out[row] = replace(out[row], inferred=None, inferred_from=None)
+    return out
 
 
 def _candidates(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dedup.columns import strings_of
 from dedup.config import HUB_MODEL, Settings
 from dedup.errors import ModelError
 from dedup.models import Article
@@ -123,7 +124,7 @@ def represent(
         note = calibration.note(model)
         if note:
             warnings.append(note)
-    langs = language_codes([a.lang for a in articles])
+    langs = language_codes(strings_of(articles, "lang"))
     days, stated = event_days(articles, stated_days)
     lengths = article_lengths(articles)
     centred = None

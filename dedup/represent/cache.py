@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.columns import rows_of
 from dedup.cores import forks, in_processes, usable_cores
 from dedup.errors import one_line
 from dedup.models import Article
@@ -333,14 +334,14 @@ def embed_cached(
     own = getattr(encoder, "precision", None)
     try:
         for number, vectors, precision in embed(
-            [[articles[r] for r in rows] for rows in slices], progress
+            [rows_of(articles, rows) for rows in slices], progress
         ):
             rows = slices[number]
             out[rows] = vectors
             slice_keys = [keys[r] for r in rows]
             if precision != own and precision is not None:
                 space = vector_space(encoder, precision)
-                slice_keys = keys_in_space(space, [articles[r] for r in rows])
+                slice_keys = keys_in_space(space, rows_of(articles, rows))
                 note = precision_note(precision, own)
                 if note not in notes:
                     notes.append(note)

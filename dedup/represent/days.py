@@ -4,12 +4,14 @@ inferred date: a day of the year to compare, never a publication date)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
 
 from dedup.clean.dates import day_of_year, month_days
 from dedup.clean.fold import fold
+from dedup.columns import ordinals_of
 from dedup.models import Article
 
 __all__ = ["EVENT_DAY_CHARS", "event_days", "stated_event_day"]
@@ -41,10 +43,17 @@ def event_days(
     """
     days = np.full(len(articles), -1, dtype=np.int32)
     stated = np.zeros(len(articles), dtype=bool)
-    for k, article in enumerate(articles):
-        day = stated_event_day(article) if stated_days is None else stated_days[k]
+    if stated_days is None:
+        stated_days = [stated_event_day(article) for article in articles]
+    known = np.where(
+        (published := ordinals_of(articles, "published")) > 0,
+        published,
+        ordinals_of(articles, "inferred"),
+    ).tolist()
+    for k, day in enumerate(stated_days):
         if day is not None:
             days[k], stated[k] = day, True
-        elif (known := article.published or article.inferred) is not None:
-            days[k] = day_of_year(known.month, known.day)
+        elif known[k]:
+            date = dt.date.fromordinal(known[k])
+            days[k] = day_of_year(date.month, date.day)
     return days, stated

@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from dedup.columns import strings_of
+
 Array = np.ndarray
 
 DAY_GAP_PENALTY = 2.0
@@ -173,7 +175,10 @@ def day_factor(a: Array, b: Array, stated: Array | bool = True) -> Array:
 
 def article_lengths(articles: Sequence[Any]) -> Array:
     """The characters of each article's title and text: what :func:`shortness` reads."""
-    return np.array([len(a.title) + len(a.text) for a in articles], dtype=np.int32)
+    titles, texts = strings_of(articles, "title"), strings_of(articles, "text")
+    return np.array(
+        [len(a or "") + len(b or "") for a, b in zip(titles, texts, strict=True)], dtype=np.int32
+    )
 
 
 def language_names(langs: Sequence[str | None]) -> list[str]:
