@@ -54,10 +54,14 @@ def run(
     """Read ``inputs`` (files, directories, ``-`` for stdin in ``settings.stdin_format``) and
     group them into stories. ``progress`` is told of each stage as it goes (see
     :mod:`dedup.progress`)."""
-    prepared = read_and_prepare(
-        inputs, settings, encoder=encoder, stdin=stdin, progress=progress, raw=False
-    )
-    return report_from(prepared, settings, inputs=inputs, progress=progress)
+    # Handed over in a list that report_from empties: the run's representations are freed
+    # once grouped (see report_from), not held by this frame while the report is made.
+    handed = [
+        read_and_prepare(
+            inputs, settings, encoder=encoder, stdin=stdin, progress=progress, raw=False
+        )
+    ]
+    return report_from(handed, settings, inputs=inputs, progress=progress)
 
 
 def read_and_prepare(
@@ -283,14 +287,14 @@ def cluster_articles(
 ) -> Report:
     """Group already-read articles into stories and report them; ``inputs``: what they were
     read from, for the report."""
-    prepared = prepare(
-        articles, settings, skipped=skipped, encoder=encoder, progress=progress, raw=False
-    )
-    return report_from(prepared, settings, inputs=inputs, progress=progress)
+    handed = [
+        prepare(articles, settings, skipped=skipped, encoder=encoder, progress=progress, raw=False)
+    ]
+    return report_from(handed, settings, inputs=inputs, progress=progress)
 
 
 def report_from(
-    prepared: Prepared,
+    given: Prepared | list[Prepared],
     settings: Settings,
     *,
     inputs: Sequence[str] = (),
@@ -298,7 +302,14 @@ def report_from(
 ) -> Report:
     """The stories of a prepared corpus at the settings' thresholds, as a report that names
     ``inputs``, what the corpus was read from. Its ``run.timings`` are those of the stages
-    that made ``prepared`` and of linking and grouping."""
+    that made ``prepared`` and of linking and grouping.
+
+    ``given`` as a list of one (emptied here) hands the corpus over: its representations and
+    links are let go of once it is grouped, before the report's stories make an object of
+    every article (at 10^6 articles the vectors and lexical rows are gigabytes); unless
+    ``settings.explain``, which reads them after. Given as itself, it is left whole, to be
+    reported again (a sweep)."""
+    prepared = given.pop() if isinstance(given, list) else given
     stages = Stages(progress, dict(prepared.timings))
     cleaned, skipped, copy_of = prepared.articles, prepared.skipped, prepared.copy_of
     represented = prepared.represented
@@ -322,13 +333,15 @@ def report_from(
         ) is not None:
             warnings.append(scale)
         step.what = f"{len(groups):,} stories of {len(cleaned):,} articles"
+        backend, explained = reps.backend, reps if settings.explain else None
+        del links, reps, represented, prepared  # the last hold on them when handed over
     with stages.stage("report", len(groups), unit="stories") as step:
         stories, related_out = _stories(
             cleaned, groups, labels, related, step.advance, settings.trust_text_dates
         )
         info = RunInfo(
             version=__version__,
-            backend=reps.backend,
+            backend=backend,
             model=model,
             threshold=threshold,
             related_threshold=related_floor,
@@ -338,8 +351,10 @@ def report_from(
             trust_text_dates=settings.trust_text_dates,
         )
         report = Report(tuple(stories), tuple(related_out), tuple(skipped), info)
-        if settings.explain:
-            report = dataclasses.replace(report, explanations=explain_report(report, reps, cleaned))
+        if explained is not None:
+            report = dataclasses.replace(
+                report, explanations=explain_report(report, explained, cleaned)
+            )
     return report
 
 

@@ -312,3 +312,49 @@ def test_a_run_that_groups_keeps_the_centred_vectors_alone_and_makes_the_same_st
         centred.features([0], [1], {"dense"})
     monkeypatch.setattr(Fusion, "needs", property(lambda self: frozenset({"dense"})))
     assert read_and_prepare(inputs, settings, raw=False).represented.reps.dense is not None
+
+
+def test_a_corpus_handed_over_lets_go_of_its_representations_before_the_report_is_made(  # type: ignore[no-untyped-def]
+    tiny_model_dir, tmp_path, monkeypatch
+) -> None:
+    """Handed over (a list report_from empties, what run() does), a prepared corpus' vectors
+    and lexical rows are freed once grouped, before its stories make an object of every
+    article; with --explain they are kept for the evidence; given as itself it is left whole
+    and reports the same stories again (a sweep). The articles a run holds are columns."""
+    import dataclasses
+    import weakref
+
+    from conftest import SAMPLES
+
+    import dedup.pipeline as pipeline
+    from dedup.columns import ArticleColumns
+    from dedup.config import Settings
+
+    settings = Settings(backend="hybrid", model=str(tiny_model_dir), device="cpu", cache=tmp_path)
+    inputs = [str(SAMPLES / "articles")]
+    alive: list[bool] = []
+    real = pipeline._stories
+
+    def noting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        alive.append(held() is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_stories", noting)
+    prepared = pipeline.read_and_prepare(inputs, settings, raw=False)
+    assert isinstance(prepared.articles, ArticleColumns)
+    held = weakref.ref(prepared.represented.reps)
+    whole = pipeline.report_from(prepared, settings)
+    assert alive == [True] and held() is not None
+    assert pipeline.labels_for(pipeline.report_from(prepared, settings)) == pipeline.labels_for(
+        whole
+    )
+    handed = [prepared]
+    del prepared
+    report = pipeline.report_from(handed, settings)
+    assert handed == [] and alive[-1] is False and held() is None
+    assert pipeline.labels_for(report) == pipeline.labels_for(whole)
+    assert report.related == whole.related
+    handed = [pipeline.read_and_prepare(inputs, settings, raw=False)]
+    held = weakref.ref(handed[0].represented.reps)
+    explained = pipeline.report_from(handed, dataclasses.replace(settings, explain=True))
+    assert alive[-1] is True and explained.explanations
