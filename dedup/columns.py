@@ -30,8 +30,6 @@ from dedup.models import Article, DateSource
 
 #: The string fields of an article, in the order of :class:`~dedup.models.Article`'s.
 STRINGS = ("id", "title", "text", "source", "url", "lang", "origin", "inferred_from")
-#: The ones that may be None.
-NULLABLE = frozenset({"url", "lang", "inferred_from"})
 _NO_DAY = 0  # a date's ordinal is at least 1
 
 
@@ -66,10 +64,6 @@ class _Strings:
             return None
         ends = self.ends
         return self.data[ends[k - 1] if k else 0 : ends[k]].decode("utf-8", "surrogatepass")
-
-    @property
-    def nbytes(self) -> int:
-        return len(self.data) + len(self.ends) * self.ends.itemsize
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +108,6 @@ class Block:
     def ordinals(self, field: str) -> np.ndarray:
         return np.frombuffer(getattr(self, field), dtype=np.int32)
 
-    @property
-    def nbytes(self) -> int:
-        held = sum(s.nbytes for s in self.strings.values())
-        return held + 4 * (len(self.published) + len(self.inferred))
-
 
 class ArticleColumns(Sequence[Article]):
     """A corpus of articles as :class:`Block`\\ s: row ``r`` is article ``index[r]`` of block
@@ -135,17 +124,10 @@ class ArticleColumns(Sequence[Article]):
     @staticmethod
     def of(articles: Sequence[Article]) -> ArticleColumns:
         """``articles`` as one block."""
-        return ArticleColumns.joined([Block.of(articles)])
-
-    @staticmethod
-    def joined(blocks: Sequence[Block]) -> ArticleColumns:
-        """The blocks' articles one after another."""
-        sizes = [len(b) for b in blocks]
-        block = np.repeat(np.arange(len(blocks), dtype=np.int32), sizes)
-        index = np.concatenate(
-            [np.zeros(0, np.int32), *(np.arange(n, dtype=np.int32) for n in sizes)]
+        n = len(articles)
+        return ArticleColumns(
+            [Block.of(articles)], np.zeros(n, np.int32), np.arange(n, dtype=np.int32)
         )
-        return ArticleColumns(blocks, block, index)
 
     @staticmethod
     def concat(parts: Sequence[ArticleColumns]) -> ArticleColumns:
@@ -226,11 +208,6 @@ class ArticleColumns(Sequence[Article]):
         return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
     __hash__ = None  # type: ignore[assignment]
-
-    @property
-    def nbytes(self) -> int:
-        """The bytes the columns hold (the blocks once each, and the rows' index)."""
-        return sum(b.nbytes for b in self._blocks) + self._block.nbytes + self._index.nbytes
 
     def __repr__(self) -> str:
         return f"ArticleColumns({len(self)} articles in {len(self._blocks)} blocks)"

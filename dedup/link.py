@@ -29,10 +29,9 @@ taken before the window applies.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -159,9 +158,10 @@ def distinct(values: Array, *, in_place: bool = False) -> Array:
     return ordered[:at]
 
 
-def date_ordinals(dates: Sequence[dt.date | None]) -> Array:
-    """Day numbers of dates (``date.toordinal``), ``NO_DATE`` where unknown."""
-    return np.array([NO_DATE if d is None else d.toordinal() for d in dates], dtype=np.int64)
+def date_ordinals(ordinals: Array) -> Array:
+    """The window's day numbers from dates' ordinals (``date.toordinal``, 0 where unknown, as
+    :func:`dedup.columns.dates_of` gives them): ``NO_DATE`` where unknown."""
+    return np.where(ordinals > 0, ordinals.astype(np.int64), NO_DATE)
 
 
 def _in_window(dates: Array | None, window_days: int | None, i: Array, j: Array) -> Array:

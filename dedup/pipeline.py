@@ -17,7 +17,7 @@ from dedup.config import Settings
 from dedup.cores import forked_now, usable_cores
 from dedup.errors import InputError
 from dedup.group import Group, describe, group, related_pairs, scale_warning, story_order
-from dedup.link import NO_DATE, Links, find_links
+from dedup.link import Links, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.prepare import (
     canonical_order,
@@ -265,11 +265,7 @@ def link(
         method=settings.neighbours,
         k=settings.neighbour_k,
         complete_at=threshold,
-        dates=np.where(
-            (days := dates_of(articles, text_dates=settings.trust_text_dates)[originals]) > 0,
-            days.astype(np.int64),
-            NO_DATE,
-        ),
+        dates=date_ordinals(dates_of(articles, text_dates=settings.trust_text_dates)[originals]),
         window_days=settings.window_days,
         progress=progress,
         among=None if len(originals) == len(articles) else originals,
@@ -376,7 +372,8 @@ def _stories(
 
     def tie_key(g: int) -> tuple[object, ...]:
         members = groups[g].members
-        known = dates[members][dates[members] > 0]
+        known = dates[members]
+        known = known[known > 0]
         first = dt.date.fromordinal(int(known.min())).isoformat() if len(known) else "9999"
         crossing = len({langs[k] for k in members.tolist() if langs[k]}) > 1
         return (not crossing, first, int(members.min()))

@@ -17,7 +17,7 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 
 from dedup.clean import NotAnArticle, clean_article
-from dedup.columns import ArticleColumns, Block
+from dedup.columns import ArticleColumns
 from dedup.config import Settings
 from dedup.cores import in_processes, usable_cores
 from dedup.errors import InputError, one_line
@@ -110,7 +110,7 @@ class Kept(Sequence[_Cleaned]):
     @staticmethod
     def of(each: Sequence[_Cleaned]) -> Kept:
         return Kept(
-            ArticleColumns.joined([Block.of([c.article for c in each])]),
+            ArticleColumns.of([c.article for c in each]),
             np.array([c.place for c in each], dtype=np.int64),
             np.array([_NO_DAY if c.day is None else c.day for c in each], dtype=np.int16),
             {k: c.future for k, c in enumerate(each) if c.future is not None},

@@ -191,7 +191,8 @@ def test_auto_picks_by_size_and_needs_dense_vectors() -> None:
 def test_window_never_compares_far_apart_articles() -> None:
     # Four copies of one vector: days 0, 2, 10 and unknown.
     x = np.ones((4, 8), dtype=np.float32) / np.sqrt(8)
-    dates = date_ordinals([dt.date(2024, 1, 1), dt.date(2024, 1, 3), dt.date(2024, 1, 11), None])
+    days = [dt.date(2024, 1, 1), dt.date(2024, 1, 3), dt.date(2024, 1, 11)]
+    dates = date_ordinals(np.array([*(d.toordinal() for d in days), 0]))
     assert dates[3] == NO_DATE
     reps = reps_of(x)
     expected = {(0, 1), (0, 3), (1, 3), (2, 3)}  # 0~2 and 1~2 are 10 and 8 days apart

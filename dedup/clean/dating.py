@@ -151,7 +151,7 @@ def vet_corpus(articles: Sequence[Article]) -> Sequence[Article]:
     dates are read from them, and only the blocks with a date dropped are copied."""
     published, inferred = ordinals_of(articles, "published"), ordinals_of(articles, "inferred")
     sources = strings_of(articles, "inferred_from")
-    from_text = np.array([s == "text" for s in sources], dtype=bool).reshape(-1)
+    from_text = np.array([s == "text" for s in sources], dtype=bool)
     firm = np.where(published > 0, published, np.where(from_text, 0, inferred))
     anchors = np.sort(firm[firm > 0])
     if len(anchors) < MIN_ANCHORS:

@@ -11,7 +11,7 @@ import numpy as np
 
 from dedup.clean.dates import day_of_year, month_days
 from dedup.clean.fold import fold
-from dedup.columns import ordinals_of
+from dedup.columns import dates_of
 from dedup.models import Article
 
 __all__ = ["EVENT_DAY_CHARS", "event_days", "stated_event_day"]
@@ -45,11 +45,7 @@ def event_days(
     stated = np.zeros(len(articles), dtype=bool)
     if stated_days is None:
         stated_days = [stated_event_day(article) for article in articles]
-    known = np.where(
-        (published := ordinals_of(articles, "published")) > 0,
-        published,
-        ordinals_of(articles, "inferred"),
-    ).tolist()
+    known = dates_of(articles, text_dates=True).tolist()  # published, else inferred
     for k, day in enumerate(stated_days):
         if day is not None:
             days[k], stated[k] = day, True
