@@ -297,8 +297,8 @@ def link_ann(
     (faiss), and each article is compared with the members of the ``nprobe`` cells nearest to
     it, many articles against one cell at a time (one matrix product). Each article keeps
     every neighbour at or above ``complete_at`` (so no story is cut at ``k``) and its ``k``
-    nearest from ``floor`` up; the pairs are then scored with ``Representations.pairs``.
-    ``among`` as for :func:`find_links`.
+    nearest from ``floor`` up (floors per article: ``Representations.dense_floor``); the pairs
+    are then scored with ``Representations.pairs``. ``among`` as for :func:`find_links`.
     """
     if not reps.has_dense:
         raise InputError("approximate neighbours need dense vectors")
@@ -312,8 +312,8 @@ def link_ann(
         return Links.empty()
     home, visits = _cells(dense, nprobe)
     by_cell = _members_by_cell(home)
-    bound = reps.dense_floor(floor)
-    keep_all = reps.dense_floor(max(floor, complete_at if complete_at is not None else floor))
+    at = slice(None) if among is None else among  # per article, numbered as ``dense`` is
+    bound, keep_all = (reps.dense_floor(f)[at] for f in (floor, max(floor, complete_at or floor)))
 
     def keyed(i: Array, j: Array) -> Array:
         keep = _in_window(dates, window_days, i, j)
@@ -403,16 +403,16 @@ def _scan(
     visits: Array,
     by_cell: list[Array],
     k: int,
-    bound: float,
-    keep_all: float,
+    bound: Array,
+    keep_all: Array,
     keyed: Callable[[Array, Array], Array],
 ) -> list[Array]:
     """Candidate pairs ``(row, neighbour)`` of ``rows`` against the cells they visit, as
     ``keyed`` gives them (the window applied, one key a pair).
 
-    Every neighbour whose cosine reaches ``keep_all``, and each row's ``k`` nearest that reach
-    ``bound`` (a running top ``k`` per row, merged cell by cell). The strong ones are keyed
-    cell by cell: at 10^6 articles a block's strong pairs, both ends and the window's
+    Every neighbour whose cosine reaches the row's ``keep_all``, and each row's ``k`` nearest
+    that reach its ``bound`` (a running top ``k`` per row, merged cell by cell). The strong ones
+    are keyed cell by cell: at 10^6 articles a block's strong pairs, both ends and the window's
     temporaries made at once for the whole block, were spikes of 1.5 to 2 GB over the keys.
     """
     local = np.repeat(np.arange(len(rows)), visits.shape[1])
@@ -432,7 +432,7 @@ def _scan(
         at = np.minimum(np.searchsorted(members, rows[q]), len(members) - 1)
         own = np.flatnonzero(members[at] == rows[q])
         sims[own, at[own]] = -np.inf
-        r, c = np.nonzero(sims >= keep_all)
+        r, c = np.nonzero(sims >= keep_all[rows[q]][:, None])
         keys.append(keyed(rows[q[r]], members[c]))
         if len(members) > k:  # this cell's k nearest per row
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
@@ -445,6 +445,6 @@ def _scan(
         top = np.argpartition(-both_s, k - 1, axis=1)[:, :k]
         best_s[q] = np.take_along_axis(both_s, top, axis=1)
         best_j[q] = np.take_along_axis(both_j, top, axis=1)
-    r, c = np.nonzero(best_s >= bound)
+    r, c = np.nonzero(best_s >= bound[rows][:, None])
     keys.append(keyed(rows[r], best_j[r, c]))
     return keys

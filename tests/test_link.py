@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -66,6 +67,31 @@ def test_ann_agrees_with_exact_on_structured_vectors() -> None:
     by_exact = group(reps, exact, THRESHOLD)
     assert partition(group(reps, ann, THRESHOLD)) == partition(by_exact)
     assert partition(by_exact) == partition(truth)
+
+
+@pytest.mark.parametrize("among", [False, True])
+def test_ann_keeps_every_pair_a_short_text_lift_brings_over_the_threshold(among: bool) -> None:
+    """The search's floor is each article's own: a short one's is lowered by its lift, a long
+    one's is not (its pairs are never lifted). With every cell visited (nothing left to the
+    approximation), every pair that reaches the threshold once lifted is still found."""
+    x, _ = stories(300, seed=11)
+    lengths = np.where(np.random.default_rng(3).random(len(x)) < 0.5, 60, 3000)
+    reps = dataclasses.replace(reps_of(x), lengths=lengths, short_lift=1.5)
+    rows = np.arange(reps.n)
+    if among:
+        rows = np.flatnonzero(np.random.default_rng(4).random(reps.n) < 0.8)
+    exact = link_exact(reps.rows(rows), FLOOR)
+    ann = link_ann(
+        reps, FLOOR, k=16, nprobe=10_000, complete_at=THRESHOLD, among=rows if among else None
+    )
+    lifted = pair_set(exact, THRESHOLD) - pair_set(link_exact(reps_of(x[rows]), FLOOR), THRESHOLD)
+    assert lifted  # the lift brought pairs over the threshold: they are what is checked
+    assert {(int(rows[i]), int(rows[j])) for i, j in pair_set(exact, THRESHOLD)} == pair_set(
+        ann, THRESHOLD
+    )
+    floors = reps.dense_floor(THRESHOLD)
+    assert floors[lengths == 3000].tolist() == pytest.approx([THRESHOLD] * (lengths == 3000).sum())
+    assert (floors[lengths == 60] < THRESHOLD).all()
 
 
 @pytest.mark.parametrize("method", ["exact", "ann"])

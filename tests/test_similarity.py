@@ -197,9 +197,16 @@ def test_the_dense_evidence_of_short_texts_is_lifted_and_the_search_floor_allows
     assert reps.block(np.array([0]))[0, 1:].tolist() == pytest.approx(lifted, abs=1e-6)
     long = dataclasses.replace(reps, lengths=np.full(4, SHORT_CHARS))
     assert long.pairs([0], [1]).tolist() == pytest.approx([cos], abs=1e-6)
-    # No pair whose cosine is under the floor the search stops at can be lifted to the floor.
+    # No pair whose cosine is under the floor the search stops at for either of its articles
+    # is lifted to the floor; a long article's pairs are never lifted: its floor is the floor.
     floor = 0.6
-    assert reps.dense_floor(floor) * (1 + reps.short_lift) == pytest.approx(floor)
+    bound = reps.dense_floor(floor)
+    assert bound[2] == pytest.approx(floor)
+    assert bound[0] == pytest.approx(floor / (1 + 0.5 * (1 - 100 / SHORT_CHARS)))
+    sims, cosines = reps.block(np.arange(4)), dense @ dense.T
+    under = (cosines < bound[:, None]) & ~np.eye(4, dtype=bool)
+    assert under.any() and (sims[under] < floor).all()
+    assert long.dense_floor(floor).tolist() == pytest.approx([floor] * 4)
     assert long.rows(np.array([1, 2])).lengths.tolist() == [SHORT_CHARS, SHORT_CHARS]
 
 

@@ -159,6 +159,14 @@ def shortness(chars: Array) -> Array:
     return np.clip(1.0 - np.asarray(chars, dtype=np.float32) / SHORT_CHARS, 0.0, 1.0)
 
 
+def most_lift(short_lift: float, lengths: Array | None, n: int) -> Array:
+    """Per article, the most any of its pairs' dense evidence is lifted: a pair's shortness is
+    its longer text's, so at most the article's own (a long article's pairs: 1, never lifted)."""
+    if lengths is None or not short_lift:
+        return np.ones(n, dtype=np.float32)
+    return np.asarray(1.0 + short_lift * shortness(lengths), dtype=np.float32)
+
+
 def day_factor(a: Array, b: Array, stated: Array | bool = True) -> Array:
     """Where both days are known, ``1 / (1 + DAY_GAP_PENALTY * gap)`` when both are ``stated``
     in the articles, else ``1 / (1 + PUBLICATION_GAP_PENALTY * max(gap -

@@ -45,7 +45,7 @@ from scipy.special import expit
 
 from dedup.represent.kernels import block_pairs, cross_dot, rowwise_dense, rowwise_dot
 from dedup.represent.lexical import LexicalVectors
-from dedup.represent.scale import day_factor, shortness
+from dedup.represent.scale import day_factor, most_lift, shortness
 
 Array = np.ndarray
 
@@ -335,20 +335,19 @@ class Representations:
         whose cosine is the dense similarity and a fused similarity's dense evidence."""
         return self._centred()
 
-    def dense_floor(self, floor: float) -> float:
-        """The cosine of :attr:`search_vectors` below which a candidate search may stop.
+    def dense_floor(self, floor: float) -> Array:
+        """Per article, the cosine of :attr:`search_vectors` below which a candidate search
+        may stop looking for its pairs: ``floor`` over the most its pairs' dense evidence is
+        lifted (:func:`~dedup.represent.scale.most_lift`; 1 for a long article).
 
-        For ``dense`` it is exact: the similarity is that cosine, lifted for short texts by at
-        most ``1 + short_lift``, times a day discount of at most 1, so no pair under
-        ``floor / (1 + short_lift)`` can reach ``floor``. For ``hybrid`` it is a heuristic:
-        the fitted fusion adds lexical evidence, so a pair with a weaker dense cosine but
-        strong shared names may still reach ``floor``; such pairs can be missed by the
-        approximate search (never by the exact one). ``lexical`` has no dense vectors: no
-        bound.
-        """
+        For ``dense`` it is exact: the similarity is that cosine, lifted, times a day discount
+        of at most 1. For ``hybrid`` it is a heuristic: the fitted fusion adds lexical
+        evidence, so a pair with a weaker dense cosine but strong shared names may still reach
+        ``floor``; such pairs can be missed by the approximate search (never by the exact
+        one). ``lexical`` has no dense vectors: no bound (-1)."""
         if floor <= 0 or self.backend == "lexical":  # a discount can raise a negative value
-            return -1.0
-        return floor / (1.0 + self.short_lift) if self.lengths is not None else floor
+            return np.full(self.n, -1.0, dtype=np.float32)
+        return np.asarray(floor / most_lift(self.short_lift, self.lengths, self.n), np.float32)
 
     def features(
         self,
