@@ -159,12 +159,15 @@ def shortness(chars: Array) -> Array:
     return np.clip(1.0 - np.asarray(chars, dtype=np.float32) / SHORT_CHARS, 0.0, 1.0)
 
 
-def most_lift(short_lift: float, lengths: Array | None, n: int) -> Array:
-    """Per article, the most any of its pairs' dense evidence is lifted: a pair's shortness is
-    its longer text's, so at most the article's own (a long article's pairs: 1, never lifted)."""
-    if lengths is None or not short_lift:
-        return np.ones(n, dtype=np.float32)
-    return np.asarray(1.0 + short_lift * shortness(lengths), dtype=np.float32)
+def lift(short_lift: float, chars: Array, share: Array | None = None) -> Array:
+    """How many times a pair's dense evidence counts: ``1 + short_lift x shortness(chars)``,
+    ``chars`` its longer text's, the shortness times ``share`` (the pair's smaller
+    :func:`centred_share`) when given. At an article's own length with no share: the most any
+    of its pairs is lifted (a pair's longer text is at least as long; a long article's: 1)."""
+    short = shortness(chars)
+    if share is not None:
+        short = short * share
+    return 1.0 + short_lift * short
 
 
 def day_factor(a: Array, b: Array, stated: Array | bool = True) -> Array:

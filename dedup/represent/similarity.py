@@ -45,7 +45,7 @@ from scipy.special import expit
 
 from dedup.represent.kernels import block_pairs, cross_dot, rowwise_dense, rowwise_dot
 from dedup.represent.lexical import LexicalVectors
-from dedup.represent.scale import day_factor, most_lift, shortness
+from dedup.represent.scale import day_factor, lift
 
 Array = np.ndarray
 
@@ -295,11 +295,10 @@ class Representations:
                 else:
                     feats["dense_centred"] = dense_cos(self._centred())
                 if self.short_lift and self.lengths is not None:
-                    short = shortness(pair_max(self.lengths))
-                    if self.centred_share is not None:
-                        short = short * -pair_max(-self.centred_share)  # the smaller share
-                    lift = 1.0 + self.short_lift * short
-                    feats["dense_centred"] = np.minimum(feats["dense_centred"] * lift, 1.0)
+                    share = self.centred_share
+                    smaller = None if share is None else -pair_max(-share)
+                    times = lift(self.short_lift, pair_max(self.lengths), smaller)
+                    feats["dense_centred"] = np.minimum(feats["dense_centred"] * times, 1.0)
         return add_derived(feats, wanted)
 
     def _similarity(self, feats: Mapping[str, Array], same_lang: Array, day: Array) -> Array:
@@ -338,7 +337,7 @@ class Representations:
     def dense_floor(self, floor: float) -> Array:
         """Per article, the cosine of :attr:`search_vectors` below which a candidate search
         may stop looking for its pairs: ``floor`` over the most its pairs' dense evidence is
-        lifted (:func:`~dedup.represent.scale.most_lift`; 1 for a long article).
+        lifted (:func:`~dedup.represent.scale.lift` at its own length; 1 for a long article).
 
         For ``dense`` it is exact: the similarity is that cosine, lifted, times a day discount
         of at most 1. For ``hybrid`` it is a heuristic: the fitted fusion adds lexical
@@ -347,7 +346,9 @@ class Representations:
         one). ``lexical`` has no dense vectors: no bound (-1)."""
         if floor <= 0 or self.backend == "lexical":  # a discount can raise a negative value
             return np.full(self.n, -1.0, dtype=np.float32)
-        return np.asarray(floor / most_lift(self.short_lift, self.lengths, self.n), np.float32)
+        if not self.short_lift or self.lengths is None:
+            return np.full(self.n, floor, dtype=np.float32)
+        return np.asarray(floor / lift(self.short_lift, self.lengths), dtype=np.float32)
 
     def features(
         self,
