@@ -409,6 +409,54 @@ def test_interrupted_run_leaves_no_partial_report(
         assert doc["summary"]["articles"] == 2000
 
 
+SWALLOWED = """
+import signal, time, typer
+from dedup.cli.shell import OneLineErrors
+
+app = typer.Typer(cls=OneLineErrors)
+
+
+@app.command()
+def work() -> None:
+    class Collected:
+        def __del__(self) -> None:  # the signal comes while Python cannot raise it
+            signal.raise_signal(signal.%s)
+            sum(range(10))
+
+    Collected()
+    for _ in range(200):
+        time.sleep(0.01)
+    print("finished")
+
+
+@app.command()
+def other() -> None:
+    pass
+
+
+app()
+"""
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_that_comes_inside_a_finaliser_still_stops_the_run(
+    tmp_path: Path, name: str, code: int
+) -> None:
+    """A signal whose handler runs inside a ``__del__`` (a thread pool's weakref callback, in a
+    run CI interrupted) cannot raise there: the run must still stop, not finish with exit 0."""
+    script = tmp_path / "work.py"
+    script.write_text(SWALLOWED % name, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script), "work"],
+        cwd=ROOT,
+        capture_output=True,
+        env={**os.environ, **ENV},
+        preexec_fn=_default_signals,
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stderr, proc.stdout) == (code, b"Error: interrupted\n", b"")
+
+
 def test_interrupted_run_leaves_a_cache_the_next_run_uses(
     big_corpus: str, tiny_model_dir: Path, tmp_path: Path
 ) -> None:

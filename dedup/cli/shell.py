@@ -9,6 +9,7 @@ error; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM. Errors are on
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import json
 import logging
@@ -41,6 +42,9 @@ class OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         previous = _catch_signals()
+        unraisable = sys.unraisablehook
+        if previous:
+            sys.unraisablehook = _redeliver(unraisable)
         try:
             rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
@@ -68,6 +72,7 @@ class OneLineErrors(TyperGroup):
                 1,
             )
         finally:
+            sys.unraisablehook = unraisable
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         if not standalone_mode:
@@ -166,11 +171,39 @@ class _Interrupted(BaseException):
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
+        self.signum = signum
         self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
 def _on_signal(signum: int, frame: object) -> None:
     raise _Interrupted(signum)
+
+
+# How long a swallowed signal waits before it is raised again: time for the code that could
+# not raise it (a ``__del__``, a weakref callback) to return.
+REDELIVER_SECONDS = 0.05
+
+
+def _redeliver(hook: Any) -> Any:
+    """``sys.unraisablehook`` that raises a swallowed interruption again a moment later.
+
+    Python runs a signal's handler wherever the main thread is: inside a ``__del__`` or a
+    weakref callback (a thread pool's, as it is collected), the exception cannot propagate and
+    is printed and dropped, and the run would go on to the end (exit 0, the store written). The
+    signal is delivered again from a timer thread, so that it is raised in code that unwinds;
+    any other unraisable exception goes to ``hook``.
+    """
+
+    def on_unraisable(unraisable: Any) -> None:
+        exc = unraisable.exc_value
+        if not isinstance(exc, _Interrupted):
+            hook(unraisable)
+            return
+        timer = threading.Timer(REDELIVER_SECONDS, _thread.interrupt_main, (exc.signum,))
+        timer.daemon = True
+        timer.start()
+
+    return on_unraisable
 
 
 def _catch_signals() -> dict[int, Any]:
