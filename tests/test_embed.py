@@ -421,3 +421,35 @@ def test_minilm_scores_paraphrases_above_unrelated(minilm_dir: Path) -> None:
         ]
     )
     assert float(a @ b) > float(a @ c) + 0.2
+
+
+def test_a_model_the_represent_stage_loads_is_let_go_once_the_articles_are_embedded(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing after embedding needs the model: it is freed before the vectors are centred
+    (a static model's table and tokenizer are half a gigabyte at 10^5 articles)."""
+    import weakref
+
+    import dedup.represent as represent_stage
+    from dedup.config import Settings
+
+    loaded: list[weakref.ref[Encoder]] = []
+    alive_when_centred: list[bool] = []
+    load, centre = represent_stage.load_encoder, represent_stage.centre_by_language
+
+    def load_noted(*args: object, **kwargs: object) -> Encoder:
+        encoder = load(*args, **kwargs)  # type: ignore[arg-type]
+        loaded.append(weakref.ref(encoder))
+        return encoder
+
+    def centre_noted(*args: object, **kwargs: object) -> object:
+        alive_when_centred.append(loaded[0]() is not None)
+        return centre(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(represent_stage, "load_encoder", load_noted)
+    monkeypatch.setattr(represent_stage, "centre_by_language", centre_noted)
+    articles = [sample_article(n) for n in ("000", "001")]
+    settings = Settings(backend="dense", model=str(tiny_model_dir), cache=None)
+    represented = represent_stage.represent(articles, settings)
+    assert represented.reps.dense_centred is not None
+    assert len(loaded) == 1 and alive_when_centred == [False]

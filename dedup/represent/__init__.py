@@ -11,7 +11,7 @@ from dedup.columns import strings_of
 from dedup.config import HUB_MODEL, Settings
 from dedup.errors import ModelError
 from dedup.models import Article
-from dedup.progress import Stages
+from dedup.progress import Stages, give_back_freed_memory
 from dedup.represent.bundled import BUNDLED_MODEL
 from dedup.represent.cache import Embedded, SliceEmbedder, cached_vectors, embed_cached
 from dedup.represent.calibration import Calibration, for_directory
@@ -86,8 +86,10 @@ def represent(
             model = settings.model
             directory = local_model_dir(settings.model)
             backend = "hybrid" if backend == "auto" else backend
+    loaded_here = False
     if backend != "lexical" and encoder is None and dense is None:
         encoder, fallback = load_model(settings, stages)
+        loaded_here = encoder is not None
         warnings.extend(fallback)
         if encoder is None:
             backend = "lexical"
@@ -114,6 +116,12 @@ def represent(
                     step.note = f"{embedded.found:,} from the cache"
         dense = embedded.vectors
         warnings.extend(embedded.warnings)
+        if loaded_here:
+            # Nothing after embedding needs the model it loaded: a static model's table,
+            # tokenizer and store of words are half a gigabyte at 10^5 articles, otherwise
+            # held (and not given back) while the vectors are centred and the corpus linked.
+            encoder = embedded = None
+            give_back_freed_memory()
     if backend in ("lexical", "hybrid") and lexical is None:
         with stages.stage("lexical", len(articles)) as step:
             lexical = lexical_vectors(articles, progress=step.advance)
