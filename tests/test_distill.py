@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib.metadata import version
@@ -104,6 +105,30 @@ def test_a_static_model_runs_without_torch_and_gives_sentence_transformers_vecto
         "sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_float16_table_is_read_in_place_and_gives_its_float32_widenings_vectors(
+    static_dir: Path, tmp_path: Path
+) -> None:
+    """A half-precision table (model2vec writes one) is kept as it is, and its vectors are
+    those of the same table widened to float32, to the bit: subnormal, negative and zero
+    entries included."""
+    from safetensors.numpy import load_file, save_file
+
+    from dedup.represent.static import StaticEncoder
+
+    (key, table), *_ = load_file(str(static_dir / "model.safetensors")).items()
+    rng = np.random.default_rng(7)
+    half = (table * rng.uniform(0.5, 2.0, table.shape)).astype(np.float16)
+    half[0, :3] = [np.float16(6e-8), np.float16(-0.0), np.float16(-3e-5)]  # subnormals, -0
+    halved, widened = tmp_path / "half", tmp_path / "wide"
+    for directory, weights in ((halved, half), (widened, half.astype(np.float32))):
+        shutil.copytree(static_dir, directory)
+        save_file({key: weights}, str(directory / "model.safetensors"))
+    texts = ["The minister opened the data centre.", "Hội nghị ở Hà Nội", "word " * 900, ""]
+    one, other = StaticEncoder("half", halved), StaticEncoder("wide", widened)
+    assert one._table.dtype == np.float16 and other._table.dtype == np.float32
+    assert np.array_equal(one.encode(texts), other.encode(texts))
 
 
 _UNNOTED: list[Any] = []  # the worker's function before the test below wraps it

@@ -31,10 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from dedup.cores import usable_cores
 
@@ -249,9 +251,31 @@ def word_ids(
     return ids[: offsets[-1]], offsets, refused
 
 
+#: Each float16 bit pattern's value as float32, exactly: a half-precision table (as model2vec
+#: writes one) is read through it, not widened into a copy twice its size.
+HALF_VALUES = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+
+
+def _entry(table: Array, values: Array, row: int, d: int) -> float:  # pragma: no cover
+    """``table[row, d]`` as float32: through ``values`` for a table of float16 bit patterns."""
+    raise NotImplementedError  # compiled only, by the overload below
+
+
+@overload(_entry)
+def _entry_typed(table: Any, values: Any, row: Any, d: Any) -> Any:  # pragma: no cover
+    # (numba asks the implementations for the same parameters, annotations included)
+    def through_values(table: Any, values: Any, row: Any, d: Any) -> Any:
+        return values[table[row, d]]
+
+    def read(table: Any, values: Any, row: Any, d: Any) -> Any:
+        return table[row, d]
+
+    return through_values if isinstance(table.dtype, types.Integer) else read
+
+
 @njit(cache=True, nogil=True)
 def _bag_means(
-    table: Array, ids: Array, offsets: Array, out: Array
+    table: Array, values: Array, ids: Array, offsets: Array, out: Array
 ) -> None:  # pragma: no cover - compiled; its wrapper is tested
     dim = table.shape[1]
     total = np.zeros(dim, dtype=np.float32)
@@ -263,16 +287,22 @@ def _bag_means(
         for k in range(start, end):
             row = ids[k]
             for d in range(dim):
-                total[d] += table[row, d]
+                total[d] += _entry(table, values, row, d)
         count = np.float32(end - start)
         for d in range(dim):
             out[r, d] = total[d] / count
 
 
 def bag_means(table: Array, ids: Array, offsets: Array, out: Array) -> None:
-    """``out[r]`` = the mean of ``table[ids[offsets[r]:offsets[r + 1]]]`` (0 for none)."""
+    """``out[r]`` = the mean of ``table[ids[offsets[r]:offsets[r + 1]]]`` (0 for none), summed
+    in float32 in token order; a float16 table's entries are read as their exact float32
+    values, so it gives the same means, to the bit, as the table widened to float32."""
+    half = table.dtype == np.float16
     _bag_means(
-        np.ascontiguousarray(table, dtype=np.float32),
+        np.ascontiguousarray(table).view(np.uint16)
+        if half
+        else np.ascontiguousarray(table, dtype=np.float32),
+        HALF_VALUES,
         np.asarray(ids, dtype=np.int64),
         np.asarray(offsets, dtype=np.int64),
         out,

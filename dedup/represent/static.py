@@ -67,8 +67,10 @@ def static_layout(directory: Path) -> bool:
 
 
 def _table(directory: Path) -> np.ndarray:
-    """The token table, one float32 row per token id (a model2vec layout folded the way
-    sentence-transformers folds it: ``embeddings[mapping[id]] * weights[id]``)."""
+    """The token table, one row per token id (a model2vec layout folded the way
+    sentence-transformers folds it: ``embeddings[mapping[id]] * weights[id]``): float16 when
+    the file holds it so and nothing is folded (:func:`bag_means` reads it exactly, at half the
+    memory of a float32 copy: 122 MiB for the 10^5 bench's model), else float32."""
     from safetensors.numpy import load_file
 
     weights = load_file(str(directory / "model.safetensors"))
@@ -82,7 +84,8 @@ def _table(directory: Path) -> np.ndarray:
             table = table.astype(np.float32) * weights["weights"].astype(np.float32)[:, None]
     if table.ndim != 2:
         raise ValueError(f"its token table has {table.ndim} dimensions, not 2")
-    return np.ascontiguousarray(table, dtype=np.float32)
+    kept = table.dtype if table.dtype == np.float16 else np.float32
+    return np.ascontiguousarray(table, dtype=kept)
 
 
 class StaticEncoder:
