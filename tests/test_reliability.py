@@ -430,7 +430,7 @@ def work() -> None:
 
 
 @app.command()
-def other() -> None:
+def other() -> None:  # a second command makes a group, as dedup's own
     pass
 
 
@@ -442,8 +442,8 @@ app()
 def test_a_signal_that_comes_inside_a_finaliser_still_stops_the_run(
     tmp_path: Path, name: str, code: int
 ) -> None:
-    """A signal whose handler runs inside a ``__del__`` (a thread pool's weakref callback, in a
-    run CI interrupted) cannot raise there: the run must still stop, not finish with exit 0."""
+    """A signal whose handler runs inside a ``__del__`` (or a weakref callback, such as a
+    thread pool's) cannot raise there: the run must still stop, not finish with exit 0."""
     script = tmp_path / "work.py"
     script.write_text(SWALLOWED % name, encoding="utf-8")
     proc = subprocess.run(
