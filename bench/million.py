@@ -118,6 +118,7 @@ def measure(command: Sequence[str], checkout: Path | None = None) -> dict[str, o
         "stages_seconds": {k: round(v, 1) for k, v in stages.items()},
         "peak_pss_mib": round(peak),
         "peak_pss_mib_by_stage": stage_peaks,
+        "link_notes": [line.strip() for line in err if " dedup.link" in line],
     }
 
 

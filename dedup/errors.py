@@ -45,6 +45,12 @@ class OutputError(DedupError):
     exit_code = 1
 
 
+class ScratchError(DedupError):
+    """The scratch files a big run keeps its pairs in cannot be made, written or read."""
+
+    exit_code = 1
+
+
 def one_line(exc: BaseException, limit: int = 240) -> str:
     """An exception's message on one line (whitespace collapsed), cut at ``limit`` characters;
     its type's name when it has no message."""

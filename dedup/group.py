@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.link import Links, distinct
+from dedup.link import AnyLinks, distinct
 from dedup.linkage import agglomerate, components, pair_scorer, roots, within, zero_rule
 from dedup.models import SIMILARITY_MEMBERS
 from dedup.represent.similarity import Representations
@@ -51,7 +51,7 @@ def _members_by_label(labels: Array) -> list[Array]:
 
 def group(
     reps: Representations,
-    links: Links,
+    links: AnyLinks,
     threshold: float,
     copy_of: Array | None = None,
     *,
@@ -69,7 +69,7 @@ def group(
     """
     n = reps.n
     copy_of = np.arange(n) if copy_of is None else np.asarray(copy_of)
-    component = components(copy_of, links.i, links.j, links.sim, threshold)
+    component = components(copy_of, links, threshold)
     size = np.bincount(component, minlength=n)
     # A component of two articles is one story (joined by a link at or above the threshold,
     # or copies of one article); three or more are linked on their originals.
@@ -87,7 +87,7 @@ def group(
         node_of = np.full(n, -1, dtype=np.int64)
         node_of[originals[nodes]] = np.arange(len(nodes))
         if exact:
-            li, lj, sims = within(node_of, component, links.i, links.j, links.sim)
+            li, lj, sims = within(node_of, component, links)
             found = roots(
                 agglomerate(
                     np.arange(len(nodes)),
@@ -101,9 +101,7 @@ def group(
                 )
             )
         else:
-            found = zero_rule(
-                weights[nodes], links.i, links.j, links.sim, threshold, node_of, component
-            )
+            found = zero_rule(weights[nodes], links, threshold, node_of, component)
         parent[nodes] = nodes[found]
     story = np.arange(n, dtype=np.int64)
     story[originals] = originals[parent]
@@ -234,15 +232,15 @@ def _members(order: Array, first: Array, labels: Array) -> tuple[Array, Array]:
 
 
 def related_pairs(
-    reps: Representations, labels: Array, links: Links, floor: float, threshold: float
+    reps: Representations, labels: Array, links: AnyLinks, floor: float, threshold: float
 ) -> list[tuple[int, int, float]]:
     """Label pairs whose mean cross similarity is at least ``floor`` (and below ``threshold``):
     the label pairs a link joins, each measured on all its cross pairs
     (:meth:`Representations.cross`), in batches of about :data:`RELATED_PAIRS` pairs."""
     k = int(labels.max()) + 1 if len(labels) else 0
     keys = []
-    for at in range(0, len(links.i), RELATED_PAIRS):
-        a, b = labels[links.i[at : at + RELATED_PAIRS]], labels[links.j[at : at + RELATED_PAIRS]]
+    for part in links.chunks(RELATED_PAIRS):
+        a, b = labels[part.i], labels[part.j]
         apart = a != b
         keys.append(distinct(np.minimum(a, b)[apart] * k + np.maximum(a, b)[apart], in_place=True))
     if not keys:

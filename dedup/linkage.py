@@ -9,10 +9,8 @@ is not a link is either bounded by the floor it was not found above and scored o
 (``cross_sum``: the general loop, in Python, since the scorer is Python) or counted as 0 (the
 zero rule, which the pipeline uses for components too big to score; the loop then runs
 compiled, numba, over the links in place, a dict only for the groups that merged and one
-heap). Both take the same merges in the same order: entries are ordered by ``(-mean, a, b)``.
-On the 10^5 bench corpus (84,000 nodes of big components, 2.5 million links) the zero rule
-took 29.1 CPU-s and +1,289 MiB over Python objects, 8.5 and +891 compiled over typed dicts
-keeping every pair twice, and 2.9 to 3.7 and +163 to +193 as it is now, the stories the same.
+heap). Both take the same merges in the same order: entries are ordered by ``(-mean, a, b)``
+(what each costs: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ import numpy as np
 from numba import njit, types
 from numba.typed import Dict, List
 
+from dedup.link.pairs import AnyLinks
 from dedup.represent.similarity import Representations
 
 Array = np.ndarray
@@ -177,9 +176,7 @@ def agglomerate(
 
 def zero_rule(
     weights: Array,
-    i: Array,
-    j: Array,
-    sims: Array,
+    links: AnyLinks,
     threshold: float,
     node_of: Array | None = None,
     component: Array | None = None,
@@ -187,32 +184,42 @@ def zero_rule(
     """:func:`agglomerate` from single nodes with every pair that is not a link counted as 0,
     compiled: each node's root (the smallest node of its group).
 
-    ``i, j, sims``: links, each pair once. With ``node_of``, ``i`` and ``j`` are article
-    numbers, ``node_of[x]`` is article ``x``'s node (-1: not one), and only links between two
-    nodes count, and with ``component`` too only those inside one component: so a caller
-    passes the run's links as they are, not a filtered copy of them.
+    ``links``: each pair once, read a chunk at a time (in memory or on disk alike). With
+    ``node_of``, their ends are article numbers, ``node_of[x]`` is article ``x``'s node (-1:
+    not one), and only links between two nodes count, and with ``component`` too only those
+    inside one component: so a caller passes the run's links as they are, not a filtered copy.
 
-    Its memory is the links once (both ways, 16 bytes each) plus a dict only for each group
-    that has merged, holding its sums with the groups it is linked to: a node that never
-    merges keeps its links where they are, and a group's entries are summed under each other
-    group's current number only when it merges again (a sum is the same whichever way its
-    links are added up, so nothing is kept twice or updated in place).
+    Its memory is the links once (both ways, 16 bytes each) plus a dict for each group that
+    has merged, its sums with the groups it is linked to, summed under each other group's
+    current number only when it merges again (a sum is the same whichever way it is added).
     """
     if node_of is None:
         node_of = np.arange(len(weights))
     if component is None:
         component = np.zeros(len(node_of), dtype=np.int64)
     w = np.asarray(weights, dtype=np.float64)
-    return _zero_rule(w, i, j, sims, node_of, component, threshold - AT_THRESHOLD)
+    # Node a's links, both ways: other[start[a]:start[a + 1]]; counted, then placed.
+    start = np.zeros(len(w) + 1, np.int64)
+    other, sim = np.empty(0, np.int32), np.empty(0, np.float32)
+    for place in (False, True):
+        if place:
+            start = np.cumsum(start)
+            other, sim = np.empty(start[-1], np.int32), np.empty(start[-1], np.float32)
+        at = start[:-1].copy() if place else start
+        for c in links.chunks():
+            _node_ends(at, other, sim, node_of, component, c.i, c.j, c.sim, place)
+    _best_first(w, start, other, sim)
+    return _zero_rule(w, start, other, sim, threshold - AT_THRESHOLD)  # type: ignore[no-any-return]
 
 
-def within(
-    node_of: Array, component: Array, i: Array, j: Array, sims: Array
-) -> tuple[Array, Array, Array]:
+def within(node_of: Array, component: Array, links: AnyLinks) -> tuple[Array, Array, Array]:
     """The links between two nodes of one component, as node numbers (``node_of`` as for
-    :func:`zero_rule`): read in two passes, so that nothing of the links' length is made but
-    the result."""
-    return _within(node_of, component, i, j, sims)  # type: ignore[no-any-return]
+    :func:`zero_rule`): each chunk read in two passes, so that nothing of the links' length
+    is made but the result."""
+    found = [_within(node_of, component, c.i, c.j, c.sim) for c in links.chunks()]
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+    li, lj, sims = (np.concatenate(column) for column in zip(none, *found, strict=True))
+    return li, lj, sims
 
 
 @njit(cache=True)
@@ -244,26 +251,31 @@ def _within(
     return li, lj, out
 
 
-def components(copy_of: Array, i: Array, j: Array, sims: Array, threshold: float) -> Array:
+def components(copy_of: Array, links: AnyLinks, threshold: float) -> Array:
     """Each article's connected component (numbered by its smallest article) in the graph of
     the links at or above ``threshold`` and of each copy to its original (``copy_of[x]``):
-    a union-find over the links as they are, nothing of their length made. A link is
+    a union-find over the links a chunk at a time, nothing of their length made. A link is
     compared with the threshold in its own precision, as ``sims >= threshold`` compares."""
-    at = sims.dtype.type(threshold)
-    return _components(np.asarray(copy_of, dtype=np.int64), i, j, sims, at)  # type: ignore[no-any-return]
+    root = np.arange(len(copy_of), dtype=np.int64)
+    _join_copies(root, np.asarray(copy_of, dtype=np.int64))
+    for part in links.chunks():
+        _join_strong(root, part.i, part.j, part.sim, part.sim.dtype.type(threshold))
+    return _resolved(root)  # type: ignore[no-any-return]  # roots: their components' smallest
 
 
 @njit(cache=True)
-def _components(
-    copy_of: Array, i: Array, j: Array, sims: Array, threshold: float
-) -> Array:  # pragma: no cover - compiled
-    root = np.arange(len(copy_of))
+def _join_copies(root: Array, copy_of: Array) -> None:  # pragma: no cover - compiled
     for x in range(len(copy_of)):
         _join(root, x, copy_of[x])
+
+
+@njit(cache=True)
+def _join_strong(
+    root: Array, i: Array, j: Array, sims: Array, threshold: float
+) -> None:  # pragma: no cover - compiled
     for k in range(len(i)):
         if sims[k] >= threshold:
             _join(root, i[k], j[k])
-    return _resolved(root)  # roots are the smallest of their components
 
 
 @njit(cache=True)
@@ -308,30 +320,28 @@ def _pair_sum(w: Array, a: int, b: int, sim: float) -> float:  # pragma: no cove
 
 
 @njit(cache=True)
-def _links_by_node(
-    w: Array, i: Array, j: Array, sims: Array, node_of: Array, component: Array
-) -> tuple[Array, Array, Array]:  # pragma: no cover - compiled
-    """The links of each node, both ways (node ``a``'s: ``start[a]`` to ``start[a + 1]`` of
-    ``other`` and ``sim``), each node's best first: by falling mean, then rising other node."""
-    m = len(w)
-    start = np.zeros(m + 1, np.int64)
+def _node_ends(
+    at: Array, other: Array, sim: Array, node_of: Array, component: Array, i: Array, j: Array,
+    sims: Array, place: bool,
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    """These links both ways: counted (node ``a``'s in ``at[a + 1]``), or with ``place`` put
+    at each node's next place (node ``a``'s at ``at[a]``)."""
     for k in range(len(i)):
         a, b = _ends(node_of, component, i, j, k)
-        if a >= 0:
-            start[a + 1] += 1
-            start[b + 1] += 1
-    start = np.cumsum(start)
-    fill = start[:-1].copy()
-    other = np.empty(start[-1], np.int32)
-    sim = np.empty(start[-1], np.float32)
-    for k in range(len(i)):
-        a, b = _ends(node_of, component, i, j, k)
-        if a >= 0:
-            other[fill[a]], sim[fill[a]] = b, sims[k]
-            other[fill[b]], sim[fill[b]] = a, sims[k]
-            fill[a] += 1
-            fill[b] += 1
-    for a in range(m):
+        if a >= 0 and not place:
+            at[a + 1] += 1
+            at[b + 1] += 1
+        elif a >= 0:
+            other[at[a]], sim[at[a]] = b, sims[k]
+            other[at[b]], sim[at[b]] = a, sims[k]
+            at[a] += 1
+            at[b] += 1
+
+
+@njit(cache=True)
+def _best_first(w: Array, start: Array, other: Array, sim: Array) -> None:  # pragma: no cover
+    """Each node's links best first: by falling mean, then rising other node."""
+    for a in range(len(w)):
         lo, hi = start[a], start[a + 1]
         if hi - lo < 2:
             continue
@@ -341,7 +351,6 @@ def _links_by_node(
             means[t] = -_pair_mean(w, a, other[lo + order[t]], sim[lo + order[t]])
         order = order[np.argsort(means, kind="mergesort")]
         other[lo:hi], sim[lo:hi] = other[lo:hi][order], sim[lo:hi][order]
-    return start, other, sim
 
 
 @njit(cache=True)
@@ -372,15 +381,15 @@ def _push_next_link(
 
 @njit(cache=True)
 def _zero_rule(
-    w: Array, i: Array, j: Array, sims: Array, node_of: Array, component: Array, cut: float
+    w: Array, start: Array, other: Array, sim: Array, cut: float
 ) -> Array:  # pragma: no cover - compiled; zero_rule's tests run it
-    """:func:`zero_rule`'s loop; ``cut``: the threshold less :data:`AT_THRESHOLD`.
+    """:func:`zero_rule`'s loop over each node's links, best first; ``cut``: the threshold
+    less :data:`AT_THRESHOLD`.
 
     The heap holds each single node's best link not yet taken (entries of two single nodes
     have versions 0, 0; once one is taken or found stale, its node's next is pushed) and the
     entries merges push: popped in the order one heap of every link would give them."""
     m = len(w)
-    start, other, sim = _links_by_node(w, i, j, sims, node_of, component)
     heap = [(0.0, 0, 0, 0, 0)]  # (-mean, a, b, version of a, of b), typed by its first entry
     heap.pop()
     at = start[:-1].copy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import BinaryIO, NamedTuple
@@ -17,7 +18,7 @@ from dedup.config import Settings
 from dedup.cores import forked_now, usable_cores
 from dedup.errors import InputError
 from dedup.group import Group, describe, group, related_pairs, scale_warning, story_order
-from dedup.link import Links, date_ordinals, find_links
+from dedup.link import AnyLinks, date_ordinals, find_links
 from dedup.models import Article, Member, Related, Report, RunInfo, Skipped, Story
 from dedup.prepare import (
     canonical_order,
@@ -250,11 +251,14 @@ def link(
     floor: float,
     *,
     progress: Advance | None = None,
-) -> Links:
+    spill: str | None = None,
+) -> AnyLinks:
     """The pairs at or above ``floor`` (``threshold``: the grouping one, which the approximate
     search keeps complete). Exact copies are linked once, by their first: a story of 10,000
     copies is one node, not 50 million links. ``progress`` is called with the number of
-    articles done (copies at once)."""
+    articles done (copies at once). ``spill``: where the approximate search streams its pairs
+    through files (:mod:`dedup.link.pairs`), so that neither they nor the links are held
+    whole; without it, in memory."""
     reps, articles, copy_of = prepared.represented.reps, prepared.articles, prepared.copy_of
     originals = np.flatnonzero(copy_of == np.arange(len(articles)))
     if progress is not None and len(originals) < len(articles):
@@ -269,6 +273,7 @@ def link(
         window_days=settings.window_days,
         progress=progress,
         among=None if len(originals) == len(articles) else originals,
+        spill=spill,
     )
 
 
@@ -318,8 +323,12 @@ def report_from(
     related_floor = settings.related_for(reps.backend, calibration.thresholds)
     floor = settings.link_floor(reps.backend, calibration.thresholds)
     with stages.stage("link", len(cleaned)) as step:
-        links = link(prepared, settings, threshold, floor, progress=step.advance)
-        step.note = f"{len(links.i):,} pairs"
+        # A run's links, once grouped, are read again only for related stories: through files
+        # under TMPDIR, so that the search's candidates and the links are never held whole.
+        links = link(
+            prepared, settings, threshold, floor, progress=step.advance, spill=tempfile.gettempdir()
+        )
+        step.note = f"{len(links):,} pairs"
     with stages.stage("group") as step:
         labels = group(reps, links, threshold, copy_of, floor=floor)
         groups = describe(reps, labels, copy_of)

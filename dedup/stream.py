@@ -153,6 +153,7 @@ def _add_cleaned(
                 settings.threshold_for(backend, calibration.thresholds),
                 settings.link_floor(backend, calibration.thresholds),
             )
+        assert isinstance(links, Links)  # not spilled: a store's run holds them to file them
         with stages.stage("store"):
             return intake.file(
                 prepared.articles,

@@ -3,6 +3,8 @@ on hand-made vectors, no model, exact expectations."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -11,6 +13,7 @@ from scipy.spatial.distance import squareform
 from dedup import group as group_module
 from dedup.group import describe, group, related_pairs
 from dedup.link import (
+    Links,
     link_exact,
 )
 from dedup.linkage import AT_THRESHOLD, agglomerate, zero_rule
@@ -107,7 +110,7 @@ def test_linkage_on_complete_graphs_equals_scipy() -> None:
         sims = reps_of(x).matrix(np.arange(len(x)))
         upper = np.triu_indices(len(x), 1)
         n = len(x)
-        parent = zero_rule(np.ones(n), *upper, sims[upper], 0.7)
+        parent = zero_rule(np.ones(n), Links(*upper, sims[upper]), 0.7)
         assert groups_of(parent) == scipy_average_linkage(sims, 0.7)
 
 
@@ -151,12 +154,12 @@ def test_the_compiled_zero_rule_is_average_linkage_with_every_unknown_pair_at_ze
         zeroed = np.zeros_like(sims)
         zeroed[links.i, links.j] = zeroed[links.j, links.i] = links.sim
         np.fill_diagonal(zeroed, 1.0)
-        parent = zero_rule(np.ones(n), links.i, links.j, links.sim, 0.72)
+        parent = zero_rule(np.ones(n), links, 0.72)
         assert groups_of(parent) == scipy_average_linkage(zeroed, 0.72), floor
         # article 0 standing for three: scipy sees its two extra copies as articles
         copies = np.concatenate([np.arange(n), [0, 0]])
         weighed = zeroed[np.ix_(copies, copies)]
-        parent = zero_rule(np.r_[3.0, np.ones(n - 1)], links.i, links.j, links.sim, 0.72)
+        parent = zero_rule(np.r_[3.0, np.ones(n - 1)], links, 0.72)
         want = {frozenset(k if k < n else 0 for k in g) for g in
                 scipy_average_linkage(weighed, 0.72)}  # fmt: skip
         assert groups_of(parent) == want, floor
@@ -185,6 +188,33 @@ def test_group_links_big_components_on_the_zero_rule(
     assert partition(labels) == scipy_average_linkage(zeroed, 0.72)
 
 
+@pytest.mark.parametrize("big", [0, 10**9])
+def test_links_read_back_from_disk_a_few_at_a_time_group_as_the_links_in_memory(
+    big: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grouping reads the links a chunk at a time (components, the links inside them, the
+    zero rule's two passes, related stories): links on disk read back seven at a time give
+    the stories and related stories the same links in memory give, on the zero rule (every
+    component over ``EXACT_COMPONENT_MAX``) and on the general loop, with copies."""
+    import dedup.link.pairs as pairs
+
+    monkeypatch.setattr(group_module, "EXACT_COMPONENT_MAX", big)
+    x, _ = stories(120, seed=3, dim=16)
+    n = len(x)
+    copy_of = np.concatenate([np.arange(n), np.arange(0, n, 9)])
+    reps = reps_of(x[copy_of])
+    held = link_exact(reps_of(x), 0.45)
+    spilled = pairs.SpilledLinks(tmp_path, np.int32)
+    for part in held.chunks(100):
+        spilled.append(part)
+    monkeypatch.setattr(pairs, "CHUNK", 7)
+    labels = group(reps, held, 0.72, copy_of, floor=0.45)
+    assert len(set(labels.tolist())) < n - 20  # stories of several articles
+    assert np.array_equal(group(reps, spilled, 0.72, copy_of, floor=0.45), labels)
+    related = related_pairs(reps, labels, held, 0.45, 0.72)
+    assert related and related_pairs(reps, labels, spilled, 0.45, 0.72) == related
+
+
 def test_copies_weigh_as_articles_on_the_zero_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     # A~B 0.9, B~C 0.8, A~C 0.46 (below the floor: not a link, so 0). B and ten copies of it:
     # {A, B x 11} against C averages (11 x 0.8 + 0) / 12 = 0.73, which reaches 0.72; with B
@@ -201,7 +231,8 @@ def test_copies_weigh_as_articles_on_the_zero_rule(monkeypatch: pytest.MonkeyPat
 
 def test_unknown_pairs_count_as_zero_without_a_scorer() -> None:
     # A~B and B~C strong, A~C not a link (counts as 0): the mean 0.45 stays below 0.7.
-    parent = zero_rule(np.ones(3), np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]), 0.7)
+    links = Links(np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.8]))
+    parent = zero_rule(np.ones(3), links, 0.7)
     assert groups_of(parent) == {frozenset({0, 1}), frozenset({2})}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,9 +41,9 @@ from tests.vectors import (
 def test_distinct_is_numpys_unique_and_works_in_place_only_when_asked(
     size: int, run: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dedup.link as link
+    import dedup.link.pairs as pairs
 
-    monkeypatch.setattr(link, "COMPACT_RUN", run)  # runs of 3: a run's keys land in another
+    monkeypatch.setattr(pairs, "COMPACT_RUN", run)  # runs of 3: a run's keys land in another
     keys = np.random.default_rng(size).integers(-50, 3 * size + 1, size)  # repeats, negatives
     given = keys.copy()
     assert np.array_equal(distinct(keys), np.unique(given))
@@ -148,7 +149,7 @@ def test_candidates_scored_a_slice_at_a_time_are_the_pairs_scored_at_once(
     """Scoring moves the pairs kept to the front of the candidates as it goes: with slices
     of a few pairs, about half of them dropped, the links are the distinct candidates
     scored all at once and cut at the floor, in key order."""
-    import dedup.link as link
+    import dedup.link.pairs as pairs
 
     x, _ = stories(80, seed=6)
     reps = reps_of(x)
@@ -162,19 +163,77 @@ def test_candidates_scored_a_slice_at_a_time_are_the_pairs_scored_at_once(
     at_i, at_j = (key // n, key % n) if rows is None else (rows[key // n], rows[key % n])
     sims = reps.pairs(at_i, at_j)
     floor = float(np.median(sims))
-    monkeypatch.setattr(link, "SCORE_SLICE", 7)
-    monkeypatch.setattr(link, "COMPACT_RUN", 11)
+    monkeypatch.setattr(pairs, "SCORE_SLICE", 7)
+    monkeypatch.setattr(pairs, "COMPACT_RUN", 11)
     # The parts' freed space given back as they are joined: every two parts, and at the end.
     given_back: list[int] = []
-    monkeypatch.setattr(link, "give_back_freed_memory", lambda: given_back.append(len(found)))
-    monkeypatch.setattr(link, "GIVE_BACK_BYTES", found[0].nbytes + found[1].nbytes - 8)
-    scored = link._scored(reps, found, n, floor, rows)
+    monkeypatch.setattr(
+        pairs, "give_back_freed_memory", lambda: given_back.append(len(candidates.parts))
+    )
+    monkeypatch.setattr(pairs, "GIVE_BACK_BYTES", found[0].nbytes + found[1].nbytes - 8)
+    candidates = pairs.Candidates(n, None)
+    candidates.add(found)
+    scored = pairs.scored(reps, candidates, floor, rows)
+    assert isinstance(scored, Links)
     keep = sims >= floor
     assert found == [] and 0.3 < keep.mean() < 0.7
     assert given_back == [5, 5, 0]
     for got, want in ((scored.i, at_i[keep]), (scored.j, at_j[keep]), (scored.sim, sims[keep])):
         assert np.array_equal(got, want)
     assert scored.i.dtype == scored.j.dtype == np.int32 and scored.sim.dtype == np.float32
+
+
+@pytest.mark.parametrize("among", [False, True])
+def test_pairs_streamed_through_files_are_the_links_found_in_memory(
+    among: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a spill directory the search writes each block's candidates into files by their
+    first article's range and scores the ranges one after another: with blocks and ranges of
+    a few dozen articles, among some of a corpus' articles and with a window, the links come
+    back, chunk after chunk, as the ones found in memory, in the same order; their files go
+    when they are let go of."""
+    import dedup.link as link
+    import dedup.link.pairs as pairs
+
+    x, _ = stories(300, seed=9)
+    reps = reps_of(x)
+    rng = np.random.default_rng(2)
+    rows = np.flatnonzero(rng.random(reps.n) < 0.75) if among else None
+    days = rng.integers(0, 30, reps.n if rows is None else len(rows)) + 738000
+    monkeypatch.setattr(link, "QUERY_ROWS", 37)
+    monkeypatch.setattr(pairs, "PARTITION_ROWS", 23)
+    found = {"complete_at": THRESHOLD, "among": rows, "dates": days, "window_days": 9}
+    held = link_ann(reps, FLOOR, **found)
+    spilled = link_ann(reps, FLOOR, spill=tmp_path, **found)
+    assert isinstance(held, Links) and isinstance(spilled, pairs.SpilledLinks)
+    assert len(spilled) == len(held) > 200
+    (directory,) = tmp_path.iterdir()
+    assert sorted(p.name for p in directory.iterdir()) == ["i", "j", "sim"]  # the keys' gone
+    chunks = list(spilled.chunks(50))
+    assert [len(c) for c in chunks] == [len(c) for c in held.chunks(50)]
+    for name in ("i", "j", "sim"):
+        got = np.concatenate([getattr(c, name) for c in chunks])
+        assert got.dtype == getattr(held, name).dtype
+        assert np.array_equal(got, getattr(held, name))
+    del spilled, chunks
+    assert not directory.exists()
+
+
+def test_pairs_that_cannot_be_kept_on_disk_are_one_error(tmp_path: Path) -> None:
+    """No directory to spill into, or its files gone under a run: one error that says
+    where, never a traceback of numpy's."""
+    from dedup.errors import ScratchError
+    from dedup.link.pairs import SpilledLinks
+
+    with pytest.raises(ScratchError, match=r"cannot make a directory for the pairs in .*nowhere"):
+        SpilledLinks(tmp_path / "nowhere", np.int32)
+    spilled = SpilledLinks(tmp_path, np.int32)
+    spilled.append(Links(np.array([0, 1]), np.array([2, 3]), np.array([0.5, 0.6])))
+    spilled.close()
+    with pytest.raises(ScratchError, match="cannot read the pairs kept in"):
+        list(spilled.chunks())
+    with pytest.raises(ScratchError, match="cannot keep the pairs in"):
+        spilled.append(Links.empty())
 
 
 def test_a_story_larger_than_k_keeps_all_its_pairs() -> None:
@@ -244,3 +303,37 @@ def test_window_with_many_dates_matches_a_filter_of_all_pairs() -> None:
     expected = set(zip(everything.i[ok].tolist(), everything.j[ok].tolist(), strict=True))
     windowed = link_exact(reps, FLOOR, block_rows=16, dates=dates, window_days=7)
     assert pair_set(windowed, FLOOR) == expected
+
+
+def test_a_run_streams_its_pairs_through_tmpdir_and_makes_the_report_it_makes_in_memory(  # type: ignore[no-untyped-def]
+    tiny_model_dir, tmp_path, monkeypatch
+) -> None:
+    """A run links through files under TMPDIR (the approximate search, candidates in ranges
+    of a few articles): the same report as with its pairs in memory, and nothing left
+    behind."""
+    import tempfile
+
+    from conftest import SAMPLES
+
+    import dedup.link.pairs as pairs
+    import dedup.pipeline as pipeline
+    from dedup.config import Settings
+
+    settings = Settings(
+        backend="hybrid", model=str(tiny_model_dir), device="cpu", cache=tmp_path / "cache",
+        neighbours="ann",
+    )  # fmt: skip
+    monkeypatch.setattr(pairs, "PARTITION_ROWS", 5)
+    made: list[str] = []
+    real = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(real(**kw)) or made[-1])
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    streamed = pipeline.run([str(SAMPLES)], settings)
+    assert len(made) == 1 and made[0].startswith(str(spill)) and not any(spill.iterdir())
+    monkeypatch.setattr(pipeline.tempfile, "gettempdir", lambda: None)  # in memory
+    held = pipeline.run([str(SAMPLES)], settings)
+    assert len(made) == 1
+    assert pipeline.labels_for(streamed) == pipeline.labels_for(held)
+    assert streamed.related == held.related and len(streamed.stories) >= 3

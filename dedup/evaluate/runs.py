@@ -17,7 +17,7 @@ from dedup.errors import InputError
 from dedup.evaluate.data import Pair
 from dedup.evaluate.scores import rounded, score_clusters, score_pairs
 from dedup.group import group
-from dedup.link import Links, resolve_method
+from dedup.link import AnyLinks, Links, resolve_method
 from dedup.models import Article, Report
 from dedup.pipeline import (
     Prepared,
@@ -302,9 +302,9 @@ def _sweep(
     )
     rows: list[dict[str, float]] = []
     for t in thresholds:
-        if lowest is not None:
+        if isinstance(lowest, Links):  # linked in memory: not spilled
             keep = lowest.sim >= floor_at(t)
-            links = Links(lowest.i[keep], lowest.j[keep], lowest.sim[keep])
+            links: AnyLinks = Links(lowest.i[keep], lowest.j[keep], lowest.sim[keep])
         else:
             links = link(prepared, settings, t, floor_at(t))
         story = group(reps, links, t, prepared.copy_of, floor=floor_at(t))

@@ -19,6 +19,10 @@ Two ways to find every pair whose similarity reaches a floor, both scored by
 ``auto`` links exactly below ``ANN_MIN_ARTICLES`` articles or without dense vectors, else
 approximately.
 
+With a ``spill`` directory the approximate search streams its pairs through files
+(:mod:`dedup.link.pairs`): each block's candidates written out as found, scored a range of
+articles at a time, the links appended to files that grouping reads back a chunk at a time.
+
 A time window (``window_days``) drops pairs whose dates (the published ones; with
 ``Settings.trust_text_dates``, else the inferred ones) are both known and further apart than
 the window; an article without a date is compared with all. The exact path skips
@@ -32,13 +36,22 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from dedup.errors import InputError
-from dedup.progress import GIVE_BACK_BYTES, Advance, give_back_freed_memory
+from dedup.link.pairs import (
+    AnyLinks,
+    Candidates,
+    Links,
+    SpilledLinks,
+    distinct,
+    end_type,
+    scored,
+)
+from dedup.progress import Advance
 from dedup.represent.similarity import Representations
 
 log = logging.getLogger(__name__)
@@ -57,24 +70,16 @@ TRAIN_PER_CELL = 24
 QUERY_ROWS = 1 << 17
 NO_DATE = np.iinfo(np.int64).min
 
-
-@dataclass(frozen=True)
-class Links:
-    """Pairs ``i < j`` whose similarity reached the lower (related) threshold; ``i``, ``j``
-    int32 below 2^31 articles (:func:`end_type`: at 10^6, half a GB less than int64)."""
-
-    i: Array
-    j: Array
-    sim: Array
-
-    @staticmethod
-    def empty() -> Links:
-        none = np.zeros(0, dtype=np.int32)
-        return Links(none, none, np.zeros(0, dtype=np.float32))
-
-
-def end_type(n: int) -> type[np.signedinteger[Any]]:
-    return np.int32 if n <= np.iinfo(np.int32).max else np.int64
+__all__ = [
+    "AnyLinks",
+    "Links",
+    "SpilledLinks",
+    "distinct",
+    "end_type",
+    "find_links",
+    "link_ann",
+    "link_exact",
+]
 
 
 def resolve_method(reps: Representations, method: str) -> str:
@@ -100,7 +105,8 @@ def find_links(
     window_days: int | None = None,
     progress: Advance | None = None,
     among: Array | None = None,
-) -> Links:
+    spill: str | Path | None = None,
+) -> Links | SpilledLinks:
     """Pairs at or above ``floor``. ``dates``: day ordinals, ``NO_DATE`` where unknown.
 
     ``complete_at`` (the grouping threshold; default ``floor``): the approximate search keeps
@@ -108,7 +114,9 @@ def find_links(
     ``progress`` is called with the number of rows (articles) searched, block by block.
     ``among``: link these articles only (``dates`` are theirs), the pairs numbered as in
     ``reps``; the approximate search copies their search vectors alone, never the whole
-    representations of a big corpus.
+    representations of a big corpus. ``spill``: a directory under which the approximate search
+    streams its candidates and links through files (:mod:`dedup.link.pairs`); the exact one,
+    for corpora small enough to compare all pairs, keeps them in memory.
     """
     chosen = resolve_method(reps, method)
     n = reps.n if among is None else len(among)
@@ -131,31 +139,8 @@ def find_links(
         window_days=window_days,
         progress=progress,
         among=among,
+        spill=spill,
     )
-
-
-def distinct(values: Array, *, in_place: bool = False) -> Array:
-    """The distinct values of an integer array, sorted: what ``np.unique`` gives, found by
-    sorting. numpy 2.3 on finds them with a hash table, which at millions of mostly distinct
-    keys (pairs, label pairs) takes about a microsecond a key once it outgrows the caches:
-    140 M pair keys in 287 s, sorted in 11 (docs/benchmarks.md). ``in_place``: ``values``
-    is sorted where it lies and the distinct ones moved to its front, :data:`COMPACT_RUN` at a
-    time (its caller has no further use for it): the result is a view of that front."""
-    values = np.asarray(values)
-    ordered = values if in_place else values.copy()
-    ordered.sort()
-    if len(ordered) < 2:
-        return ordered
-    first = np.empty(len(ordered), dtype=bool)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    if not in_place:
-        return ordered[first]
-    at = 0  # each run's distinct keys moved down, none read after it is written over
-    for lo in range(0, len(ordered), COMPACT_RUN):
-        kept = ordered[lo : lo + COMPACT_RUN][first[lo : lo + COMPACT_RUN]]
-        ordered[at : at + len(kept)], at = kept, at + len(kept)
-    return ordered[:at]
 
 
 def date_ordinals(ordinals: Array) -> Array:
@@ -290,7 +275,8 @@ def link_ann(
     window_days: int | None = None,
     progress: Advance | None = None,
     among: Array | None = None,
-) -> Links:
+    spill: str | Path | None = None,
+) -> Links | SpilledLinks:
     """Pairs at or above ``floor`` among each article's nearest dense neighbours.
 
     An inverted-file search done as dense products: the articles are put into k-means cells
@@ -298,7 +284,8 @@ def link_ann(
     it, many articles against one cell at a time (one matrix product). Each article keeps
     every neighbour at or above ``complete_at`` (so no story is cut at ``k``) and its ``k``
     nearest from ``floor`` up (floors per article: ``Representations.dense_floor``); the pairs
-    are then scored with ``Representations.pairs``. ``among`` as for :func:`find_links`.
+    are then scored with ``Representations.pairs``. ``among`` and ``spill`` as for
+    :func:`find_links`.
     """
     if not reps.has_dense:
         raise InputError("approximate neighbours need dense vectors")
@@ -321,74 +308,13 @@ def link_ann(
         key: Array = np.minimum(i, j) * n + np.maximum(i, j)
         return key
 
-    found: list[Array] = []
+    candidates = Candidates(n, None if spill is None else SpilledLinks(spill, end_type(reps.n)))
     for start in range(0, n, QUERY_ROWS):
         rows = np.arange(start, min(n, start + QUERY_ROWS))
-        found += _scan(dense, rows, visits[rows], by_cell, k, bound, keep_all, keyed)
+        candidates.add(_scan(dense, rows, visits[rows], by_cell, k, bound, keep_all, keyed))
         if progress is not None:
             progress(len(rows))
-    return _scored(reps, found, n, floor, among)
-
-
-def _joined(parts: list[Array]) -> Array:
-    """``np.concatenate(parts)``, emptying ``parts`` as each is copied and giving the heap's
-    freed pages back every :data:`GIVE_BACK_BYTES`: the keys come cell by cell, small arrays
-    in the heap, whose space glibc held freed beside their copy (docs/benchmarks.md, tenth
-    round: with :func:`distinct` in place and int32 ends, linking's peak 1,458 MiB lower)."""
-    key, at, freed = np.empty(sum(len(p) for p in parts), dtype=np.int64), 0, 0
-    for k, part in enumerate(parts):
-        key[at : at + len(part)], parts[k] = part, key[:0]  # copied, let go
-        at, freed = at + len(part), freed + part.nbytes
-        if freed >= GIVE_BACK_BYTES:
-            give_back_freed_memory()
-            freed = 0
-    parts.clear()
-    give_back_freed_memory()
-    return key
-
-
-# Scored this many candidate pairs at a time by _scored; distinct moves the keys to the
-# front this many at a time.
-SCORE_SLICE, COMPACT_RUN = 1 << 20, 1 << 20
-
-
-def _scored(
-    reps: Representations, found: list[Array], n: int, floor: float, among: Array | None
-) -> Links:
-    """The candidate pairs ``found`` (keys ``i * n + j``; emptied) that score at least
-    ``floor``, in key order. A pair may come from both ends: it is scored once. Scored a slice
-    at a time, the pairs kept are moved to the front of the keys and their scores to the
-    front of one array: at 10^6 articles the candidates' ends and scores, all at once, held
-    gigabytes the links do not need."""
-    key = _joined(found)
-    key = distinct(key, in_place=True)
-    sims = np.empty(len(key), dtype=np.float32)
-    kept, part = 0, key[:0]
-    for start in range(0, len(key), SCORE_SLICE):
-        part = key[start : start + SCORE_SLICE]
-        i, j = np.divmod(part, n)
-        if among is not None:
-            i, j = among[i], among[j]
-        scored = reps.pairs(i, j)
-        keep = scored >= floor
-        m = int(np.count_nonzero(keep))
-        key[kept : kept + m] = part[keep]  # a copy first: it may overlap the slice read
-        sims[kept : kept + m] = scored[keep]
-        kept += m
-    del part
-    # The ends one at a time, the second in the keys' place: at 10^6 both ends of the links,
-    # and both again numbered as in ``reps``, were 2 GB at once beside the keys.
-    ends = key[:kept]
-    if among is not None:
-        among = among.astype(end_type(reps.n))
-    i = np.empty(kept, dtype=end_type(n))
-    np.floor_divide(ends, n, out=i, casting="unsafe")  # below n: the type holds it
-    if among is not None:
-        i = among[i]
-    np.remainder(ends, n, out=ends)
-    j = ends.astype(i.dtype) if among is None else among[ends]
-    del key, ends
-    return Links(i, j, sims[:kept].copy())
+    return scored(reps, candidates, floor, among)
 
 
 def _members_by_cell(home: Array) -> list[Array]:
