@@ -8,7 +8,9 @@ more checkouts on the same pickled input, each in a fresh process, side by side.
 -v`` (the command of bench/million.py) up to grouping and pickles what ``group`` is given:
 the representations, the links, the threshold, the copies and the link floor. ``measure``
 loads them in a fresh process per checkout and step (``PYTHONPATH=DIR``; this one when none
-is named: memory one step freed and kept would hide the next one's), runs the steps once on
+is named: memory one step freed and kept would hide the next one's), hands the links over as
+the checkout's pipeline does (written to files first where it streams them through files, the
+fifteenth round on: ``SpilledLinks``), runs the steps once on
 a few links first (so that numba's compiling or loading its cache is not counted), then the
 step on everything: its wall and CPU seconds (``process_time``: the pair kernels run in a
 thread per core, so the two differ) and its peak RSS over what was loaded
@@ -37,8 +39,9 @@ def dump(args: argparse.Namespace) -> None:
     from dedup.cli import app
 
     def keep(reps, links, threshold, copy_of=None, *, floor=None):  # type: ignore[no-untyped-def]
+        links = held(links)  # as arrays: any checkout reads them, whatever its classes
         with open(args.out, "wb") as f:
-            pickle.dump((reps, links, threshold, copy_of, floor), f, protocol=5)
+            pickle.dump((reps, (links.i, links.j, links.sim), threshold, copy_of, floor), f, 5)
         print(f"{len(links.i):,} links written to {args.out}", file=sys.stderr)
         raise SystemExit(0)
 
@@ -53,6 +56,31 @@ def dump(args: argparse.Namespace) -> None:
 STEPS = ("group", "describe", "related_pairs")
 
 
+def held(links):  # type: ignore[no-untyped-def]
+    """Links in memory, however the run kept them (in files since the fifteenth round)."""
+    from dedup.link import Links
+
+    if isinstance(links, Links):
+        return links
+    import numpy as np
+
+    parts = list(links.chunks())
+    return Links(*(np.concatenate([getattr(p, c) for p in parts]) for c in ("i", "j", "sim")))
+
+
+def as_run_hands_them(links, under: str):  # type: ignore[no-untyped-def]
+    """The links as this checkout's pipeline hands them to grouping: written to files where
+    it streams them through files (``dedup.link.SpilledLinks``), else as they are."""
+    import dedup.link as link
+
+    if not hasattr(link, "SpilledLinks"):
+        return links
+    spilled = link.SpilledLinks(under, links.i.dtype.type)
+    for part in links.chunks():
+        spilled.append(part)
+    return spilled
+
+
 def one(args: argparse.Namespace) -> None:
     """In a fresh process: one step, timed; its figures and result written to ``args.result``
     (``describe`` and ``related_pairs`` read the stories ``group`` wrote to ``args.labels``)."""
@@ -64,6 +92,7 @@ def one(args: argparse.Namespace) -> None:
 
     with open(args.links, "rb") as f:
         reps, links, threshold, copy_of, floor = pickle.load(f)
+    links = Links(*links) if isinstance(links, tuple) else links
     labels = None if args.step == "group" else np.load(args.labels)
     few = Links(links.i[:1000], links.j[:1000], links.sim[:1000])
     small, grouping.EXACT_COMPONENT_MAX = grouping.EXACT_COMPONENT_MAX, 0  # every path compiled
@@ -71,6 +100,7 @@ def one(args: argparse.Namespace) -> None:
     grouping.related_pairs(reps, warm, few, floor, threshold)
     grouping.describe(reps, warm[:50])
     grouping.EXACT_COMPONENT_MAX = small
+    links = as_run_hands_them(links, str(Path(args.result).parent))
     call = {
         "group": lambda: grouping.group(reps, links, threshold, copy_of, floor=floor),
         "describe": lambda: grouping.describe(reps, labels, copy_of),
