@@ -198,6 +198,8 @@ def scored(
     ``reps`` (``among``: the candidates are numbered as its articles): :class:`Links`, or
     with a spill, the :class:`SpilledLinks` they were appended to, a range at a time."""
     n, spill = candidates.n, candidates.spill
+    if among is not None:  # once, not once a range: the links' ends are numbered by it
+        among = among.astype(end_type(reps.n))
     if spill is None:
         return _scored_range(reps, next(candidates.ranges()), n, floor, among)
     found, largest = 0, 0
@@ -214,11 +216,11 @@ def scored(
 def _scored_range(
     reps: Representations, key: Array, n: int, floor: float, among: Array | None
 ) -> Links:
-    """The candidate pairs ``key`` (emptied) that score at least ``floor``, in key order. A pair
-    may come from both ends: it is scored once. Scored a slice at a time, the pairs kept are
-    moved to the front of the keys and their scores to the front of one array: at 10^6
-    articles the candidates' ends and scores, all at once, held gigabytes the links do not
-    need."""
+    """The candidate pairs ``key`` (emptied) that score at least ``floor``, in key order
+    (``among`` as :func:`scored` gives it, in the links' end type). A pair may come from both
+    ends: it is scored once. Scored a slice at a time, the pairs kept are moved to the front
+    of the keys and their scores to the front of one array: at 10^6 articles the candidates'
+    ends and scores, all at once, held gigabytes the links do not need."""
     key = distinct(key, in_place=True)
     sims = np.empty(len(key), dtype=np.float32)
     kept, part = 0, key[:0]
@@ -237,8 +239,6 @@ def _scored_range(
     # The ends one at a time, the second in the keys' place: at 10^6 both ends of the links,
     # and both again numbered as in ``reps``, were 2 GB at once beside the keys.
     ends = key[:kept]
-    if among is not None:
-        among = among.astype(end_type(reps.n))
     i = np.empty(kept, dtype=end_type(n))
     np.floor_divide(ends, n, out=i, casting="unsafe")  # below n: the type holds it
     if among is not None:
